@@ -1,0 +1,243 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the app reads, in one schema. This module is the only reader of `process.env`;
+ * everything else receives a typed `AppConfig`.
+ *
+ * Locally the values come from `local.settings.json` (copied from `local.settings.sample.json`); in
+ * Azure they are app settings written by `bicep/`. A test keeps the three lists in step.
+ */
+
+/** Unset and empty are the same thing for an app setting: Azure and func start both write "". */
+const blankToUndefined = (value: unknown): unknown =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const setting = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema);
+
+const httpUrl = (example: string) =>
+  z.url({
+    protocol: /^https?$/,
+    error: `expected an http(s) URL such as ${example}`,
+  });
+
+const positiveInt = (example: number) =>
+  z.coerce
+    .number({ error: `expected a positive whole number such as ${example}` })
+    .int({ error: `expected a positive whole number such as ${example}` })
+    .positive({ error: `expected a positive whole number such as ${example}` });
+
+const flag = z
+  .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1');
+
+const deploymentName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+  error: 'expected a model deployment name such as gpt-4o-mini',
+});
+
+export const settingsSchema = z.object({
+  /** Storage for the Functions host, durable state and result blobs (a connection string, locally). */
+  AzureWebJobsStorage: setting(
+    z.string({ error: 'expected a storage connection string, or UseDevelopmentStorage=true' }).optional(),
+  ),
+  /** Identity-based storage in Azure: the blob endpoint of the app's storage account. */
+  AzureWebJobsStorage__blobServiceUri: setting(httpUrl('https://<account>.blob.core.windows.net').optional()),
+  /** Client id of the user-assigned managed identity the app uses for every Azure service. */
+  AZURE_CLIENT_ID: setting(z.string().optional()),
+  /** Durable Functions task hub; host.json reads it as %TASK_HUB_NAME%. */
+  TASK_HUB_NAME: setting(
+    z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, {
+        error: 'expected 3-45 letters and digits, starting with a letter, such as agentruns',
+      })
+      .default('agentruns'),
+  ),
+
+  AZURE_OPENAI_ENDPOINT: setting(
+    httpUrl('https://<resource>.openai.azure.com/ (or the emulator, http://127.0.0.1:7072)'),
+  ),
+  AZURE_OPENAI_API_VERSION: setting(
+    z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { error: 'expected an API version such as 2024-10-21' })
+      .default('2024-10-21'),
+  ),
+  /** Optional: without it, model calls use Microsoft Entra ID (the managed identity in Azure). */
+  AZURE_OPENAI_API_KEY: setting(z.string().optional()),
+  AZURE_OPENAI_FAST_DEPLOYMENT: setting(deploymentName),
+  AZURE_OPENAI_STRONG_DEPLOYMENT: setting(deploymentName),
+
+  /** Azure AI Foundry project endpoint for the Agent Service; research subtasks need it. */
+  AZURE_AI_PROJECT_ENDPOINT: setting(
+    httpUrl('https://<account>.services.ai.azure.com/api/projects/<project>').optional(),
+  ),
+  /** Connection id of the Bing grounding resource in the Foundry project. */
+  BING_CONNECTION_ID: setting(z.string().optional()),
+
+  RESULTS_CONTAINER: setting(
+    z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/, { error: 'expected a blob container name' })
+      .default('results'),
+  ),
+  MODEL_CACHE_CONTAINER: setting(
+    z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/, { error: 'expected a blob container name' })
+      .default('model-cache'),
+  ),
+  /** 0 turns the model response cache off. */
+  MODEL_CACHE_TTL_SECONDS: setting(z.coerce.number().int().min(0).default(0)),
+
+  /** `dev` trusts a missing principal as `local-user`; `appservice` requires App Service Authentication. */
+  AUTH_MODE: setting(
+    z.enum(['dev', 'appservice'], { error: 'expected dev (local only) or appservice' }).default('appservice'),
+  ),
+
+  QUOTA_DEFAULT_MONTHLY_TOKENS: setting(positiveInt(200000).default(200000)),
+  RUN_DEFAULT_MAX_TOKENS: setting(positiveInt(20000).default(20000)),
+  RUN_MAX_SUBTASKS: setting(positiveInt(8).max(32).default(8)),
+  RUN_MAX_TOOL_TURNS: setting(positiveInt(6).max(20).default(6)),
+  RUN_MAX_PROMPT_CHARS: setting(positiveInt(8000).default(8000)),
+  RUN_MAX_BODY_BYTES: setting(positiveInt(65536).default(65536)),
+  APPROVAL_DEFAULT_TIMEOUT_MINUTES: setting(positiveInt(60).default(60)),
+  APPROVAL_MAX_REVISIONS: setting(positiveInt(3).max(10).default(3)),
+  /** Tools that reach the network stay off unless this is true. */
+  TOOLS_ALLOW_NETWORK: setting(flag.default(false)),
+});
+
+/**
+ * Rules that span settings. They run on the raw values, next to the schema, so that one message lists
+ * them together with every other problem.
+ */
+function crossSettingProblems(raw: Record<string, unknown>): { key: string; message: string }[] {
+  const present = (key: string) => blankToUndefined(raw[key]) !== undefined;
+  const problems: { key: string; message: string }[] = [];
+  if (!present('AzureWebJobsStorage') && !present('AzureWebJobsStorage__blobServiceUri')) {
+    problems.push({
+      key: 'AzureWebJobsStorage',
+      message:
+        'missing; expected a storage connection string (UseDevelopmentStorage=true locally) or, in Azure, AzureWebJobsStorage__blobServiceUri with a managed identity',
+    });
+  }
+  if (present('AZURE_AI_PROJECT_ENDPOINT') && !present('BING_CONNECTION_ID')) {
+    problems.push({
+      key: 'BING_CONNECTION_ID',
+      message:
+        'missing; required when AZURE_AI_PROJECT_ENDPOINT is set: the id of the Bing grounding connection in the Foundry project',
+    });
+  }
+  return problems;
+}
+
+export type Settings = z.output<typeof settingsSchema>;
+
+/** The setting names, for the drift test against local.settings.sample.json and bicep. */
+export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
+
+export interface AppConfig {
+  readonly taskHubName: string;
+  readonly storage:
+    | { readonly kind: 'connectionString'; readonly connectionString: string }
+    | { readonly kind: 'identity'; readonly blobServiceUri: string; readonly clientId?: string };
+  readonly resultsContainer: string;
+  readonly modelCache: { readonly container: string; readonly ttlSeconds: number };
+  readonly openai: {
+    readonly endpoint: string;
+    readonly apiVersion: string;
+    readonly apiKey?: string;
+    readonly fastDeployment: string;
+    readonly strongDeployment: string;
+  };
+  readonly agents?: { readonly projectEndpoint: string; readonly bingConnectionId: string };
+  readonly managedIdentityClientId?: string;
+  readonly authMode: 'dev' | 'appservice';
+  readonly quota: { readonly defaultMonthlyTokens: number };
+  readonly limits: {
+    readonly defaultRunMaxTokens: number;
+    readonly maxSubtasks: number;
+    readonly maxToolTurns: number;
+    readonly maxPromptChars: number;
+    readonly maxBodyBytes: number;
+    readonly approvalDefaultTimeoutMinutes: number;
+    readonly approvalMaxRevisions: number;
+  };
+  readonly toolsAllowNetwork: boolean;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly { key: string; message: string }[]) {
+    super(
+      [
+        `Invalid configuration: ${problems.length} setting${problems.length === 1 ? '' : 's'} missing or invalid.`,
+        ...problems.map((p) => `  - ${p.key}: ${p.message}`),
+        'Locally, settings live in local.settings.json "Values" (copy local.settings.sample.json to start);',
+        'in Azure they are the Function App settings written by bicep/.',
+      ].join('\n'),
+    );
+  }
+}
+
+/** Reads and checks every setting at once; throws a `ConfigError` that lists every bad key. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const raw = Object.fromEntries(settingNames.map((key) => [key, env[key]]));
+  const parsed = settingsSchema.safeParse(raw);
+  const crossProblems = crossSettingProblems(raw);
+  if (!parsed.success || crossProblems.length > 0) {
+    const schemaProblems = (parsed.error?.issues ?? []).map((issue) => {
+      const key = issue.path.map(String).join('.') || '(settings)';
+      const missing = blankToUndefined(raw[key]) === undefined;
+      const message =
+        missing && !issue.message.startsWith('missing') ? `missing; ${issue.message}` : issue.message;
+      return { key, message: withValue(message, raw[key], key) };
+    });
+    throw new ConfigError([...schemaProblems, ...crossProblems]);
+  }
+  return toAppConfig(parsed.data);
+}
+
+/** Shows the bad value, except for anything that may be a secret. */
+function withValue(message: string, value: unknown, key: string): string {
+  if (typeof value !== 'string' || value.trim() === '' || /KEY|Storage$|SECRET/i.test(key)) return message;
+  return `${message} (got "${value.length > 80 ? `${value.slice(0, 80)}...` : value}")`;
+}
+
+function toAppConfig(s: Settings): AppConfig {
+  const clientId = s.AZURE_CLIENT_ID;
+  return {
+    taskHubName: s.TASK_HUB_NAME,
+    storage: s.AzureWebJobsStorage
+      ? { kind: 'connectionString', connectionString: s.AzureWebJobsStorage }
+      : {
+          kind: 'identity',
+          blobServiceUri: s.AzureWebJobsStorage__blobServiceUri ?? '',
+          ...(clientId ? { clientId } : {}),
+        },
+    resultsContainer: s.RESULTS_CONTAINER,
+    modelCache: { container: s.MODEL_CACHE_CONTAINER, ttlSeconds: s.MODEL_CACHE_TTL_SECONDS },
+    openai: {
+      endpoint: s.AZURE_OPENAI_ENDPOINT,
+      apiVersion: s.AZURE_OPENAI_API_VERSION,
+      ...(s.AZURE_OPENAI_API_KEY ? { apiKey: s.AZURE_OPENAI_API_KEY } : {}),
+      fastDeployment: s.AZURE_OPENAI_FAST_DEPLOYMENT,
+      strongDeployment: s.AZURE_OPENAI_STRONG_DEPLOYMENT,
+    },
+    ...(s.AZURE_AI_PROJECT_ENDPOINT && s.BING_CONNECTION_ID
+      ? { agents: { projectEndpoint: s.AZURE_AI_PROJECT_ENDPOINT, bingConnectionId: s.BING_CONNECTION_ID } }
+      : {}),
+    ...(clientId ? { managedIdentityClientId: clientId } : {}),
+    authMode: s.AUTH_MODE,
+    quota: { defaultMonthlyTokens: s.QUOTA_DEFAULT_MONTHLY_TOKENS },
+    limits: {
+      defaultRunMaxTokens: s.RUN_DEFAULT_MAX_TOKENS,
+      maxSubtasks: s.RUN_MAX_SUBTASKS,
+      maxToolTurns: s.RUN_MAX_TOOL_TURNS,
+      maxPromptChars: s.RUN_MAX_PROMPT_CHARS,
+      maxBodyBytes: s.RUN_MAX_BODY_BYTES,
+      approvalDefaultTimeoutMinutes: s.APPROVAL_DEFAULT_TIMEOUT_MINUTES,
+      approvalMaxRevisions: s.APPROVAL_MAX_REVISIONS,
+    },
+    toolsAllowNetwork: s.TOOLS_ALLOW_NETWORK,
+  };
+}

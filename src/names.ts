@@ -1,0 +1,35 @@
+/**
+ * Names the durable runtime knows things by. Orchestrations, activities and entities are looked up by
+ * these strings in history, so renaming one breaks runs that are in flight: add a new name instead.
+ */
+export const functionNames = {
+  health: 'health',
+  startAgentRun: 'startAgentRun',
+  getAgentRun: 'getAgentRun',
+  approveAgentRun: 'approveAgentRun',
+  getQuota: 'getQuota',
+  manageQuota: 'manageQuota',
+} as const;
+
+export const orchestratorNames = {
+  agentRun: 'agentRunOrchestrator',
+  answerSubtask: 'answerSubtaskOrchestrator',
+  researchSubtask: 'researchSubtaskOrchestrator',
+} as const;
+
+export const activityNames = {
+  callModel: 'callModel',
+  runTool: 'runTool',
+  startResearch: 'startResearch',
+  pollResearch: 'pollResearch',
+  collectResearch: 'collectResearch',
+  saveResult: 'saveResult',
+} as const;
+
+export const entityNames = {
+  tokenQuota: 'tokenQuota',
+} as const;
+
+export const eventNames = {
+  approval: 'approval',
+} as const;
