@@ -1,19 +1,40 @@
 import { app } from '@azure/functions';
+import * as df from 'durable-functions';
+import { createCallModel } from './activities/callModel';
+import { createCollectResearch, createPollResearch, createStartResearch } from './activities/research';
+import { createRunTool } from './activities/runTool';
+import { createSaveResult } from './activities/saveResult';
+import { createClients } from './clients';
 import { loadConfig } from './config';
+import { createTokenQuotaEntity } from './entities/tokenQuota';
+import { registerAgentRunFunctions } from './functions/agentRuns';
 import { health } from './functions/health';
-import { functionNames } from './names';
+import { registerQuotaFunctions } from './functions/quota';
+import { activityNames, entityNames, functionNames, orchestratorNames } from './names';
+import { agentRunOrchestrator } from './orchestrators/agentRun';
+import { answerSubtaskOrchestrator } from './orchestrators/answerSubtask';
+import { researchSubtaskOrchestrator } from './orchestrators/researchSubtask';
 
 // Composition root: configuration is read once, here, and a bad setting stops the app at start with
-// one message listing every problem.
+// one message listing every problem. SDK clients are created once per process and handed to activities.
 const config = loadConfig();
+const clients = createClients(config);
 
 app.setup({ enableHttpStream: false });
 
-app.http(functionNames.health, {
-  route: 'health',
-  methods: ['GET'],
-  authLevel: 'anonymous',
-  handler: health,
-});
+app.http(functionNames.health, { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: health });
+registerAgentRunFunctions(config);
+registerQuotaFunctions(config);
 
-export { config };
+df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
+df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);
+df.app.orchestration(orchestratorNames.researchSubtask, researchSubtaskOrchestrator);
+
+df.app.entity(entityNames.tokenQuota, createTokenQuotaEntity({ defaultMonthlyTokens: config.quota.defaultMonthlyTokens }));
+
+df.app.activity(activityNames.callModel, { handler: createCallModel({ clients, config }) });
+df.app.activity(activityNames.runTool, { handler: createRunTool({ config }) });
+df.app.activity(activityNames.startResearch, { handler: createStartResearch({ clients, config }) });
+df.app.activity(activityNames.pollResearch, { handler: createPollResearch({ clients, config }) });
+df.app.activity(activityNames.collectResearch, { handler: createCollectResearch({ clients, config }) });
+df.app.activity(activityNames.saveResult, { handler: createSaveResult({ clients, config }) });

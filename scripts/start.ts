@@ -1,0 +1,108 @@
+/**
+ * `npm start`: the whole product on one machine with nothing configured. Azurite for storage, the
+ * offline AI emulators when no Azure OpenAI endpoint is configured, and the app under the devhost.
+ *
+ *   npm start -- [--port 7071] [--data .data]
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startDevHost } from '../devhost/src';
+import { startEmulators } from '../emulators/src';
+import { startAzurite } from './azurite';
+
+const root = path.resolve(__dirname, '..', '..');
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '7071' },
+      data: { type: 'string', default: path.join(root, '.data') },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log('Usage: npm start -- [--port 7071] [--data DIR]');
+    return;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port must be a port number (0-65535), got "${values.port}".`);
+  }
+  const dataDir = path.resolve(values.data);
+
+  const settings = localSettings();
+  // Like func start: variables already set in the environment win over the settings file.
+  for (const [key, value] of Object.entries(settings.values)) process.env[key] ??= value;
+  console.log(`Settings: ${settings.source}`);
+
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+
+  try {
+    const storage = process.env.AzureWebJobsStorage ?? '';
+    if (storage === '' || storage === 'UseDevelopmentStorage=true') {
+      const azurite = await startAzurite({
+        location: path.join(dataDir, 'azurite'),
+        services: 'all',
+        log: (line) => console.log(line),
+      });
+      stops.push(azurite.stop);
+      process.env.AzureWebJobsStorage = azurite.connectionString;
+      if (azurite.startedHere) console.log(`Azurite (local Azure Storage) is running; its data is in ${dataDir}/azurite.`);
+    }
+
+    if (!process.env.AZURE_OPENAI_ENDPOINT) {
+      const emulators = await startEmulators({ port: 0 });
+      stops.push(emulators.stop);
+      process.env.AZURE_OPENAI_ENDPOINT = emulators.openaiEndpoint;
+      process.env.AZURE_OPENAI_API_KEY = emulators.apiKey;
+      if (!process.env.AZURE_AI_PROJECT_ENDPOINT) {
+        process.env.AZURE_AI_PROJECT_ENDPOINT = emulators.projectEndpoint;
+        process.env.BING_CONNECTION_ID = 'emulator-bing-connection';
+      }
+      console.log(
+        `OFFLINE: answers come from the local AI emulator at ${emulators.url}, not from Azure. ` +
+          'Set AZURE_OPENAI_ENDPOINT (and AZURE_AI_PROJECT_ENDPOINT, BING_CONNECTION_ID) in local.settings.json to use Azure.',
+      );
+    }
+
+    const host = await startDevHost({ appDir: root, port });
+    stops.push(host.stop);
+    console.log(`Agent runs API: POST ${host.url}/api/agent-runs   (README.md has a curl walk-through)`);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping.`);
+    void stopAll().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** local.settings.json when there is one; the committed sample otherwise, so a fresh clone runs as is. */
+function localSettings(): { values: Record<string, string>; source: string } {
+  for (const name of ['local.settings.json', 'local.settings.sample.json']) {
+    const file = path.join(root, name);
+    if (!existsSync(file)) continue;
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, unknown> };
+    const values = Object.fromEntries(
+      Object.entries(parsed.Values ?? {}).flatMap(([k, v]) => (typeof v === 'string' && v !== '' ? [[k, v]] : [])),
+    );
+    return { values, source: name === 'local.settings.json' ? name : `${name} (no local.settings.json yet)` };
+  }
+  return { values: {}, source: 'environment only' };
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,215 @@
+import { z } from 'zod';
+import { toolNames } from '../agents/tools';
+import type { ModelUsage } from './model';
+import type { Citation } from './research';
+
+/**
+ * Everything an agent run carries across durable boundaries: the HTTP body, the orchestration input,
+ * the custom status and the result. Pure (zod only): orchestrators import it.
+ */
+
+const principalName = z
+  .string()
+  .trim()
+  .min(1, { error: 'must not be empty' })
+  .max(256, { error: 'must be at most 256 characters' });
+
+/** Longest approval wait a run may ask for: a week. */
+export const maxApprovalTimeoutMinutes = 7 * 24 * 60;
+
+export interface StartAgentRunLimits {
+  readonly maxPromptChars: number;
+  readonly maxRunTokens: number;
+}
+
+/** The body of `POST /api/agent-runs`. Unknown fields are refused so that typos do not pass silently. */
+export function startAgentRunBodySchema(limits: StartAgentRunLimits) {
+  return z.strictObject({
+    prompt: z
+      .string({ error: 'is required and must be a string' })
+      .trim()
+      .min(1, { error: 'must not be empty' })
+      .max(limits.maxPromptChars, { error: `must be at most ${limits.maxPromptChars} characters` }),
+    approval: z
+      .strictObject({
+        required: z.boolean({ error: 'must be true or false' }),
+        approvers: z.array(principalName).max(20, { error: 'at most 20 approvers' }).optional(),
+        timeoutMinutes: z
+          .number({ error: 'must be a number of minutes' })
+          .positive({ error: 'must be greater than 0' })
+          .max(maxApprovalTimeoutMinutes, { error: `must be at most ${maxApprovalTimeoutMinutes} (a week)` })
+          .optional(),
+        escalateTo: z.array(principalName).max(20, { error: 'at most 20 people to escalate to' }).optional(),
+      })
+      .optional(),
+    maxTokens: z
+      .number({ error: 'must be a whole number of tokens' })
+      .int({ error: 'must be a whole number of tokens' })
+      .min(256, { error: 'must be at least 256 tokens' })
+      .max(limits.maxRunTokens, { error: `must be at most ${limits.maxRunTokens} tokens` })
+      .optional(),
+    model: z.enum(['auto', 'fast', 'strong'], { error: 'must be one of auto, fast, strong' }).optional(),
+    tools: z
+      .array(z.enum(toolNames as [string, ...string[]], { error: `must name known tools: ${toolNames.join(', ')}` }))
+      .max(toolNames.length)
+      .optional(),
+    research: z.boolean({ error: 'must be true or false' }).optional(),
+  });
+}
+
+export type StartAgentRunBody = z.output<ReturnType<typeof startAgentRunBodySchema>>;
+
+/** The body of `POST /api/agent-runs/{id}/approval`. */
+export const approvalBodySchema = z.strictObject({
+  decision: z.enum(['approve', 'reject'], { error: 'must be approve or reject' }),
+  comment: z.string().trim().max(4000, { error: 'must be at most 4000 characters' }).optional(),
+});
+
+export type ApprovalBody = z.output<typeof approvalBodySchema>;
+
+/** What the approval endpoint raises as the `approval` event. `round` ties it to the draft the person saw. */
+export const approvalEventSchema = z.object({
+  decision: z.enum(['approve', 'reject']),
+  comment: z.string().optional(),
+  by: z.string(),
+  round: z.number().int().min(0),
+});
+
+export type ApprovalEvent = z.output<typeof approvalEventSchema>;
+
+export interface ApprovalSettings {
+  approvers: string[];
+  timeoutMinutes: number;
+  escalateTo: string[];
+}
+
+/** The orchestration input: the request as validated, the owner, and the settings the run needs. */
+export interface AgentRunInput {
+  runId: string;
+  owner: string;
+  prompt: string;
+  approval: ApprovalSettings | null;
+  maxTokens: number;
+  model: 'auto' | 'fast' | 'strong';
+  tools: string[];
+  /** true: at least one research subtask; false: none; null: the planner decides. */
+  research: boolean | null;
+  researchAvailable: boolean;
+  limits: {
+    maxSubtasks: number;
+    maxToolTurns: number;
+    maxRevisions: number;
+  };
+}
+
+export const subtaskKinds = ['answer', 'research', 'tool'] as const;
+export type SubtaskKind = (typeof subtaskKinds)[number];
+
+export interface Subtask {
+  id: string;
+  kind: SubtaskKind;
+  title: string;
+  instructions: string;
+  toolName?: string;
+  toolArguments?: string;
+}
+
+export interface SubtaskResult {
+  id: string;
+  kind: SubtaskKind;
+  title: string;
+  ok: boolean;
+  text?: string;
+  error?: string;
+  citations: Citation[];
+  usage: ModelUsage;
+}
+
+export const runStages = [
+  'reserving',
+  'planning',
+  'working',
+  'synthesizing',
+  'awaiting-approval',
+  'revising',
+  'saving',
+  'done',
+] as const;
+export type RunStage = (typeof runStages)[number];
+
+export interface PendingApproval {
+  round: number;
+  draft: string;
+  citations: Citation[];
+  approvers: string[];
+  deadline: string;
+  escalated: boolean;
+}
+
+/** The orchestration's custom status, readable through the status URL at every stage. */
+export interface AgentRunStatus {
+  stage: RunStage;
+  progress: { done: number; total: number };
+  usage: ModelUsage;
+  owner: string;
+  subtasks?: { id: string; kind: SubtaskKind; title: string; state: 'pending' | 'succeeded' | 'failed' }[];
+  approval?: PendingApproval;
+}
+
+export const runOutcomes = ['completed', 'rejected', 'expired', 'failed', 'quota-exceeded'] as const;
+export type RunOutcome = (typeof runOutcomes)[number];
+
+/** The orchestration output, and the JSON saved to Blob Storage. */
+export interface AgentRunResult {
+  runId: string;
+  owner: string;
+  outcome: RunOutcome;
+  prompt: string;
+  answer: string | null;
+  citations: Citation[];
+  subtasks: SubtaskResult[];
+  usage: ModelUsage;
+  approval: {
+    required: boolean;
+    decision?: 'approve' | 'reject';
+    by?: string;
+    comment?: string;
+    rounds: number;
+    escalated: boolean;
+  };
+  message?: string;
+  quota?: { remaining: number; monthlyTokenLimit: number; periodEnd: string };
+  startedAt: string;
+  finishedAt: string;
+  blobName?: string;
+}
+
+/** The plan the fast model returns (response format with this schema). */
+export function planSchema(maxSubtasks: number, tools: readonly string[]) {
+  return z.strictObject({
+    subtasks: z
+      .array(
+        z.strictObject({
+          kind: z.enum(subtaskKinds),
+          title: z.string().min(1).max(200),
+          instructions: z.string().min(1).max(4000),
+          toolName: z.enum(['none', ...tools] as [string, ...string[]]),
+          toolArguments: z.string().max(2000),
+        }),
+      )
+      .min(1)
+      .max(maxSubtasks),
+  });
+}
+
+export type Plan = z.output<ReturnType<typeof planSchema>>;
+
+export const emptyUsage: ModelUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+
+export function addUsage(a: ModelUsage, b: ModelUsage): ModelUsage {
+  return {
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    totalTokens: a.totalTokens + b.totalTokens,
+  };
+}

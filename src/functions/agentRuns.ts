@@ -1,0 +1,301 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
+import { toolNames } from '../agents/tools';
+import type { AppConfig } from '../config';
+import {
+  approvalBodySchema,
+  startAgentRunBodySchema,
+  type AgentRunInput,
+  type AgentRunResult,
+  type AgentRunStatus,
+  type ApprovalEvent,
+  type RunOutcome,
+} from '../contracts/agentRun';
+import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../entities/tokenQuota';
+import { problem, readJsonBody } from '../lib/http';
+import { canApprove, resolveCaller, type Caller } from '../lib/identity';
+import { isValidRunId } from '../lib/ids';
+import { eventNames, functionNames, orchestratorNames } from '../names';
+
+/** What the owner sees of a run: the contract of `GET /api/agent-runs/{id}`. */
+export type RunViewStatus =
+  | 'running'
+  | 'awaiting-approval'
+  | 'completed'
+  | 'rejected'
+  | 'expired'
+  | 'failed'
+  | 'terminated'
+  | 'quota-exceeded';
+
+/** Largest budget one run may ask for; the caller's quota is the real bound. */
+const maxRunTokens = 1_000_000;
+
+/** How long the approval endpoint waits for the run to take the decision before answering. */
+const approvalSettleMs = 5000;
+
+export function registerAgentRunFunctions(config: AppConfig): void {
+  const extraInputs = [df.input.durableClient()];
+  app.http(functionNames.startAgentRun, {
+    route: 'agent-runs',
+    methods: ['POST'],
+    authLevel: 'function',
+    extraInputs,
+    handler: createStartAgentRun(config),
+  });
+  app.http(functionNames.getAgentRun, {
+    route: 'agent-runs/{id}',
+    methods: ['GET'],
+    authLevel: 'function',
+    extraInputs,
+    handler: createGetAgentRun(config),
+  });
+  app.http(functionNames.approveAgentRun, {
+    route: 'agent-runs/{id}/approval',
+    methods: ['POST'],
+    authLevel: 'function',
+    extraInputs,
+    handler: createApproveAgentRun(config),
+  });
+}
+
+/** `POST /api/agent-runs`: validate, check the quota, start the orchestration, answer 202 with its URLs. */
+export function createStartAgentRun(config: AppConfig) {
+  const schema = startAgentRunBodySchema({ maxPromptChars: config.limits.maxPromptChars, maxRunTokens });
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const who = resolveCaller(request, config.authMode);
+    if (!who.ok) return who.response;
+    const body = await readJsonBody(request, schema, { maxBytes: config.limits.maxBodyBytes });
+    if (!body.ok) return body.response;
+    const caller = who.caller;
+    const client = df.getClient(context);
+
+    const budget = body.value.maxTokens ?? config.limits.defaultRunMaxTokens;
+    const quotaState = await client.readEntityState<TokenQuotaState>(tokenQuotaEntityId(caller.userId));
+    const quota = quotaSnapshot(
+      quotaState.entityExists ? quotaState.entityState : undefined,
+      caller.userId,
+      new Date(),
+      config.quota.defaultMonthlyTokens,
+    );
+    if (quota.remaining < budget) {
+      const retryAfter = Math.max(1, Math.ceil((Date.parse(quota.periodEnd) - Date.now()) / 1000));
+      return problem(
+        429,
+        'Token quota exceeded',
+        `The run needs ${budget} tokens but ${quota.remaining} of ${quota.monthlyTokenLimit} remain until ${quota.periodEnd}.`,
+        { quota, requestedTokens: budget },
+        { 'Retry-After': String(retryAfter) },
+      );
+    }
+
+    const runId = randomUUID();
+    const approval = body.value.approval;
+    const input: AgentRunInput = {
+      runId,
+      owner: caller.userId,
+      prompt: body.value.prompt,
+      approval: approval?.required
+        ? {
+            approvers: approval.approvers ?? [],
+            timeoutMinutes: approval.timeoutMinutes ?? config.limits.approvalDefaultTimeoutMinutes,
+            escalateTo: approval.escalateTo ?? [],
+          }
+        : null,
+      maxTokens: budget,
+      model: body.value.model ?? 'auto',
+      tools: body.value.tools ?? [...toolNames],
+      research: body.value.research ?? null,
+      researchAvailable: config.agents !== undefined,
+      limits: {
+        maxSubtasks: config.limits.maxSubtasks,
+        maxToolTurns: config.limits.maxToolTurns,
+        maxRevisions: config.limits.approvalMaxRevisions,
+      },
+    };
+    // startNew returns once the run is stored: from here on nothing the caller sent can be lost.
+    await client.startNew(orchestratorNames.agentRun, { instanceId: runId, input });
+    context.log(`Started agent run ${runId} for ${caller.userId}.`);
+
+    const management = client.createHttpManagementPayload(runId);
+    const links = runLinks(request, runId);
+    return {
+      status: 202,
+      headers: { Location: management.statusQueryGetUri, 'Retry-After': '2' },
+      jsonBody: { ...management, runId, links },
+    };
+  };
+}
+
+/** `GET /api/agent-runs/{id}`: the run as its owner (or one of its approvers) sees it. */
+export function createGetAgentRun(config: AppConfig) {
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const who = resolveCaller(request, config.authMode);
+    if (!who.ok) return who.response;
+    const found = await findVisibleRun(request, context, who.caller);
+    if (!found.ok) return found.response;
+    return { status: 200, jsonBody: runView(request, found.status) };
+  };
+}
+
+/** `POST /api/agent-runs/{id}/approval`: raises the approval event for the draft now on offer. */
+export function createApproveAgentRun(config: AppConfig) {
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const who = resolveCaller(request, config.authMode);
+    if (!who.ok) return who.response;
+    const caller = who.caller;
+    const found = await findVisibleRun(request, context, caller);
+    if (!found.ok) return found.response;
+    const body = await readJsonBody(request, approvalBodySchema, { maxBytes: config.limits.maxBodyBytes });
+    if (!body.ok) return body.response;
+
+    const status = found.status;
+    const runId = status.instanceId;
+    const view = runView(request, status);
+    if (isFinished(status)) {
+      return problem(410, 'Run has ended', `Run ${runId} has already ended as ${view.status}.`, { status: view.status });
+    }
+    const pending = customStatusOf(status)?.approval;
+    if (view.status !== 'awaiting-approval' || !pending) {
+      return problem(409, 'Run is not waiting for approval', `Run ${runId} is ${view.stage ?? view.status}; try again later.`, {
+        status: view.status,
+        stage: view.stage,
+      });
+    }
+    if (!canApprove(caller, { owner: ownerOf(status), approvers: pending.approvers })) {
+      return problem(404, 'Run not found', `No run ${runId} that you can see.`);
+    }
+
+    const event: ApprovalEvent = {
+      decision: body.value.decision,
+      ...(body.value.comment ? { comment: body.value.comment } : {}),
+      by: caller.userId,
+      round: pending.round,
+    };
+    const client = df.getClient(context);
+    await client.raiseEvent(runId, eventNames.approval, event);
+    context.log(`Run ${runId}: ${caller.userId} chose ${event.decision} for round ${event.round}.`);
+    const settled = await waitUntilDecided(client, runId, pending.round);
+    return { status: 202, jsonBody: { accepted: event, run: runView(request, settled ?? status) } };
+  };
+}
+
+type Found = { ok: true; status: DurableOrchestrationStatus } | { ok: false; response: HttpResponseInit };
+
+/** The run with this route id, if the caller may see it; unknown and not-yours look the same (404). */
+async function findVisibleRun(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<Found> {
+  const id = request.params.id ?? '';
+  if (!isValidRunId(id)) {
+    return { ok: false, response: problem(400, 'Invalid run id', 'A run id is 8 to 64 letters, digits or dashes.') };
+  }
+  const status = await getStatusOrNull(df.getClient(context), id);
+  const notFound = { ok: false as const, response: problem(404, 'Run not found', `No run ${id} that you can see.`) };
+  if (!status || status.name !== orchestratorNames.agentRun) return notFound;
+  const owner = ownerOf(status);
+  if (owner === caller.userId) return { ok: true, status };
+  const approvers = customStatusOf(status)?.approval?.approvers ?? inputOf(status)?.approval?.approvers ?? [];
+  if (owner !== '' && canApprove(caller, { owner, approvers })) return { ok: true, status };
+  return notFound;
+}
+
+async function getStatusOrNull(client: DurableClient, id: string): Promise<DurableOrchestrationStatus | null> {
+  try {
+    return await client.getStatus(id, { showInput: true });
+  } catch (error) {
+    if (error instanceof Error && error.message.includes('404')) return null;
+    throw error;
+  }
+}
+
+/** After raising the event, give the run a moment to act on it, so the answer shows the new state. */
+async function waitUntilDecided(
+  client: DurableClient,
+  runId: string,
+  round: number,
+): Promise<DurableOrchestrationStatus | null> {
+  const giveUpAt = Date.now() + approvalSettleMs;
+  let status: DurableOrchestrationStatus | null = null;
+  while (Date.now() < giveUpAt) {
+    status = await getStatusOrNull(client, runId);
+    const approval = status ? customStatusOf(status)?.approval : undefined;
+    if (!status || isFinished(status) || approval?.round !== round) return status;
+    await sleep(100);
+  }
+  return status;
+}
+
+function inputOf(status: DurableOrchestrationStatus): AgentRunInput | undefined {
+  return status.input && typeof status.input === 'object' ? (status.input as AgentRunInput) : undefined;
+}
+
+function ownerOf(status: DurableOrchestrationStatus): string {
+  return inputOf(status)?.owner ?? '';
+}
+
+function customStatusOf(status: DurableOrchestrationStatus): AgentRunStatus | undefined {
+  const custom = status.customStatus;
+  return custom && typeof custom === 'object' ? (custom as AgentRunStatus) : undefined;
+}
+
+function isFinished(status: DurableOrchestrationStatus): boolean {
+  return ['Completed', 'Failed', 'Terminated', 'Canceled'].includes(String(status.runtimeStatus));
+}
+
+function runLinks(request: HttpRequest, runId: string) {
+  const run = new URL(`/api/agent-runs/${runId}`, request.url).href;
+  return { run, approval: `${run}/approval` };
+}
+
+/** Maps the durable status to the product's view of a run. */
+export function runView(request: HttpRequest, status: DurableOrchestrationStatus) {
+  const custom = customStatusOf(status);
+  const output =
+    status.output && typeof status.output === 'object' ? (status.output as AgentRunResult) : undefined;
+  const runtime = String(status.runtimeStatus);
+  let viewStatus: RunViewStatus;
+  if (runtime === 'Completed' && output) viewStatus = output.outcome satisfies RunOutcome;
+  else if (runtime === 'Failed') viewStatus = 'failed';
+  else if (runtime === 'Terminated' || runtime === 'Canceled') viewStatus = 'terminated';
+  else viewStatus = custom?.stage === 'awaiting-approval' ? 'awaiting-approval' : 'running';
+
+  const links = runLinks(request, status.instanceId);
+  return {
+    id: status.instanceId,
+    status: viewStatus,
+    stage: custom?.stage ?? (isFinished(status) ? 'done' : 'starting'),
+    progress: custom?.progress ?? { done: 0, total: 0 },
+    usage: output?.usage ?? custom?.usage ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+    createdTime: status.createdTime,
+    lastUpdatedTime: status.lastUpdatedTime,
+    ...(runtime === 'Suspended' ? { suspended: true } : {}),
+    ...(custom?.subtasks ? { subtasks: custom.subtasks } : {}),
+    ...(viewStatus === 'awaiting-approval' && custom?.approval
+      ? {
+          approval: {
+            ...custom.approval,
+            howToApprove: {
+              method: 'POST',
+              url: links.approval,
+              body: { decision: 'approve | reject', comment: 'optional; with reject, asks for a revision' },
+            },
+          },
+        }
+      : {}),
+    ...(output
+      ? {
+          answer: output.answer,
+          citations: output.citations,
+          subtasks: output.subtasks,
+          approvalDecision: output.approval,
+          ...(output.message ? { message: output.message } : {}),
+          ...(output.quota ? { quota: output.quota } : {}),
+          ...(output.blobName ? { resultBlob: output.blobName } : {}),
+        }
+      : {}),
+    ...(runtime === 'Failed' ? { error: typeof status.output === 'string' ? status.output : 'The run failed.' } : {}),
+    links,
+  };
+}

@@ -1,0 +1,536 @@
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task, TimerTask } from 'durable-functions';
+import { z } from 'zod';
+import { routeModel } from '../agents/routing';
+import {
+  addUsage,
+  approvalEventSchema,
+  emptyUsage,
+  planSchema,
+  type AgentRunInput,
+  type AgentRunResult,
+  type AgentRunStatus,
+  type ApprovalEvent,
+  type PendingApproval,
+  type RunOutcome,
+  type RunStage,
+  type Subtask,
+  type SubtaskResult,
+} from '../contracts/agentRun';
+import type { ModelUsage, RunToolInput, RunToolResult } from '../contracts/model';
+import type { ReserveResult } from '../contracts/quota';
+import type { Citation } from '../contracts/research';
+import type { SaveResultInput, SaveResultOutput } from '../contracts/result';
+import { activityNames, entityNames, eventNames, orchestratorNames } from '../names';
+import type { AnswerSubtaskInput } from './answerSubtask';
+import { activityRetry, callModelDurably, failedSubtask, failureMessage, type Durable } from './durable';
+import { defaultResearchPolling, type ResearchSubtaskInput } from './researchSubtask';
+
+/** Per-call completion cap, so one answer cannot spend the whole run's budget. */
+const maxTokensPerCall = 2000;
+
+const plannerPrompt =
+  'Split the request into the smallest set of independent subtasks that can run in parallel. Kinds: ' +
+  '"answer" (reasoning with tools such as a calculator), "research" (needs current facts from the web, with ' +
+  'sources), "tool" (a single direct tool call; give toolName and toolArguments as a JSON object). For other ' +
+  'kinds use toolName "none" and toolArguments "{}". Prefer one subtask for a simple request.';
+
+const synthesisPrompt =
+  'Write one answer to the request from the findings of the subtasks. Keep every fact and number the findings ' +
+  'give. Cite sources with their numbers in square brackets, like [1], exactly as numbered in the findings; ' +
+  'do not invent sources. Mention briefly any part that could not be done.';
+
+const revisionPrompt =
+  'Revise the draft answer to address the reviewer comment. Keep the citations [n] that still apply and ' +
+  'do not invent new sources. Return only the revised answer.';
+
+/**
+ * One agent run: reserve tokens, plan, fan out subtasks, synthesize, commit usage, optionally wait for a
+ * person's approval (with revisions, a deadline and one escalation), save the result to Blob Storage.
+ * Deterministic: time, ids and every outside answer come from the durable context and its history.
+ */
+export const agentRunOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<AgentRunInput>();
+  const run = new RunProgress(context, input);
+  const quota = new df.EntityId(entityNames.tokenQuota, input.owner);
+  const now = () => context.df.currentUtcDateTime.toISOString();
+
+  run.setStage('reserving');
+  const reservation = (yield context.df.callEntity(quota, 'reserve', {
+    runId: input.runId,
+    tokens: input.maxTokens,
+    now: now(),
+  })) as ReserveResult;
+  if (!reservation.granted) {
+    const q = reservation.quota;
+    run.setStage('done');
+    return run.result('quota-exceeded', {
+      message:
+        `The run needs ${input.maxTokens} tokens but only ${q.remaining} of ${q.monthlyTokenLimit} remain ` +
+        `until ${q.periodEnd}. Ask for fewer tokens (maxTokens) or ask an admin to raise the limit.`,
+      quota: { remaining: q.remaining, monthlyTokenLimit: q.monthlyTokenLimit, periodEnd: q.periodEnd },
+    });
+  }
+
+  let committed = false;
+  try {
+    const subtasks = yield* plan(context, input, run);
+    const results = yield* fanOut(context, input, run, subtasks);
+
+    let outcome: RunOutcome;
+    let draft: Draft | null = null;
+    let message: string | undefined;
+    if (results.every((r) => !r.ok)) {
+      outcome = 'failed';
+      message = `Every subtask failed: ${results.map((r) => `${r.id}: ${r.error ?? 'unknown error'}`).join('; ')}`;
+    } else {
+      run.setStage('synthesizing');
+      const synthesis = yield* synthesize(context, input, run, results);
+      if (synthesis.ok) {
+        draft = synthesis.draft;
+        outcome = 'completed';
+      } else {
+        outcome = 'failed';
+        message = `Could not write the final answer: ${synthesis.message}`;
+      }
+    }
+
+    yield context.df.callEntity(quota, 'commit', {
+      runId: input.runId,
+      tokensUsed: run.usage.totalTokens,
+      now: now(),
+    });
+    committed = true;
+
+    let approval: ApprovalOutcome = { rounds: 0, escalated: false };
+    if (draft && input.approval) {
+      approval = yield* awaitApproval(context, input, run, draft, quota);
+      draft = approval.draft ?? draft;
+      outcome = approval.outcome;
+      message = approval.message;
+    }
+
+    run.setStage('saving');
+    const result = run.result(outcome, {
+      ...(draft ? { answer: draft.text, citations: draft.citations } : {}),
+      subtasks: results,
+      ...(message ? { message } : {}),
+      approvalDecision: approval,
+    });
+    const saved = (yield context.df.callActivityWithRetry(activityNames.saveResult, activityRetry(), {
+      runId: input.runId,
+      result,
+    } satisfies SaveResultInput)) as SaveResultOutput;
+    run.setStage('done');
+    return { ...result, blobName: saved.blobName };
+  } catch (error) {
+    // Whatever was spent is counted, and the rest of the reservation goes back to the user.
+    if (!committed) {
+      yield context.df.callEntity(quota, 'commit', {
+        runId: input.runId,
+        tokensUsed: run.usage.totalTokens,
+        now: now(),
+      });
+    }
+    throw error;
+  }
+};
+
+interface Draft {
+  text: string;
+  citations: Citation[];
+}
+
+/** Tracks stage, progress and usage, and publishes them as the custom status at every change. */
+class RunProgress {
+  usage: ModelUsage = emptyUsage;
+  stage: RunStage = 'reserving';
+  done = 0;
+  total = 0;
+  subtasks: NonNullable<AgentRunStatus['subtasks']> = [];
+  approval: PendingApproval | undefined;
+  readonly startedAt: string;
+
+  constructor(
+    private readonly context: OrchestrationContext,
+    private readonly input: AgentRunInput,
+  ) {
+    this.startedAt = context.df.currentUtcDateTime.toISOString();
+  }
+
+  setStage(stage: RunStage): void {
+    this.stage = stage;
+    if (stage !== 'awaiting-approval') this.approval = undefined;
+    this.publish();
+  }
+
+  addUsage(usage: ModelUsage): void {
+    this.usage = addUsage(this.usage, usage);
+  }
+
+  publish(): void {
+    const status: AgentRunStatus = {
+      stage: this.stage,
+      progress: { done: this.done, total: this.total },
+      usage: this.usage,
+      owner: this.input.owner,
+      ...(this.subtasks.length > 0 ? { subtasks: this.subtasks } : {}),
+      ...(this.approval ? { approval: this.approval } : {}),
+    };
+    this.context.df.setCustomStatus(status);
+  }
+
+  result(
+    outcome: RunOutcome,
+    extra: {
+      answer?: string;
+      citations?: Citation[];
+      subtasks?: SubtaskResult[];
+      message?: string;
+      quota?: AgentRunResult['quota'];
+      approvalDecision?: ApprovalOutcome;
+    },
+  ): AgentRunResult {
+    const decision = extra.approvalDecision;
+    return {
+      runId: this.input.runId,
+      owner: this.input.owner,
+      outcome,
+      prompt: this.input.prompt,
+      answer: extra.answer ?? null,
+      citations: extra.citations ?? [],
+      subtasks: extra.subtasks ?? [],
+      usage: this.usage,
+      approval: {
+        required: this.input.approval !== null,
+        ...(decision?.decision ? { decision: decision.decision } : {}),
+        ...(decision?.by ? { by: decision.by } : {}),
+        ...(decision?.comment ? { comment: decision.comment } : {}),
+        rounds: decision?.rounds ?? 0,
+        escalated: decision?.escalated ?? false,
+      },
+      ...(extra.message ? { message: extra.message } : {}),
+      ...(extra.quota ? { quota: extra.quota } : {}),
+      startedAt: this.startedAt,
+      finishedAt: this.context.df.currentUtcDateTime.toISOString(),
+    };
+  }
+}
+
+function* plan(context: OrchestrationContext, input: AgentRunInput, run: RunProgress): Durable<Subtask[]> {
+  run.setStage('planning');
+  const schema = planSchema(input.limits.maxSubtasks, input.tools);
+  const call = yield* callModelDurably(context, {
+    tier: 'fast',
+    messages: [
+      { role: 'system', content: plannerPrompt },
+      {
+        role: 'user',
+        content:
+          `Request: ${input.prompt}\n\nTools available: ${input.tools.join(', ') || 'none'}. ` +
+          `Research available: ${input.researchAvailable && input.research !== false ? 'yes' : 'no'}. ` +
+          `At most ${input.limits.maxSubtasks} subtasks.`,
+      },
+    ],
+    responseFormat: { name: 'plan', schema: z.toJSONSchema(schema) as Record<string, unknown> },
+    maxTokens: maxTokensPerCall,
+  });
+  let planned: Subtask[] | null = null;
+  if (call.ok) {
+    run.addUsage(call.value.usage);
+    planned = parsePlan(call.value.message.content, schema, input);
+  }
+  if (!planned && !context.df.isReplaying) {
+    context.log(`Run ${input.runId}: the plan was not usable; falling back to a single answer subtask.`);
+  }
+  return ensureResearch(planned ?? [{ id: 's1', kind: 'answer', title: 'Answer the request', instructions: input.prompt }], input);
+}
+
+/** The model's plan, made to fit what this run allows; null when it is not a valid plan at all. */
+function parsePlan(
+  content: string | null,
+  schema: ReturnType<typeof planSchema>,
+  input: AgentRunInput,
+): Subtask[] | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(content ?? '');
+  } catch {
+    return null;
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) return null;
+  const researchAllowed = input.researchAvailable && input.research !== false;
+  return parsed.data.subtasks.map((s, i): Subtask => {
+    const id = `s${i + 1}`;
+    if (s.kind === 'tool' && s.toolName !== 'none' && input.tools.includes(s.toolName)) {
+      return { id, kind: 'tool', title: s.title, instructions: s.instructions, toolName: s.toolName, toolArguments: s.toolArguments };
+    }
+    const kind = s.kind === 'research' && researchAllowed ? 'research' : 'answer';
+    return { id, kind, title: s.title, instructions: s.instructions };
+  });
+}
+
+/** `research: true` asks for at least one research subtask when research is available. */
+function ensureResearch(subtasks: Subtask[], input: AgentRunInput): Subtask[] {
+  if (input.research !== true || !input.researchAvailable || subtasks.some((s) => s.kind === 'research')) {
+    return subtasks;
+  }
+  const withResearch: Subtask[] = [
+    ...subtasks.slice(0, input.limits.maxSubtasks - 1),
+    { id: '', kind: 'research', title: 'Research the request', instructions: input.prompt },
+  ];
+  return withResearch.map((s, i) => ({ ...s, id: `s${i + 1}` }));
+}
+
+function* fanOut(
+  context: OrchestrationContext,
+  input: AgentRunInput,
+  run: RunProgress,
+  subtasks: Subtask[],
+): Durable<SubtaskResult[]> {
+  run.total = subtasks.length;
+  run.subtasks = subtasks.map((s) => ({ id: s.id, kind: s.kind, title: s.title, state: 'pending' }));
+  run.setStage('working');
+
+  const tasks = subtasks.map((subtask) => startSubtask(context, input, subtask));
+  const results: (SubtaskResult | undefined)[] = subtasks.map(() => undefined);
+  const pending = new Set(tasks);
+  while (pending.size > 0) {
+    const winner = (yield context.df.Task.any([...pending])) as Task;
+    pending.delete(winner);
+    const index = tasks.indexOf(winner);
+    const subtask = subtasks[index];
+    if (!subtask) continue;
+    const result = subtaskResult(subtask, winner);
+    results[index] = result;
+    run.addUsage(result.usage);
+    run.done += 1;
+    run.subtasks[index] = { id: subtask.id, kind: subtask.kind, title: subtask.title, state: result.ok ? 'succeeded' : 'failed' };
+    run.publish();
+  }
+  return results.filter((r): r is SubtaskResult => r !== undefined);
+}
+
+function startSubtask(context: OrchestrationContext, input: AgentRunInput, subtask: Subtask): Task {
+  const childId = `${input.runId}-${subtask.id}`;
+  switch (subtask.kind) {
+    case 'answer': {
+      const childInput: AnswerSubtaskInput = {
+        runId: input.runId,
+        prompt: input.prompt,
+        subtask,
+        tier: routeModel(input.model, { kind: subtask.kind, text: `${subtask.title}\n${subtask.instructions}` }),
+        tools: input.tools,
+        maxTurns: input.limits.maxToolTurns,
+        maxTokensPerCall,
+      };
+      return context.df.callSubOrchestrator(orchestratorNames.answerSubtask, childInput, childId);
+    }
+    case 'research': {
+      const childInput: ResearchSubtaskInput = { runId: input.runId, subtask, polling: defaultResearchPolling };
+      return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
+    }
+    case 'tool':
+      return context.df.callActivityWithRetry(activityNames.runTool, activityRetry(), {
+        name: subtask.toolName ?? '',
+        arguments: subtask.toolArguments ?? '{}',
+      } satisfies RunToolInput);
+  }
+}
+
+function subtaskResult(subtask: Subtask, task: Task): SubtaskResult {
+  if (task.isFaulted) return failedSubtask(subtask, failureMessage(task.result), emptyUsage);
+  if (subtask.kind !== 'tool') return task.result as SubtaskResult;
+  const tool = task.result as RunToolResult;
+  if (tool.isError) return failedSubtask(subtask, `${tool.name}: ${tool.content}`, emptyUsage);
+  return {
+    id: subtask.id,
+    kind: subtask.kind,
+    title: subtask.title,
+    ok: true,
+    text: `${tool.name} returned: ${tool.content}`,
+    citations: [],
+    usage: emptyUsage,
+  };
+}
+
+/** Numbers every source once, in the order the findings cite them, across all subtasks. */
+export function numberCitations(results: readonly SubtaskResult[]): {
+  citations: Citation[];
+  numbersBySubtask: Map<string, number[]>;
+} {
+  const citations: Citation[] = [];
+  const byUrl = new Map<string, number>();
+  const numbersBySubtask = new Map<string, number[]>();
+  for (const result of results) {
+    const numbers: number[] = [];
+    for (const citation of result.citations) {
+      let n = byUrl.get(citation.url);
+      if (n === undefined) {
+        citations.push(citation);
+        n = citations.length;
+        byUrl.set(citation.url, n);
+      }
+      numbers.push(n);
+    }
+    numbersBySubtask.set(result.id, numbers);
+  }
+  return { citations, numbersBySubtask };
+}
+
+function* synthesize(
+  context: OrchestrationContext,
+  input: AgentRunInput,
+  run: RunProgress,
+  results: SubtaskResult[],
+): Durable<{ ok: true; draft: Draft } | { ok: false; message: string }> {
+  const { citations, numbersBySubtask } = numberCitations(results);
+  const findings = results
+    .map((r) => {
+      if (!r.ok) return `[${r.id}] ${r.title}: could not be done (${r.error ?? 'unknown error'})`;
+      const sources = (numbersBySubtask.get(r.id) ?? [])
+        .map((n) => `  [${n}] ${citations[n - 1]?.title ?? ''} ${citations[n - 1]?.url ?? ''}`)
+        .join('\n');
+      return `[${r.id}] ${r.title}:\n${r.text ?? ''}${sources ? `\n  Sources:\n${sources}` : ''}`;
+    })
+    .join('\n\n');
+  const call = yield* callModelDurably(context, {
+    tier: input.model === 'fast' ? 'fast' : 'strong',
+    messages: [
+      { role: 'system', content: synthesisPrompt },
+      { role: 'user', content: `Request: ${input.prompt}\n\nFindings:\n${findings}` },
+    ],
+    maxTokens: maxTokensPerCall,
+  });
+  if (!call.ok) return call;
+  run.addUsage(call.value.usage);
+  const text = call.value.message.content?.trim() ?? '';
+  if (text === '') return { ok: false, message: 'the model returned an empty answer' };
+  return { ok: true, draft: { text, citations } };
+}
+
+interface ApprovalOutcome {
+  outcome: RunOutcome;
+  rounds: number;
+  escalated: boolean;
+  decision?: 'approve' | 'reject';
+  by?: string;
+  comment?: string;
+  message?: string;
+  draft?: Draft;
+}
+
+/**
+ * Waits for the `approval` event against a deadline. A rejection with a comment revises the draft and
+ * asks again (a bounded number of rounds); at the deadline the run escalates once, then expires.
+ * Events carry the round they answer, so a late or repeated click never decides a newer draft.
+ */
+function* awaitApproval(
+  context: OrchestrationContext,
+  input: AgentRunInput,
+  run: RunProgress,
+  firstDraft: Draft,
+  quota: df.EntityId,
+): Durable<ApprovalOutcome> {
+  const settings = input.approval;
+  if (!settings) return { outcome: 'completed', rounds: 0, escalated: false };
+  const timeoutMs = settings.timeoutMinutes * 60_000;
+  let draft = firstDraft;
+  let approvers = [input.owner, ...settings.approvers];
+  let escalated = false;
+  let round = 0;
+  let deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
+  let eventTask: Task | undefined;
+
+  for (;;) {
+    run.approval = { round, draft: draft.text, citations: draft.citations, approvers, deadline: deadline.toISOString(), escalated };
+    run.stage = 'awaiting-approval';
+    run.publish();
+
+    const timer: TimerTask = context.df.createTimer(deadline);
+    let event: ApprovalEvent | null = null;
+    while (!event) {
+      // One wait stays open across an escalation; a new one is made only after an event was consumed.
+      eventTask ??= context.df.waitForExternalEvent(eventNames.approval);
+      const winner = (yield context.df.Task.any([eventTask, timer])) as Task;
+      if (winner === timer) break;
+      const parsed = approvalEventSchema.safeParse(eventTask.result);
+      eventTask = undefined;
+      if (parsed.success && parsed.data.round === round) event = parsed.data;
+      else if (!context.df.isReplaying) context.log(`Run ${input.runId}: ignored an approval event for another round.`);
+    }
+
+    const base = { rounds: round, escalated, draft };
+    if (!event) {
+      if (!escalated && settings.escalateTo.length > 0) {
+        escalated = true;
+        approvers = [...new Set([...approvers, ...settings.escalateTo])];
+        deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
+        continue;
+      }
+      return { ...base, outcome: 'expired', message: `Nobody approved the answer before ${deadline.toISOString()}.` };
+    }
+    timer.cancel();
+    const decided = { ...base, decision: event.decision, by: event.by, ...(event.comment ? { comment: event.comment } : {}) };
+    if (event.decision === 'approve') return { ...decided, outcome: 'completed' };
+    if (!event.comment || round >= input.limits.maxRevisions) {
+      const why = event.comment ? ` after ${round} revision${round === 1 ? '' : 's'}` : '';
+      return { ...decided, outcome: 'rejected', message: `Rejected by ${event.by}${why}.` };
+    }
+
+    round += 1;
+    run.setStage('revising');
+    const revised = yield* revise(context, input, run, quota, draft, event.comment, round);
+    if (!revised.ok) return { ...decided, rounds: round, outcome: 'rejected', message: revised.message };
+    draft = revised.draft;
+    // A revision restarts the clock for the approvers.
+    deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
+  }
+}
+
+function* revise(
+  context: OrchestrationContext,
+  input: AgentRunInput,
+  run: RunProgress,
+  quota: df.EntityId,
+  draft: Draft,
+  comment: string,
+  round: number,
+): Durable<{ ok: true; draft: Draft } | { ok: false; message: string }> {
+  // Each revision reserves and commits on its own key, so it is counted once, like the run itself.
+  const revisionId = `${input.runId}:revision-${round}`;
+  const now = () => context.df.currentUtcDateTime.toISOString();
+  const budget = Math.min(input.maxTokens, maxTokensPerCall * 2);
+  const reservation = (yield context.df.callEntity(quota, 'reserve', {
+    runId: revisionId,
+    tokens: budget,
+    now: now(),
+  })) as ReserveResult;
+  if (!reservation.granted) {
+    return { ok: false, message: `The quota has no room for a revision (${reservation.quota.remaining} tokens left).` };
+  }
+  let spent = emptyUsage;
+  try {
+    const sources = draft.citations.map((c, i) => `[${i + 1}] ${c.title} ${c.url}`).join('\n');
+    const call = yield* callModelDurably(context, {
+      tier: input.model === 'fast' ? 'fast' : 'strong',
+      messages: [
+        { role: 'system', content: revisionPrompt },
+        {
+          role: 'user',
+          content: `Request: ${input.prompt}\n\nDraft:\n${draft.text}\n\nSources:\n${sources || 'none'}\n\nReviewer comment: ${comment}`,
+        },
+      ],
+      maxTokens: maxTokensPerCall,
+    });
+    if (!call.ok) return { ok: false, message: `The revision failed: ${call.message}` };
+    spent = call.value.usage;
+    run.addUsage(spent);
+    const text = call.value.message.content?.trim() ?? '';
+    if (text === '') return { ok: false, message: 'The revision came back empty.' };
+    return { ok: true, draft: { text, citations: draft.citations } };
+  } finally {
+    yield context.df.callEntity(quota, 'commit', { runId: revisionId, tokensUsed: spent.totalTokens, now: now() });
+  }
+}

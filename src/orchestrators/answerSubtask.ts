@@ -1,0 +1,82 @@
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import { addUsage, emptyUsage, type Subtask, type SubtaskResult } from '../contracts/agentRun';
+import type { ChatMessage, ModelUsage, RunToolInput, RunToolResult } from '../contracts/model';
+import { activityNames } from '../names';
+import { activityRetry, callModelDurably, failedSubtask, failureMessage, type Durable } from './durable';
+
+export interface AnswerSubtaskInput {
+  runId: string;
+  prompt: string;
+  subtask: Subtask;
+  tier: 'fast' | 'strong';
+  tools: string[];
+  maxTurns: number;
+  maxTokensPerCall: number;
+}
+
+const systemPrompt =
+  'You work on one part of a larger request. Use the tools offered when they give a more reliable answer ' +
+  '(arithmetic, the current time). Answer the part you were given concisely and state the facts and numbers ' +
+  'you relied on.';
+
+/**
+ * The durable tool-calling loop: each model turn is an activity, the tool calls of one turn run in
+ * parallel as activities, and the number of turns is bounded. Replay returns finished turns from history,
+ * so no model call is ever made twice.
+ */
+export const answerSubtaskOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<AnswerSubtaskInput>();
+  try {
+    return yield* answerLoop(context, input);
+  } catch (error) {
+    return failedSubtask(input.subtask, failureMessage(error), emptyUsage);
+  }
+};
+
+function* answerLoop(context: OrchestrationContext, input: AnswerSubtaskInput): Durable<SubtaskResult> {
+  const { subtask } = input;
+  const messages: ChatMessage[] = [
+    { role: 'system', content: systemPrompt },
+    {
+      role: 'user',
+      content: `The whole request: ${input.prompt}\n\nYour part: ${subtask.title}\n${subtask.instructions}`,
+    },
+  ];
+  let usage: ModelUsage = emptyUsage;
+
+  for (let turn = 0; turn <= input.maxTurns; turn++) {
+    const lastTurn = turn === input.maxTurns;
+    if (lastTurn) messages.push({ role: 'user', content: 'Answer now with what you have; no more tool calls.' });
+    const offered = lastTurn ? [] : input.tools;
+    const call = yield* callModelDurably(context, {
+      tier: input.tier,
+      messages,
+      ...(offered.length > 0 ? { tools: offered } : {}),
+      maxTokens: input.maxTokensPerCall,
+    });
+    if (!call.ok) return failedSubtask(subtask, call.message, usage);
+    usage = addUsage(usage, call.value.usage);
+    const reply = call.value.message;
+    messages.push(reply);
+
+    const toolCalls = reply.tool_calls ?? [];
+    if (toolCalls.length === 0) {
+      const text = reply.content?.trim() ?? '';
+      if (text === '') return failedSubtask(subtask, 'the model returned an empty answer', usage);
+      return { id: subtask.id, kind: subtask.kind, title: subtask.title, ok: true, text, citations: [], usage };
+    }
+
+    const results = (yield context.df.Task.all(
+      toolCalls.map((toolCall) =>
+        context.df.callActivityWithRetry(activityNames.runTool, activityRetry(), {
+          name: toolCall.function.name,
+          arguments: toolCall.function.arguments,
+        } satisfies RunToolInput),
+      ),
+    )) as RunToolResult[];
+    toolCalls.forEach((toolCall, i) => {
+      messages.push({ role: 'tool', tool_call_id: toolCall.id, content: results[i]?.content ?? '' });
+    });
+  }
+  return failedSubtask(subtask, `no answer after ${input.maxTurns} turns`, usage);
+}

@@ -1,0 +1,59 @@
+import * as df from 'durable-functions';
+import type { OrchestrationContext, Task } from 'durable-functions';
+import type { Subtask, SubtaskResult } from '../contracts/agentRun';
+import type { CallModelInput, CallModelOutput, CallModelResult, ModelUsage } from '../contracts/model';
+import { activityNames } from '../names';
+
+/** A step of an orchestration: a generator the orchestrator runs with `yield*`. */
+export type Durable<T> = Generator<Task, T, unknown>;
+
+/**
+ * Transient faults (thrown by activities as RetryableError) are retried by the host, with backoff.
+ * Rate limits and permanent errors come back as values and are handled by the caller.
+ */
+export function activityRetry(): df.RetryOptions {
+  const retry = new df.RetryOptions(1000, 4);
+  retry.backoffCoefficient = 2;
+  retry.maxRetryIntervalInMilliseconds = 30_000;
+  return retry;
+}
+
+/** How many times one model call may be put off by a long rate limit before the step gives up. */
+export const maxRateLimitWaits = 5;
+
+export type ModelCallResult = { ok: true; value: CallModelResult } | { ok: false; message: string };
+
+/**
+ * Calls the model as an activity. A rate limit with a long retry-after becomes a durable timer (no
+ * function is held while waiting), then the call is tried again, a bounded number of times.
+ */
+export function* callModelDurably(context: OrchestrationContext, input: CallModelInput): Durable<ModelCallResult> {
+  for (let waits = 0; ; waits++) {
+    const out = (yield context.df.callActivityWithRetry(
+      activityNames.callModel,
+      activityRetry(),
+      input,
+    )) as CallModelOutput;
+    if (out.ok) return { ok: true, value: out.value };
+    if (out.kind === 'permanent') return { ok: false, message: out.message };
+    if (waits >= maxRateLimitWaits) {
+      return { ok: false, message: `still rate-limited after ${maxRateLimitWaits} waits: ${out.message}` };
+    }
+    const resumeAt = new Date(context.df.currentUtcDateTime.getTime() + Math.max(out.retryAfterMs, 1));
+    if (!context.df.isReplaying) {
+      context.log(`Model rate-limited; waiting ${out.retryAfterMs} ms on a durable timer before trying again.`);
+    }
+    yield context.df.createTimer(resumeAt);
+  }
+}
+
+/** The message of an error thrown by a durable task, without the host's stack details. */
+export function failureMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split(' \n ')[0] ?? message;
+}
+
+/** A subtask that ended without an answer; it is reported in the result, and the run goes on. */
+export function failedSubtask(subtask: Subtask, error: string, usage: ModelUsage): SubtaskResult {
+  return { id: subtask.id, kind: subtask.kind, title: subtask.title, ok: false, error, citations: [], usage };
+}

@@ -1,0 +1,127 @@
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import { emptyUsage, type Subtask, type SubtaskResult } from '../contracts/agentRun';
+import type {
+  CollectResearchOutput,
+  PollResearchOutput,
+  ResearchHandle,
+  StartResearchInput,
+  StartResearchOutput,
+} from '../contracts/research';
+import { activityNames } from '../names';
+import { activityRetry, failedSubtask, failureMessage, maxRateLimitWaits, type Durable } from './durable';
+
+export interface ResearchSubtaskInput {
+  runId: string;
+  subtask: Subtask;
+  polling: ResearchPolling;
+}
+
+/** Backing-off poll of an Agent Service run; durable timers, so nothing is held while the agent works. */
+export interface ResearchPolling {
+  firstDelayMs: number;
+  factor: number;
+  maxDelayMs: number;
+  /** The run is given up (and its thread deleted) after this long. */
+  timeoutMs: number;
+}
+
+export const defaultResearchPolling: ResearchPolling = {
+  firstDelayMs: 2000,
+  factor: 2,
+  maxDelayMs: 8000,
+  timeoutMs: 10 * 60_000,
+};
+
+/** The delay before the nth poll (0-based): first, first*factor, ... capped. */
+export function pollDelayMs(polling: ResearchPolling, attempt: number): number {
+  return Math.min(polling.maxDelayMs, polling.firstDelayMs * polling.factor ** attempt);
+}
+
+const terminalFailures = new Set(['failed', 'cancelled', 'expired', 'incomplete', 'requires_action']);
+
+/**
+ * A Bing-grounded research sub-agent on the Foundry Agent Service: start one run, poll it with durable
+ * timers that back off, collect the text and its url citations, and delete the thread.
+ */
+export const researchSubtaskOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<ResearchSubtaskInput>();
+  try {
+    return yield* research(context, input);
+  } catch (error) {
+    return failedSubtask(input.subtask, failureMessage(error), emptyUsage);
+  }
+};
+
+function* research(context: OrchestrationContext, input: ResearchSubtaskInput): Durable<SubtaskResult> {
+  const { subtask, polling } = input;
+  const started = yield* startRun(context, {
+    runId: input.runId,
+    subtaskId: subtask.id,
+    query: `${subtask.title}\n${subtask.instructions}`,
+  });
+  if (!started.ok) return failedSubtask(subtask, started.message, emptyUsage);
+  const handle = started.value;
+
+  const giveUpAt = context.df.currentUtcDateTime.getTime() + polling.timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const now = context.df.currentUtcDateTime.getTime();
+    if (now >= giveUpAt) {
+      yield* collect(context, handle);
+      return failedSubtask(subtask, `the research agent did not finish within ${polling.timeoutMs / 1000} s`, emptyUsage);
+    }
+    yield context.df.createTimer(new Date(Math.min(giveUpAt, now + pollDelayMs(polling, attempt))));
+    const poll = (yield context.df.callActivityWithRetry(
+      activityNames.pollResearch,
+      activityRetry(),
+      handle,
+    )) as PollResearchOutput;
+    if (!poll.ok) {
+      if (poll.kind === 'rate-limited') continue;
+      yield* collect(context, handle);
+      return failedSubtask(subtask, poll.message, emptyUsage);
+    }
+    if (poll.value.status === 'completed') break;
+    if (terminalFailures.has(poll.value.status)) {
+      yield* collect(context, handle);
+      const reason = poll.value.error ? `: ${poll.value.error}` : '';
+      return failedSubtask(subtask, `the research agent run ended as ${poll.value.status}${reason}`, emptyUsage);
+    }
+  }
+
+  const collected = yield* collect(context, handle);
+  if (!collected.ok) return failedSubtask(subtask, collected.message, emptyUsage);
+  const { text, citations, usage } = collected.value;
+  return { id: subtask.id, kind: subtask.kind, title: subtask.title, ok: true, text, citations, usage };
+}
+
+function* startRun(
+  context: OrchestrationContext,
+  input: StartResearchInput,
+): Durable<{ ok: true; value: ResearchHandle } | { ok: false; message: string }> {
+  for (let waits = 0; ; waits++) {
+    const out = (yield context.df.callActivityWithRetry(
+      activityNames.startResearch,
+      activityRetry(),
+      input,
+    )) as StartResearchOutput;
+    if (out.ok) return out;
+    if (out.kind === 'permanent' || waits >= maxRateLimitWaits) return { ok: false, message: out.message };
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + Math.max(out.retryAfterMs, 1)));
+  }
+}
+
+/** Collects the answer and deletes the thread; also the clean-up after a failed run. */
+function* collect(
+  context: OrchestrationContext,
+  handle: ResearchHandle,
+): Durable<CollectResearchOutput | { ok: false; kind: 'permanent'; message: string }> {
+  try {
+    return (yield context.df.callActivityWithRetry(
+      activityNames.collectResearch,
+      activityRetry(),
+      handle,
+    )) as CollectResearchOutput;
+  } catch (error) {
+    return { ok: false, kind: 'permanent', message: failureMessage(error) };
+  }
+}

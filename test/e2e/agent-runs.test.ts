@@ -1,0 +1,288 @@
+import { BlobServiceClient } from '@azure/storage-blob';
+import { call, pollUntil, principalHeaders, startProduct, type Product } from '../support/product';
+
+interface RunView {
+  id: string;
+  status: string;
+  stage: string;
+  progress: { done: number; total: number };
+  usage: { totalTokens: number };
+  answer?: string | null;
+  citations?: { url: string; title: string }[];
+  subtasks?: { id: string; kind: string; ok?: boolean; state?: string; error?: string }[];
+  resultBlob?: string;
+  message?: string;
+  approval?: {
+    round: number;
+    draft: string;
+    approvers: string[];
+    escalated: boolean;
+    deadline: string;
+    howToApprove: { method: string; url: string };
+  };
+  approvalDecision?: { decision?: string; rounds: number; escalated: boolean; by?: string };
+  links: { run: string; approval: string };
+}
+
+interface StartBody {
+  id: string;
+  runId: string;
+  statusQueryGetUri: string;
+  sendEventPostUri: string;
+  terminatePostUri: string;
+  purgeHistoryDeleteUri: string;
+  links: { run: string; approval: string };
+}
+
+interface EmulatorRequest {
+  path: string;
+  deployment?: string;
+  status: number;
+  timeMs?: number;
+  time?: string;
+}
+
+let product: Product;
+
+beforeAll(async () => {
+  product = await startProduct();
+});
+
+afterAll(async () => {
+  await product?.stop();
+});
+
+const terminal = ['completed', 'rejected', 'expired', 'failed', 'terminated', 'quota-exceeded'];
+
+async function startRun(body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const started = await call<StartBody>(`${product.baseUrl}/api/agent-runs`, { body, headers });
+  if (started.status !== 202) throw new Error(`start answered ${started.status}: ${JSON.stringify(started.body)}`);
+  return started;
+}
+
+function getRun(id: string, headers: Record<string, string> = {}) {
+  return call<RunView>(`${product.baseUrl}/api/agent-runs/${id}`, { headers });
+}
+
+async function runUntil(id: string, done: (view: RunView) => boolean, headers: Record<string, string> = {}) {
+  const response = await pollUntil(
+    () => getRun(id, headers),
+    (r) => r.status === 200 && done(r.body),
+  );
+  return response.body;
+}
+
+const finished = (view: RunView) => terminal.includes(view.status);
+
+async function emulatorRequests(): Promise<EmulatorRequest[]> {
+  const response = await call<EmulatorRequest[] | { requests: EmulatorRequest[] }>(`${product.emulatorUrl}/_emulator/requests`);
+  return Array.isArray(response.body) ? response.body : response.body.requests;
+}
+
+async function history(statusQueryGetUri: string) {
+  const url = new URL(statusQueryGetUri);
+  url.searchParams.set('showHistory', 'true');
+  url.searchParams.set('showHistoryOutput', 'true');
+  const status = await call<{ historyEvents?: { EventType: string; Name?: string; FunctionName?: string }[] }>(url.href);
+  return status.body.historyEvents ?? [];
+}
+
+describe('an agent run over HTTP', () => {
+  it('starts with 202 and the built-in status URLs, works the prompt out with a tool, and saves the result', async () => {
+    const started = await startRun({ prompt: 'What is 12 * 7 + 5? Use the calculator.', tools: ['calculator'] });
+    expect(started.headers.get('location')).toBe(started.body.statusQueryGetUri);
+    expect(Number(started.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(started.body).toMatchObject({
+      id: started.body.runId,
+      statusQueryGetUri: expect.stringContaining(`/runtime/webhooks/durabletask/instances/${started.body.runId}`),
+      sendEventPostUri: expect.stringContaining('/raiseEvent/{eventName}'),
+      links: {
+        run: `${product.baseUrl}/api/agent-runs/${started.body.runId}`,
+        approval: `${product.baseUrl}/api/agent-runs/${started.body.runId}/approval`,
+      },
+    });
+
+    const view = await runUntil(started.body.runId, finished);
+    expect(view.status).toBe('completed');
+    expect(view.answer).toContain('89');
+    expect(view.progress.total).toBeGreaterThanOrEqual(1);
+    expect(view.progress.done).toBe(view.progress.total);
+    expect(view.usage.totalTokens).toBeGreaterThan(0);
+    expect(view.resultBlob).toBe(`results/${started.body.runId}.json`);
+
+    // The built-in status URL answers as the extension does, with the same result as output.
+    const builtIn = await call<{ runtimeStatus: string; output: { outcome: string; blobName: string } }>(
+      started.body.statusQueryGetUri,
+    );
+    expect(builtIn.status).toBe(200);
+    expect(builtIn.body.runtimeStatus).toBe('Completed');
+    expect(builtIn.body.output.outcome).toBe('completed');
+
+    const blob = BlobServiceClient.fromConnectionString(product.blobConnectionString)
+      .getContainerClient('results')
+      .getBlobClient(`${started.body.runId}.json`);
+    const saved = JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as Record<string, unknown>;
+    const { blobName, ...output } = builtIn.body.output;
+    expect(blobName).toBe(view.resultBlob);
+    expect(saved).toEqual(output);
+  });
+
+  it('runs research subtasks on the Agent Service and keeps their citations numbered', async () => {
+    const started = await startRun({ prompt: 'Research the latest news about Azure Durable Functions.', research: true });
+    const view = await runUntil(started.body.runId, finished);
+    expect(view.status).toBe('completed');
+    expect(view.subtasks?.some((s) => s.kind === 'research' && s.ok)).toBe(true);
+    expect(view.citations?.length).toBeGreaterThan(0);
+    for (const citation of view.citations ?? []) expect(citation.url).toMatch(/^https:\/\//);
+    expect(view.answer).toMatch(/\[1\]/);
+  });
+
+  it('reports a failed subtask and still completes with the others', async () => {
+    await call(`${product.emulatorUrl}/_emulator/faults`, { body: { status: 500, count: 1000, service: 'agents' } });
+    try {
+      const started = await startRun({ prompt: 'Research the latest Azure news and compute 6 * 7.', research: true });
+      const view = await runUntil(started.body.runId, finished);
+      expect(view.status).toBe('completed');
+      const research = view.subtasks?.filter((s) => s.kind === 'research') ?? [];
+      expect(research.length).toBeGreaterThan(0);
+      expect(research.every((s) => s.ok === false && typeof s.error === 'string')).toBe(true);
+      expect(view.subtasks?.some((s) => s.ok)).toBe(true);
+    } finally {
+      await call(`${product.emulatorUrl}/_emulator/reset`, { body: {} });
+    }
+  });
+
+  it('never repeats a finished model call on replay', async () => {
+    const before = (await emulatorRequests()).filter((r) => r.path.includes('/chat/completions')).length;
+    const started = await startRun({ prompt: 'What is 3 * (4 + 5)?', tools: ['calculator'] });
+    const view = await runUntil(started.body.runId, finished);
+    expect(view.status).toBe('completed');
+    const after = (await emulatorRequests()).filter((r) => r.path.includes('/chat/completions')).length;
+
+    // Every model call is one scheduled callModel activity in this run's histories (parent and children).
+    const parent = await history(started.body.statusQueryGetUri);
+    const childIds = parent.filter((e) => e.EventType === 'SubOrchestrationInstanceCreated').map((e) => (e as { InstanceId?: string }).InstanceId);
+    let scheduled = parent.filter((e) => e.EventType === 'TaskScheduled' && e.Name === 'callModel').length;
+    for (const childId of childIds) {
+      const childUrl = started.body.statusQueryGetUri.replace(started.body.runId, String(childId));
+      scheduled += (await history(childUrl)).filter((e) => e.EventType === 'TaskScheduled' && e.Name === 'callModel').length;
+    }
+    const replays = parent.filter((e) => e.EventType === 'OrchestratorStarted').length;
+    expect(replays).toBeGreaterThan(2);
+    expect(after - before).toBe(scheduled);
+  });
+
+  it('waits out a long rate limit on a durable timer and calls no sooner than retry-after', async () => {
+    await call(`${product.emulatorUrl}/_emulator/faults`, {
+      body: { status: 429, count: 1, retryAfterMs: 7000, deployment: 'gpt-4o-mini' },
+    });
+    try {
+      const started = await startRun({ prompt: 'Say hello.', tools: [] });
+      const view = await runUntil(started.body.runId, finished);
+      expect(view.status).toBe('completed');
+
+      const fast = (await emulatorRequests()).filter((r) => r.deployment === 'gpt-4o-mini');
+      const limited = fast.findIndex((r) => r.status === 429);
+      expect(limited).toBeGreaterThanOrEqual(0);
+      const next = fast[limited + 1];
+      const at = (r: EmulatorRequest) => r.timeMs ?? Date.parse(r.time ?? '');
+      expect(next).toBeDefined();
+      expect(at(next!) - at(fast[limited]!)).toBeGreaterThanOrEqual(7000);
+
+      const events = await history(started.body.statusQueryGetUri);
+      expect(events.some((e) => e.EventType === 'TimerCreated')).toBe(true);
+    } finally {
+      await call(`${product.emulatorUrl}/_emulator/reset`, { body: {} });
+    }
+  });
+});
+
+describe('human approval', () => {
+  const approval = (id: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    call<{ accepted?: unknown; run?: RunView; status?: number; title?: string }>(
+      `${product.baseUrl}/api/agent-runs/${id}/approval`,
+      { body, headers },
+    );
+
+  it('shows the draft while waiting and completes when approved', async () => {
+    const started = await startRun({ prompt: 'What is 2 + 2?', approval: { required: true, timeoutMinutes: 10 } });
+    const waiting = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
+    expect(waiting.approval).toMatchObject({ round: 0, escalated: false, howToApprove: { method: 'POST', url: started.body.links.approval } });
+    expect(waiting.approval?.draft).toContain('4');
+
+    const approved = await approval(started.body.runId, { decision: 'approve', comment: 'fine' });
+    expect(approved.status).toBe(202);
+    const view = await runUntil(started.body.runId, finished);
+    expect(view.status).toBe('completed');
+    expect(view.approvalDecision).toMatchObject({ decision: 'approve', by: 'local-user', rounds: 0 });
+    expect(view.answer).toBe(waiting.approval?.draft);
+
+    const again = await approval(started.body.runId, { decision: 'approve' });
+    expect(again.status).toBe(410);
+  });
+
+  it('revises the draft after a rejection with a comment, then completes on approval', async () => {
+    const started = await startRun({ prompt: 'What is 10 * 10?', approval: { required: true } });
+    const first = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
+    const rejected = await approval(started.body.runId, { decision: 'reject', comment: 'Please also mention it is a square.' });
+    expect(rejected.status).toBe(202);
+    const second = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval' && v.approval?.round === 1);
+    expect(second.approval?.draft).not.toBe(first.approval?.draft);
+
+    // A click on the old draft is refused; the new one can be approved.
+    expect((await approval(started.body.runId, { decision: 'approve' })).status).toBe(202);
+    const view = await runUntil(started.body.runId, finished);
+    expect(view.status).toBe('completed');
+    expect(view.approvalDecision).toMatchObject({ decision: 'approve', rounds: 1 });
+    expect(view.answer).toBe(second.approval?.draft);
+  });
+
+  it('ends as rejected when rejected without a comment', async () => {
+    const started = await startRun({ prompt: 'What is 1 + 1?', approval: { required: true } });
+    await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
+    expect((await approval(started.body.runId, { decision: 'reject' })).status).toBe(202);
+    const view = await runUntil(started.body.runId, finished);
+    expect(view.status).toBe('rejected');
+    expect(view.resultBlob).toBe(`results/${started.body.runId}.json`);
+  });
+
+  it('escalates once at the deadline, lets the escalation approver decide, and refuses strangers', async () => {
+    const started = await startRun({
+      prompt: 'What is 5 * 5?',
+      approval: { required: true, timeoutMinutes: 0.02, escalateTo: ['boss'] },
+    });
+    const escalated = await runUntil(started.body.runId, (v) => v.approval?.escalated === true);
+    expect(escalated.approval?.approvers).toEqual(expect.arrayContaining(['local-user', 'boss']));
+
+    const stranger = await approval(started.body.runId, { decision: 'approve' }, principalHeaders('mallory'));
+    expect(stranger.status).toBe(404);
+    const boss = await approval(started.body.runId, { decision: 'approve' }, principalHeaders('boss'));
+    expect(boss.status).toBe(202);
+    const view = await runUntil(started.body.runId, finished);
+    expect(view.status).toBe('completed');
+    expect(view.approvalDecision).toMatchObject({ decision: 'approve', by: 'boss', escalated: true });
+  });
+
+  it('expires when nobody decides, after the one escalation', async () => {
+    const started = await startRun({
+      prompt: 'What is 6 * 6?',
+      approval: { required: true, timeoutMinutes: 0.01, escalateTo: ['boss'] },
+    });
+    const view = await runUntil(started.body.runId, finished);
+    expect(view.status).toBe('expired');
+    expect(view.approvalDecision).toMatchObject({ escalated: true });
+    expect(view.message).toMatch(/Nobody approved/);
+  });
+
+  it('answers 409 while the run is not waiting for approval', async () => {
+    await call(`${product.emulatorUrl}/_emulator/latency`, { body: { ms: 1500 } });
+    try {
+      const started = await startRun({ prompt: 'What is 9 * 9?', approval: { required: true } });
+      const early = await approval(started.body.runId, { decision: 'approve' });
+      expect(early.status).toBe(409);
+      expect(early.headers.get('content-type')).toContain('application/problem+json');
+    } finally {
+      await call(`${product.emulatorUrl}/_emulator/latency`, { body: { ms: 0 } });
+    }
+  });
+});

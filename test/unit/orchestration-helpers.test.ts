@@ -1,0 +1,46 @@
+import { numberCitations } from '../../src/orchestrators/agentRun';
+import { defaultResearchPolling, pollDelayMs } from '../../src/orchestrators/researchSubtask';
+import type { SubtaskResult } from '../../src/contracts/agentRun';
+
+const usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+const result = (id: string, urls: string[]): SubtaskResult => ({
+  id,
+  kind: 'research',
+  title: id,
+  ok: true,
+  text: id,
+  citations: urls.map((url) => ({ url, title: url })),
+  usage,
+});
+
+describe('numberCitations', () => {
+  it('numbers each source once, in the order the subtasks cite them', () => {
+    const { citations, numbersBySubtask } = numberCitations([
+      result('s1', ['https://a.example', 'https://b.example']),
+      result('s2', ['https://b.example', 'https://c.example']),
+      result('s3', []),
+    ]);
+    expect(citations.map((c) => c.url)).toEqual(['https://a.example', 'https://b.example', 'https://c.example']);
+    expect(numbersBySubtask.get('s1')).toEqual([1, 2]);
+    expect(numbersBySubtask.get('s2')).toEqual([2, 3]);
+    expect(numbersBySubtask.get('s3')).toEqual([]);
+  });
+});
+
+describe('research polling', () => {
+  it('backs off so that a 30 s agent run takes at most 6 polls, where 1 s polling would take 30', () => {
+    let elapsed = 0;
+    let polls = 0;
+    while (elapsed < 30_000) {
+      elapsed += pollDelayMs(defaultResearchPolling, polls);
+      polls += 1;
+    }
+    expect(polls).toBeLessThanOrEqual(6);
+    // ...and it notices the end of the run within one capped interval.
+    expect(elapsed - 30_000).toBeLessThanOrEqual(defaultResearchPolling.maxDelayMs);
+  });
+
+  it('starts soon, so short runs are collected quickly', () => {
+    expect(pollDelayMs(defaultResearchPolling, 0)).toBeLessThanOrEqual(2000);
+  });
+});
