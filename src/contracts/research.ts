@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import type { ActivityOutcome } from '../lib/errors';
+import type { ModelUsage } from './model';
+
+/**
+ * Payloads of the research activities: a Bing-grounded run on the Azure AI Foundry Agent Service,
+ * started, polled (by the orchestrator, on durable timers) and collected. Pure (zod only).
+ */
+
+export const startResearchInputSchema = z.object({
+  runId: z.string().min(1),
+  subtaskId: z.string().min(1),
+  query: z.string().min(1),
+});
+export interface StartResearchInput {
+  runId: string;
+  subtaskId: string;
+  query: string;
+}
+
+export const researchHandleSchema = z.object({
+  threadId: z.string().min(1),
+  agentRunId: z.string().min(1),
+  agentId: z.string().min(1),
+});
+export interface ResearchHandle {
+  threadId: string;
+  agentRunId: string;
+  agentId: string;
+}
+export type StartResearchOutput = ActivityOutcome<ResearchHandle>;
+
+export const researchRunStatuses = [
+  'queued',
+  'in_progress',
+  'requires_action',
+  'cancelling',
+  'cancelled',
+  'failed',
+  'completed',
+  'incomplete',
+  'expired',
+] as const;
+export type ResearchRunStatus = (typeof researchRunStatuses)[number];
+
+export type PollResearchOutput = ActivityOutcome<{
+  status: ResearchRunStatus;
+  usage?: ModelUsage;
+  error?: string;
+}>;
+
+export const citationSchema = z.object({ url: z.string(), title: z.string() });
+export interface Citation {
+  url: string;
+  title: string;
+}
+
+/** `text` has the service's citation markers replaced by [n], n indexing `citations` from 1. */
+export type CollectResearchOutput = ActivityOutcome<{
+  text: string;
+  citations: Citation[];
+  usage: ModelUsage;
+}>;
