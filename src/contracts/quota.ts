@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+/**
+ * The `tokenQuota` entity's operations and the quota endpoints' bodies. Pure (zod only): orchestrators
+ * import it.
+ *
+ * Every operation carries `now`, the caller's clock (the orchestration's `currentUtcDateTime`): the
+ * monthly period rolls over by that time, never by the entity's own clock, so replays and duplicate
+ * deliveries see the same period.
+ */
+
+/** What a user's quota looks like at one moment; the period is a UTC calendar month. */
+export interface QuotaSnapshot {
+  userId: string;
+  monthlyTokenLimit: number;
+  used: number;
+  reserved: number;
+  /** limit - used - reserved, never below 0 (usage may overshoot a reservation). */
+  remaining: number;
+  periodStart: string;
+  periodEnd: string;
+}
+
+/** Largest monthly limit an admin may set: well above any real budget, far below float trouble. */
+export const maxMonthlyTokenLimit = 10_000_000_000;
+
+/** Longest reservation key: run ids are at most 64 characters, revisions add a suffix. */
+export const maxReservationKeyChars = 200;
+
+const reservationKey = z
+  .string({ error: 'runId must be a string' })
+  .min(1, { error: 'runId must not be empty' })
+  .max(maxReservationKeyChars, { error: `runId must be at most ${maxReservationKeyChars} characters` });
+
+const isoInstant = z
+  .string({
+    error: 'now must be an ISO 8601 time string, such as context.df.currentUtcDateTime.toISOString()',
+  })
+  .refine((value) => !Number.isNaN(Date.parse(value)), {
+    error: 'now must be an ISO 8601 time string, such as context.df.currentUtcDateTime.toISOString()',
+  });
+
+const tokenCount = (what: string, min: 0 | 1) =>
+  z
+    .number({ error: `${what} must be a whole number of tokens` })
+    .int({ error: `${what} must be a whole number of tokens` })
+    .min(min, { error: `${what} must be at least ${min}` })
+    .max(maxMonthlyTokenLimit, { error: `${what} must be at most ${maxMonthlyTokenLimit}` });
+
+export interface ReserveInput {
+  runId: string;
+  tokens: number;
+  /** ISO: the orchestration's clock. */
+  now: string;
+}
+export const reserveInputSchema = z.object({
+  runId: reservationKey,
+  tokens: tokenCount('tokens', 1),
+  now: isoInstant,
+});
+
+export interface ReserveResult {
+  granted: boolean;
+  quota: QuotaSnapshot;
+  /** Why a reserve was refused: not enough room, or the run id was already committed or released. */
+  reason?: 'insufficient' | 'closed';
+}
+
+/** Records real usage once per runId and releases the rest of that run's reservation. */
+export interface CommitInput {
+  runId: string;
+  tokensUsed: number;
+  now: string;
+}
+export const commitInputSchema = z.object({
+  runId: reservationKey,
+  tokensUsed: tokenCount('tokensUsed', 0),
+  now: isoInstant,
+});
+
+export interface ReleaseInput {
+  runId: string;
+  now: string;
+}
+export const releaseInputSchema = z.object({ runId: reservationKey, now: isoInstant });
+
+export interface GetInput {
+  now: string;
+}
+export const getInputSchema = z.object({ now: isoInstant });
+
+export interface SetLimitInput {
+  monthlyTokenLimit: number;
+  now: string;
+  /** Lets the caller see when its change has been applied (the quota endpoint polls for it). */
+  requestId?: string;
+  /** Who asked, for the record kept in the state. */
+  setBy?: string;
+}
+export const setLimitInputSchema = z.object({
+  monthlyTokenLimit: tokenCount('monthlyTokenLimit', 1),
+  now: isoInstant,
+  requestId: z.string().max(100).optional(),
+  setBy: z.string().max(256).optional(),
+});
+
+/** The body of `PUT /api/quota/{userId}`. */
+export const setQuotaLimitBodySchema = z.strictObject({
+  monthlyTokenLimit: z
+    .number({ error: 'is required and must be a whole number of tokens' })
+    .int({ error: 'must be a whole number of tokens' })
+    .positive({ error: 'must be greater than 0' })
+    .max(maxMonthlyTokenLimit, { error: `must be at most ${maxMonthlyTokenLimit}` }),
+});
+export type SetQuotaLimitBody = z.output<typeof setQuotaLimitBodySchema>;
+
+/** The operations the entity understands, by name. */
+export const quotaOperations = ['reserve', 'commit', 'release', 'get', 'setLimit'] as const;
+export type QuotaOperation = (typeof quotaOperations)[number];

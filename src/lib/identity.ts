@@ -1,0 +1,149 @@
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { problem } from './http';
+import { isValidUserId, userIdRule } from './ids';
+
+/**
+ * Who is calling, from App Service Authentication (Easy Auth) headers.
+ *
+ * Trust: in Azure with App Service Authentication on (AUTH_MODE=appservice), the platform validates the
+ * token, strips any `x-ms-client-principal*` headers the client sent, and adds its own, so these headers
+ * can be believed. Nothing strips them anywhere else: with AUTH_MODE=dev anyone can claim to be anyone,
+ * which is the point (testing other users and roles locally) and why dev mode must never face a network.
+ */
+
+export interface Caller {
+  userId: string;
+  name?: string;
+  roles: readonly string[];
+  /** True only when App Service Authentication vouched for the caller (appservice mode). */
+  authenticated: boolean;
+}
+
+export const roles = { approve: 'AgentRuns.Approve', admin: 'AgentRuns.Admin' } as const;
+
+/** The user a dev-mode request without principal headers acts as. */
+export const localUserId = 'local-user';
+
+export type CallerResult = { ok: true; caller: Caller } | { ok: false; response: HttpResponseInit };
+
+const roleClaimTypes = ['roles', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'];
+const nameClaimTypes = [
+  'name',
+  'preferred_username',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
+  'emails',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
+];
+const idClaimTypes = ['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid'];
+
+/** A principal header larger than this is not something App Service would send. */
+const maxPrincipalHeaderChars = 64 * 1024;
+
+export function resolveCaller(request: HttpRequest, authMode: 'dev' | 'appservice'): CallerResult {
+  const encoded = request.headers.get('x-ms-client-principal');
+  const idHeader = request.headers.get('x-ms-client-principal-id');
+  const nameHeader = request.headers.get('x-ms-client-principal-name');
+
+  if (encoded === null && idHeader === null) {
+    if (authMode === 'dev')
+      return { ok: true, caller: { userId: localUserId, roles: [], authenticated: false } };
+    return unauthorized(
+      'The request carries no App Service Authentication principal; sign in and send the token.',
+    );
+  }
+
+  let principal: Principal | undefined;
+  if (encoded !== null) {
+    const decoded = decodePrincipal(encoded);
+    if (!decoded.ok) return unauthorized(`The x-ms-client-principal header is malformed: ${decoded.reason}.`);
+    principal = decoded.principal;
+  }
+
+  const userId = (idHeader ?? principal?.claimValues(idClaimTypes)[0] ?? '').trim();
+  if (userId === '') {
+    return unauthorized('The principal has no user id: send x-ms-client-principal-id (App Service sets it).');
+  }
+  if (!isValidUserId(userId)) {
+    return unauthorized(`The principal's user id is not usable here. ${userIdRule}`);
+  }
+
+  const name = (nameHeader?.trim() || principal?.name()) ?? undefined;
+  return {
+    ok: true,
+    caller: {
+      userId,
+      ...(name ? { name } : {}),
+      roles: principal?.roles() ?? [],
+      authenticated: authMode === 'appservice',
+    },
+  };
+}
+
+/** Owner, a listed approver (by user id or name/email, case-insensitively), or the Approve role. */
+export function canApprove(caller: Caller, run: { owner: string; approvers: readonly string[] }): boolean {
+  if (caller.userId === run.owner) return true;
+  if (caller.roles.includes(roles.approve)) return true;
+  const mine = [caller.userId, caller.name].filter((v): v is string => !!v).map((v) => v.toLowerCase());
+  return run.approvers.some((approver) => mine.includes(approver.trim().toLowerCase()));
+}
+
+export function isAdmin(caller: Caller): boolean {
+  return caller.roles.includes(roles.admin);
+}
+
+interface Principal {
+  claimValues(types: readonly string[]): string[];
+  roles(): string[];
+  name(): string | undefined;
+}
+
+function decodePrincipal(
+  encoded: string,
+): { ok: true; principal: Principal } | { ok: false; reason: string } {
+  const trimmed = encoded.trim();
+  if (trimmed.length > maxPrincipalHeaderChars) return { ok: false, reason: 'it is too long' };
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) return { ok: false, reason: 'it is not base64' };
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(trimmed, 'base64').toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'it does not decode to JSON' };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, reason: 'it does not decode to a JSON object' };
+  }
+  const record = json as Record<string, unknown>;
+  const rawClaims = record.claims ?? [];
+  if (!Array.isArray(rawClaims)) return { ok: false, reason: 'claims is not a list' };
+  const claims: { typ: string; val: string }[] = [];
+  for (const claim of rawClaims as unknown[]) {
+    if (typeof claim !== 'object' || claim === null) return { ok: false, reason: 'a claim is not an object' };
+    const { typ, val } = claim as Record<string, unknown>;
+    if (typeof typ !== 'string' || typeof val !== 'string') {
+      return { ok: false, reason: 'a claim lacks a string typ or val' };
+    }
+    claims.push({ typ, val });
+  }
+  const roleTyp = typeof record.role_typ === 'string' ? record.role_typ : undefined;
+  const nameTyp = typeof record.name_typ === 'string' ? record.name_typ : undefined;
+  const claimValues = (types: readonly string[]) =>
+    claims
+      .filter((c) => types.includes(c.typ))
+      .map((c) => c.val.trim())
+      .filter((v) => v !== '');
+  return {
+    ok: true,
+    principal: {
+      claimValues,
+      roles: () => [...new Set(claimValues(roleTyp ? [roleTyp, ...roleClaimTypes] : roleClaimTypes))],
+      name: () => claimValues(nameTyp ? [nameTyp, ...nameClaimTypes] : nameClaimTypes)[0],
+    },
+  };
+}
+
+function unauthorized(detail: string): CallerResult {
+  return {
+    ok: false,
+    response: problem(401, 'Unauthorized', detail, undefined, { 'WWW-Authenticate': 'Bearer' }),
+  };
+}
