@@ -217,10 +217,11 @@ class Parser {
       return value;
     }
     if (token.kind === 'name') {
-      const fn = functions[token.value];
-      if (fn && this.isOp('(')) return this.call(token.value, fn, token.at);
-      const constant = constants[token.value];
-      if (constant !== undefined && !this.isOp('(')) return constant;
+      // Own properties only: a name like "constructor" must not reach Object.prototype.
+      const fn = Object.hasOwn(functions, token.value) ? functions[token.value] : undefined;
+      if (fn) return this.call(token.value, fn, token.at);
+      const constant = Object.hasOwn(constants, token.value) ? constants[token.value] : undefined;
+      if (constant !== undefined) return constant;
       throw new CalculatorError(
         `unknown name "${token.value}"; use numbers, pi, e and the functions ${calculatorFunctionNames.join(', ')}`,
         token.at,
