@@ -1,0 +1,30 @@
+import { InvocationContext } from '@azure/functions';
+import { startAzurite, type Azurite } from '../../../scripts/azurite';
+import { loadConfig, type AppConfig } from '../../../src/config';
+
+/** Azurite (blob only) on a free loopback port, in memory, for one test file. */
+export function startTestAzurite(): Promise<Azurite> {
+  return startAzurite({ blobPort: 0, services: 'blob' });
+}
+
+/** A config as the app would load it, from settings; the defaults point nowhere real. */
+export function testConfig(settings: Record<string, string>): AppConfig {
+  return loadConfig({
+    AZURE_OPENAI_ENDPOINT: 'http://127.0.0.1:9',
+    AZURE_OPENAI_API_KEY: 'test-key',
+    AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
+    AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
+    ...settings,
+  });
+}
+
+/** An InvocationContext without a host; its log lines are collected for assertions. */
+export function testContext(functionName: string): InvocationContext & { lines: string[] } {
+  const lines: string[] = [];
+  const context = new InvocationContext({
+    invocationId: `test-${functionName}-${Math.random().toString(16).slice(2)}`,
+    functionName,
+    logHandler: (level, ...args) => lines.push(`${level}: ${args.map(String).join(' ')}`),
+  });
+  return Object.assign(context, { lines });
+}
