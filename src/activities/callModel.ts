@@ -143,10 +143,11 @@ function toRequestBody(input: CallModelInput, deployment: string): ChatCompletio
 }
 
 /**
- * Structured outputs. Azure's strict mode guarantees the shape but refuses some validation keywords
- * (lengths, item counts, patterns, formats, bounds); those are dropped from what the model sees and
- * the caller still validates the answer against its full schema. A schema that cannot be strict (an
- * object allowing extra keys or with optional keys) is sent as is, non-strict.
+ * Structured outputs. Strict mode guarantees the shape but refuses a few validation keywords (string
+ * lengths, property counts, uniqueItems, default); those are dropped from what the model sees, and the
+ * caller still validates the answer against its full schema. Item counts, patterns, formats and numeric
+ * bounds are kept: strict mode supports them. A schema that cannot be strict (an object allowing extra
+ * keys or with optional keys) is sent as is, non-strict.
  */
 export function jsonSchemaResponseFormat(format: { name: string; schema: Record<string, unknown> }): {
   type: 'json_schema';
@@ -165,18 +166,9 @@ const unsupportedStrictKeywords = [
   '$schema',
   'minLength',
   'maxLength',
-  'pattern',
-  'format',
-  'minimum',
-  'maximum',
-  'exclusiveMinimum',
-  'exclusiveMaximum',
-  'multipleOf',
-  'minItems',
-  'maxItems',
-  'uniqueItems',
   'minProperties',
   'maxProperties',
+  'uniqueItems',
   'default',
 ];
 

@@ -140,7 +140,7 @@ describe('model cache key', () => {
 });
 
 describe('jsonSchemaResponseFormat', () => {
-  it('sends a strict schema without the validation keywords Azure strict mode refuses', () => {
+  it('sends a strict schema without the string-length keywords strict mode refuses, keeping item counts', () => {
     const format = jsonSchemaResponseFormat({
       name: 'plan',
       schema: {
@@ -173,6 +173,8 @@ describe('jsonSchemaResponseFormat', () => {
           properties: {
             items: {
               type: 'array',
+              minItems: 1,
+              maxItems: 3,
               items: {
                 type: 'object',
                 properties: { title: { type: 'string' } },
