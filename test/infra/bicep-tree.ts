@@ -160,16 +160,17 @@ export function variables(file: BicepFile): Map<string, Node> {
 }
 
 /**
- * The keys an object-valued expression can produce: object literals, union(...) of them, both branches
- * of a ternary, parentheses, and variables of the same file. Anything else (a parameter, a function
- * result) cannot be read from the template, so it is an error rather than a silent gap.
+ * The entries (key -> value expression) an object-valued expression can produce: object literals,
+ * union(...) of them, both branches of a ternary, parentheses, and variables of the same file. Anything
+ * else (a parameter, a function result) cannot be read from the template, so it is an error rather than
+ * a silent gap.
  */
-export function objectKeys(expression: Node, vars: Map<string, Node>): Set<string> {
-  const keys = new Set<string>();
+export function objectEntries(expression: Node, vars: Map<string, Node>): Map<string, Node> {
+  const entries = new Map<string, Node>();
   const visit = (node: Node, trail: string[]): void => {
     switch (node.type) {
       case 'object':
-        for (const key of objectProperties(node).keys()) keys.add(key);
+        for (const [key, value] of objectProperties(node)) entries.set(key, value);
         return;
       case 'parenthesized_expression':
         namedChildren(node).forEach((n) => visit(n, trail));
@@ -205,5 +206,5 @@ export function objectKeys(expression: Node, vars: Map<string, Node>): Set<strin
     );
   };
   visit(expression, []);
-  return keys;
+  return entries;
 }
