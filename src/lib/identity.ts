@@ -52,6 +52,13 @@ export function resolveCaller(request: HttpRequest, authMode: 'dev' | 'appservic
     );
   }
 
+  if (encoded === null && authMode === 'appservice') {
+    // App Service sends both headers together; an id on its own was written by the client.
+    return unauthorized(
+      'x-ms-client-principal-id arrived without x-ms-client-principal, so it did not come from App Service Authentication.',
+    );
+  }
+
   let principal: Principal | undefined;
   if (encoded !== null) {
     const decoded = decodePrincipal(encoded);
@@ -59,7 +66,11 @@ export function resolveCaller(request: HttpRequest, authMode: 'dev' | 'appservic
     principal = decoded.principal;
   }
 
-  const userId = (idHeader ?? principal?.claimValues(idClaimTypes)[0] ?? '').trim();
+  const objectId = principal?.claimValues(idClaimTypes)[0];
+  const userId = (idHeader ?? objectId ?? '').trim();
+  if (objectId !== undefined && idHeader !== null && objectId.toLowerCase() !== userId.toLowerCase()) {
+    return unauthorized("x-ms-client-principal-id does not match the principal's object id claim.");
+  }
   if (userId === '') {
     return unauthorized('The principal has no user id: send x-ms-client-principal-id (App Service sets it).');
   }

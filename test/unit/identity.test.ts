@@ -118,14 +118,35 @@ describe('resolveCaller', () => {
       /claim is not an object/,
     ],
     ['no user id anywhere', { 'x-ms-client-principal': encode({ claims: [] }) }, /no user id/],
-    ['an id that cannot be a key', { 'x-ms-client-principal-id': '../etc/passwd' }, /user id is not usable/],
-    ['an empty id', { 'x-ms-client-principal-id': '' }, /no user id/],
+    [
+      'an id that cannot be a key',
+      { 'x-ms-client-principal': encode({ claims: [] }), 'x-ms-client-principal-id': '../etc/passwd' },
+      /user id is not usable/,
+    ],
+    [
+      'an empty id',
+      { 'x-ms-client-principal': encode({ claims: [] }), 'x-ms-client-principal-id': '' },
+      /no user id/,
+    ],
     ['a huge header', { 'x-ms-client-principal': 'A'.repeat(70_000) }, /too long/],
   ])('answers 401, never throwing, for a principal with %s', (_case, headers, detail) => {
     for (const mode of ['appservice', 'dev'] as const) {
       const response = refused(headers, mode);
       expect(response.status).toBe(401);
       expect((response.jsonBody as { detail: string }).detail).toMatch(detail);
+    }
+  });
+
+  it('answers 401 in appservice mode to an id header sent without the principal, as only a client would', () => {
+    const response = refused({ 'x-ms-client-principal-id': 'victim' });
+    expect(response.status).toBe(401);
+    expect((response.jsonBody as { detail: string }).detail).toMatch(/without x-ms-client-principal/);
+  });
+
+  it("answers 401 when the id header contradicts the principal's object id", () => {
+    const headers = { ...easyAuth('alice'), 'x-ms-client-principal-id': 'admin-1' };
+    for (const mode of ['appservice', 'dev'] as const) {
+      expect(refused(headers, mode).status).toBe(401);
     }
   });
 
