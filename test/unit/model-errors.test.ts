@@ -4,6 +4,8 @@ import { canonicalJson, modelCacheKey, type ModelCacheKeyParts } from '../../src
 import { answerWithCitations } from '../../src/activities/research';
 import { PermanentError, RateLimitedError, RetryableError, toOutcome } from '../../src/lib/errors';
 import type { ThreadMessage } from '@azure/ai-agents';
+import { z } from 'zod';
+import { planSchema } from '../../src/contracts/agentRun';
 
 const now = Date.parse('2025-05-01T10:00:00Z');
 const ctx = {
@@ -227,5 +229,16 @@ describe('answerWithCitations', () => {
       { url: 'https://a.example/', title: 'Source A' },
       { url: 'https://b.example/', title: 'https://b.example/' },
     ]);
+  });
+});
+
+describe('the planner schema', () => {
+  it('is sent strict, keeping its subtask limit', () => {
+    const format = jsonSchemaResponseFormat({
+      name: 'plan',
+      schema: z.toJSONSchema(planSchema(4, ['calculator'])),
+    });
+    expect(format.json_schema.strict).toBe(true);
+    expect(format.json_schema.schema).toMatchObject({ properties: { subtasks: { maxItems: 4 } } });
   });
 });

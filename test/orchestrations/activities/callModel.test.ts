@@ -1,0 +1,250 @@
+import { z } from 'zod';
+import { startEmulators } from '../../../emulators/src';
+import type { Azurite } from '../../../scripts/azurite';
+import { createCallModel } from '../../../src/activities/callModel';
+import { runTool } from '../../../src/agents/tools';
+import { createClients } from '../../../src/clients';
+import type {
+  CallModelInput,
+  CallModelOutput,
+  CallModelResult,
+  ChatMessage,
+} from '../../../src/contracts/model';
+import { RetryableError } from '../../../src/lib/errors';
+import { startTestAzurite, testConfig, testContext } from './support';
+
+type Emulators = Awaited<ReturnType<typeof startEmulators>>;
+
+describe('callModel against the Azure OpenAI emulator', () => {
+  let emulators: Emulators;
+  let azurite: Azurite;
+
+  beforeAll(async () => {
+    [emulators, azurite] = await Promise.all([startEmulators({ port: 0 }), startTestAzurite()]);
+  });
+  afterAll(async () => {
+    await Promise.all([emulators?.stop(), azurite?.stop()]);
+  });
+  beforeEach(() => control('POST', '/_emulator/reset'));
+
+  async function control(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    const response = await fetch(`${emulators.url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    const text = await response.text();
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  }
+
+  /** The chat-completion requests the emulator received, oldest first. */
+  async function chatRequests(): Promise<
+    { deployment?: string; status: number; chat?: { tools: string[] } }[]
+  > {
+    const log = (await control('GET', '/_emulator/requests')) as
+      | { requests: { path: string; deployment?: string; status: number; chat?: { tools: string[] } }[] }
+      | { path: string; deployment?: string; status: number; chat?: { tools: string[] } }[];
+    const requests = Array.isArray(log) ? log : log.requests;
+    return requests.filter((r) => r.path.includes('/chat/completions'));
+  }
+
+  function callModelWith(settings: Record<string, string> = {}, now?: () => number) {
+    const config = testConfig({
+      AzureWebJobsStorage: azurite.connectionString,
+      AZURE_OPENAI_ENDPOINT: emulators.openaiEndpoint,
+      AZURE_OPENAI_API_KEY: emulators.apiKey,
+      ...settings,
+    });
+    return createCallModel({ clients: createClients(config), config, ...(now ? { now } : {}) });
+  }
+
+  function expectOk(out: CallModelOutput): CallModelResult {
+    if (!out.ok) throw new Error(`expected a model result, got ${JSON.stringify(out)}`);
+    return out.value;
+  }
+
+  const question: ChatMessage[] = [
+    { role: 'system', content: 'You answer briefly.' },
+    { role: 'user', content: 'What is 12 * 7 + 5?' },
+  ];
+
+  it('asks for the calculator, then answers with its result (one durable tool-calling turn)', async () => {
+    const callModel = callModelWith();
+    const context = testContext('callModel');
+
+    const first = expectOk(
+      await callModel({ tier: 'fast', messages: question, tools: ['calculator', 'current_time'] }, context),
+    );
+    expect(first).toMatchObject({ deployment: 'gpt-4o-mini', finishReason: 'tool_calls', cached: false });
+    const call = first.message.tool_calls?.[0];
+    expect(call?.function.name).toBe('calculator');
+    expect(first.usage.promptTokens).toBeGreaterThan(0);
+    expect(first.usage.totalTokens).toBe(first.usage.promptTokens + first.usage.completionTokens);
+
+    const tool = await runTool(call?.function.name ?? '', call?.function.arguments ?? '', {
+      now: new Date(),
+      allowNetwork: false,
+    });
+    expect(tool).toMatchObject({ isError: false, content: expect.stringContaining('= 89') as unknown });
+
+    const second = expectOk(
+      await callModel(
+        {
+          tier: 'fast',
+          messages: [
+            ...question,
+            first.message,
+            { role: 'tool', tool_call_id: call?.id ?? '', content: tool.content },
+          ],
+          tools: ['calculator', 'current_time'],
+        },
+        context,
+      ),
+    );
+    expect(second.finishReason).toBe('stop');
+    expect(second.message.content).toContain('89');
+
+    const requests = await chatRequests();
+    expect(requests).toHaveLength(2);
+    expect(requests[0]?.deployment).toBe('gpt-4o-mini');
+    expect(requests[0]?.chat?.tools).toEqual(['calculator', 'current_time']);
+  });
+
+  it('uses the strong deployment for the strong tier', async () => {
+    const out = expectOk(
+      await callModelWith()({ tier: 'strong', messages: question }, testContext('callModel')),
+    );
+    expect(out.deployment).toBe('gpt-4o');
+    expect((await chatRequests())[0]?.deployment).toBe('gpt-4o');
+  });
+
+  it('returns JSON that follows the requested schema', async () => {
+    const planSchema = z.strictObject({
+      subtasks: z
+        .array(z.strictObject({ title: z.string().min(1).max(200), kind: z.enum(['answer', 'research']) }))
+        .min(1)
+        .max(3),
+    });
+    const input: CallModelInput = {
+      tier: 'fast',
+      messages: [{ role: 'user', content: 'Plan: compare the populations of Paris and Rome.' }],
+      responseFormat: { name: 'plan', schema: z.toJSONSchema(planSchema) },
+    };
+
+    const out = expectOk(await callModelWith()(input, testContext('callModel')));
+
+    expect(out.finishReason).toBe('stop');
+    expect(planSchema.safeParse(JSON.parse(out.message.content ?? '')).success).toBe(true);
+  });
+
+  it('waits out a short 429 inside the activity and answers', async () => {
+    await control('POST', '/_emulator/faults', { status: 429, count: 1, retryAfterMs: 400 });
+    const context = testContext('callModel');
+    const started = Date.now();
+
+    const out = expectOk(await callModelWith()({ tier: 'fast', messages: question }, context));
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(out.finishReason).toBeDefined();
+    expect((await chatRequests()).map((r) => r.status)).toEqual([429, 200]);
+    expect(context.lines.join('\n')).toMatch(/rate-limited; waiting 400 ms/);
+  });
+
+  it('hands a long 429 back to the orchestrator without waiting', async () => {
+    await control('POST', '/_emulator/faults', { status: 429, count: 1, retryAfterMs: 60_000 });
+    const started = Date.now();
+
+    const out = await callModelWith()({ tier: 'fast', messages: question }, testContext('callModel'));
+
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(out).toEqual({
+      ok: false,
+      kind: 'rate-limited',
+      retryAfterMs: 60_000,
+      message: expect.stringContaining('gpt-4o-mini is rate-limited') as unknown,
+    });
+    expect(await chatRequests()).toHaveLength(1);
+  });
+
+  it('reports a wrong API key as permanent, without the key', async () => {
+    const out = await callModelWith({ AZURE_OPENAI_API_KEY: 'wrong-key-123456' })(
+      { tier: 'fast', messages: question },
+      testContext('callModel'),
+    );
+    expect(out).toMatchObject({ ok: false, kind: 'permanent', status: 401 });
+    expect(JSON.stringify(out)).not.toContain('wrong-key-123456');
+    expect(JSON.stringify(out)).not.toContain(emulators.apiKey);
+    expect(!out.ok && out.message).toMatch(/Deployment gpt-4o-mini .*401.*AZURE_OPENAI_API_KEY/);
+  });
+
+  it('reports a missing deployment as permanent, naming it and the setting to fix', async () => {
+    const out = await callModelWith({ AZURE_OPENAI_FAST_DEPLOYMENT: 'no-such-model' })(
+      { tier: 'fast', messages: question },
+      testContext('callModel'),
+    );
+    expect(out).toMatchObject({ ok: false, kind: 'permanent', status: 404 });
+    expect(!out.ok && out.message).toMatch(/Deployment no-such-model .*404.*AZURE_OPENAI_FAST_DEPLOYMENT/);
+  });
+
+  it('reports a prompt the content filter blocks as permanent', async () => {
+    const out = await callModelWith()(
+      { tier: 'fast', messages: [{ role: 'user', content: 'EMULATOR_CONTENT_FILTER please' }] },
+      testContext('callModel'),
+    );
+    expect(out).toMatchObject({ ok: false, kind: 'permanent', status: 400 });
+    expect(!out.ok && out.message).toContain('content filter');
+  });
+
+  it('throws a RetryableError for a 500, for the durable retry policy', async () => {
+    await control('POST', '/_emulator/faults', { status: 500, count: 1 });
+    await expect(
+      callModelWith()({ tier: 'fast', messages: question }, testContext('callModel')),
+    ).rejects.toThrow(RetryableError);
+    expect(await chatRequests()).toHaveLength(1);
+  });
+
+  it('throws a RetryableError when the endpoint cannot be reached', async () => {
+    await expect(
+      callModelWith({ AZURE_OPENAI_ENDPOINT: 'http://127.0.0.1:9' })(
+        { tier: 'fast', messages: question },
+        testContext('callModel'),
+      ),
+    ).rejects.toThrow(/Could not reach deployment gpt-4o-mini at http:\/\/127.0.0.1:9/);
+  });
+
+  it('refuses input that breaks the contract as permanent', async () => {
+    const out = await callModelWith()({ tier: 'fast', messages: [] }, testContext('callModel'));
+    expect(out).toMatchObject({
+      ok: false,
+      kind: 'permanent',
+      message: expect.stringContaining('messages') as unknown,
+    });
+  });
+
+  it('answers an identical second call from the blob cache, with the original usage, until the entry expires', async () => {
+    let clock = Date.parse('2025-06-01T00:00:00Z');
+    const callModel = callModelWith(
+      { MODEL_CACHE_TTL_SECONDS: '60', MODEL_CACHE_CONTAINER: 'model-cache' },
+      () => clock,
+    );
+    const input: CallModelInput = { tier: 'fast', messages: question, tools: ['calculator'], temperature: 0 };
+    const context = testContext('callModel');
+
+    const first = expectOk(await callModel(input, context));
+    const second = expectOk(await callModel(JSON.parse(JSON.stringify(input)) as CallModelInput, context));
+
+    expect(first.cached).toBe(false);
+    expect(second).toEqual({ ...first, cached: true });
+    expect(await chatRequests()).toHaveLength(1);
+
+    const other = expectOk(await callModel({ ...input, temperature: 0.5 }, context));
+    expect(other.cached).toBe(false);
+    expect(await chatRequests()).toHaveLength(2);
+
+    clock += 61_000;
+    const afterExpiry = expectOk(await callModel(input, context));
+    expect(afterExpiry.cached).toBe(false);
+    expect(await chatRequests()).toHaveLength(3);
+  });
+});
