@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The grounded answer a Bing-grounded agent gives: a few sentences about the question, each ending in a
+ * citation marker 【3:n†source】 with a url_citation annotation, as the Agent Service returns them.
+ * Deterministic: the same question cites the same plausible example URLs.
+ */
+
+export interface UrlCitation {
+  type: 'url_citation';
+  text: string;
+  start_index: number;
+  end_index: number;
+  url_citation: { url: string; title: string };
+}
+
+export interface GroundedAnswer {
+  text: string;
+  annotations: UrlCitation[];
+}
+
+const learnPages: { pattern: RegExp; path: string; title: string }[] = [
+  {
+    pattern: /durable/i,
+    path: 'azure/azure-functions/durable/durable-functions-overview',
+    title: 'What are Durable Functions? - Azure | Microsoft Learn',
+  },
+  {
+    pattern: /\bfunctions?\b/i,
+    path: 'azure/azure-functions/functions-overview',
+    title: 'Azure Functions overview | Microsoft Learn',
+  },
+  {
+    pattern: /foundry|agent service|\bagents?\b/i,
+    path: 'azure/ai-foundry/agents/overview',
+    title: 'What is Azure AI Foundry Agent Service? | Microsoft Learn',
+  },
+  {
+    pattern: /openai|gpt|\bllm|language model/i,
+    path: 'azure/ai-foundry/openai/overview',
+    title: 'What is Azure OpenAI in Azure AI Foundry Models? | Microsoft Learn',
+  },
+  {
+    pattern: /storage|blob/i,
+    path: 'azure/storage/blobs/storage-blobs-introduction',
+    title: 'Introduction to Blob (object) storage - Azure Storage | Microsoft Learn',
+  },
+];
+
+export function groundedAnswer(question: string): GroundedAnswer {
+  const topic = topicOf(question);
+  const hash = createHash('sha256').update(question.trim().toLowerCase()).digest('hex');
+  const slug = slugOf(topic);
+  const learn = learnPages.find((p) => p.pattern.test(question));
+  const sources = [
+    learn
+      ? { url: `https://learn.microsoft.com/en-us/${learn.path}`, title: learn.title }
+      : {
+          url: `https://learn.microsoft.com/en-us/search/?terms=${encodeURIComponent(topic)}`,
+          title: `${capitalise(topic)} - Search | Microsoft Learn`,
+        },
+    {
+      url: `https://example.org/articles/${slug}`,
+      title: `${capitalise(topic)}: what changed recently - Example.org`,
+    },
+    {
+      url: `https://example.com/news/${hash.slice(0, 4)}/${slug}`,
+      title: `${capitalise(topic)} explained - Example News`,
+    },
+  ];
+  const count = 2 + (parseInt(hash.slice(4, 6), 16) % 2);
+  const sentences = [
+    `The official documentation describes ${topic}: its main concepts, how to set it up, and the practices Microsoft recommends`,
+    `Recent coverage of ${topic} focuses on updates from the past months and on how teams apply them in production`,
+    `Independent write-ups compare ${topic} with alternatives and list its known limitations and costs`,
+  ];
+
+  let text = `Here is what current sources say about ${topic}.\n\n`;
+  const annotations: UrlCitation[] = [];
+  for (let i = 0; i < count; i++) {
+    const source = sources[i];
+    if (!source) break;
+    text += `${i === 0 ? '' : ' '}${sentences[i] ?? ''}`;
+    const marker = `【3:${i}†source】`;
+    annotations.push({
+      type: 'url_citation',
+      text: marker,
+      start_index: text.length,
+      end_index: text.length + marker.length,
+      url_citation: source,
+    });
+    text += `${marker}.`;
+  }
+  return { text, annotations };
+}
+
+/** The subject of a research request: its first line, without "research"/"find" and filler words. */
+function topicOf(question: string): string {
+  const firstLine =
+    question
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? question;
+  const topic = firstLine
+    .replace(/^(please\s+)?(research|find|search( for)?|look up|tell me|summari[sz]e|what (is|are))\s+/i, '')
+    .replace(
+      /^(the\s+)?(latest|recent|current)\s+(news|information|updates|developments)\s+(about|on|for|in)\s+/i,
+      '',
+    )
+    .replace(/[.?!]+$/, '')
+    .trim();
+  return topic === '' ? 'the question' : topic.length > 120 ? `${topic.slice(0, 117).trimEnd()}...` : topic;
+}
+
+function slugOf(text: string): string {
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .split('-')
+      .slice(0, 8)
+      .join('-') || 'topic'
+  );
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

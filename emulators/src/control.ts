@@ -1,0 +1,172 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * What tests steer and inspect through /_emulator/: injected faults, added latency, and the log of
+ * every request the emulated services received.
+ */
+
+export type Service = 'openai' | 'agents';
+
+export interface Fault {
+  id: number;
+  /** 429, 500 or 503; absent for a fault that only delays the real answer. */
+  status?: 429 | 500 | 503;
+  /** How many more matching requests this fault answers. */
+  remaining: number;
+  retryAfterMs?: number;
+  delayMs?: number;
+  deployment?: string;
+  service?: Service;
+  /** A substring of the request path, such as "/chat/completions" or "/runs". */
+  path?: string;
+  method?: string;
+}
+
+export interface ChatSummary {
+  messages: { role: string; content: string; toolCalls?: string[]; toolCallId?: string }[];
+  tools: string[];
+  toolChoice?: unknown;
+  responseFormat?: { type: string; name?: string };
+  stream: boolean;
+  maxTokens?: number;
+  /** What the emulated model answered: text, or the tools it called. */
+  reply?: { content: string | null; toolCalls: { name: string; arguments: string }[]; finishReason: string };
+}
+
+export interface RequestRecord {
+  seq: number;
+  method: string;
+  path: string;
+  apiVersion?: string;
+  service: Service | 'control' | 'unknown';
+  deployment?: string;
+  /** The Agent Service operation, such as createRun or listMessages. */
+  operation?: string;
+  /** When the request arrived. */
+  time: string;
+  timeMs: number;
+  status: number;
+  durationMs: number;
+  /** The status of the injected fault that answered, when one did. */
+  fault?: number;
+  error?: { code: string; message: string };
+  chat?: ChatSummary;
+}
+
+export interface FaultRequest {
+  status?: unknown;
+  count?: unknown;
+  retryAfterMs?: unknown;
+  deployment?: unknown;
+  delayMs?: unknown;
+  service?: unknown;
+  path?: unknown;
+  method?: unknown;
+}
+
+export class EmulatorState {
+  latencyMs: number;
+  private faults: Fault[] = [];
+  private nextFaultId = 1;
+  readonly requests: RequestRecord[] = [];
+  private seq = 0;
+
+  constructor(private readonly initialLatencyMs: number) {
+    this.latencyMs = initialLatencyMs;
+  }
+
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  /** Validates a POST /_emulator/faults body; a message naming the field when it is wrong. */
+  addFault(body: FaultRequest): Fault | string {
+    const { status, count, retryAfterMs, deployment, delayMs, service, path, method } = body;
+    if (status !== undefined && status !== 429 && status !== 500 && status !== 503) {
+      return `"status" must be 429, 500 or 503 (or left out for a delay-only fault), got ${JSON.stringify(status)}.`;
+    }
+    if (status === undefined && delayMs === undefined) {
+      return 'Give "status" (429, 500 or 503) and/or "delayMs"; the fault otherwise does nothing.';
+    }
+    const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+    if (count !== undefined && !(Number.isInteger(count) && (count as number) >= 1)) {
+      return `"count" must be a whole number of requests, 1 or more, got ${JSON.stringify(count)}.`;
+    }
+    if (retryAfterMs !== undefined && !nonNegative(retryAfterMs)) {
+      return `"retryAfterMs" must be a number of milliseconds, 0 or more, got ${JSON.stringify(retryAfterMs)}.`;
+    }
+    if (delayMs !== undefined && !nonNegative(delayMs)) {
+      return `"delayMs" must be a number of milliseconds, 0 or more, got ${JSON.stringify(delayMs)}.`;
+    }
+    if (deployment !== undefined && typeof deployment !== 'string') {
+      return `"deployment" must be a deployment name such as "gpt-4o-mini", got ${JSON.stringify(deployment)}.`;
+    }
+    if (service !== undefined && service !== 'openai' && service !== 'agents') {
+      return `"service" must be "openai" or "agents", got ${JSON.stringify(service)}.`;
+    }
+    if (path !== undefined && typeof path !== 'string') {
+      return `"path" must be a substring of request paths such as "/chat/completions", got ${JSON.stringify(path)}.`;
+    }
+    if (method !== undefined && typeof method !== 'string') {
+      return `"method" must be an HTTP method such as "POST", got ${JSON.stringify(method)}.`;
+    }
+    const fault: Fault = {
+      id: this.nextFaultId++,
+      remaining: (count as number | undefined) ?? 1,
+      ...(status !== undefined ? { status } : {}),
+      ...(retryAfterMs !== undefined ? { retryAfterMs: retryAfterMs as number } : {}),
+      ...(delayMs !== undefined ? { delayMs: delayMs as number } : {}),
+      ...(deployment !== undefined ? { deployment } : {}),
+      ...(service !== undefined ? { service } : {}),
+      ...(path !== undefined ? { path } : {}),
+      ...(method !== undefined ? { method: method.toUpperCase() } : {}),
+    };
+    this.faults.push(fault);
+    return fault;
+  }
+
+  pendingFaults(): Fault[] {
+    return this.faults.map((f) => ({ ...f }));
+  }
+
+  /** The first fault that matches, with one use taken from it. Faults apply in the order they were added. */
+  takeFault(request: {
+    service: Service;
+    deployment?: string;
+    path: string;
+    method: string;
+  }): Fault | undefined {
+    const fault = this.faults.find(
+      (f) =>
+        (f.service === undefined || f.service === request.service) &&
+        (f.deployment === undefined || f.deployment === request.deployment) &&
+        (f.path === undefined || request.path.includes(f.path)) &&
+        (f.method === undefined || f.method === request.method),
+    );
+    if (!fault) return undefined;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults = this.faults.filter((f) => f !== fault);
+    return { ...fault };
+  }
+
+  reset(): void {
+    this.faults = [];
+    this.latencyMs = this.initialLatencyMs;
+    this.requests.length = 0;
+  }
+}
+
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  response.end(text);
+}

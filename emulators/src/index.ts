@@ -1,0 +1,90 @@
+import type { AddressInfo } from 'node:net';
+import { AgentService } from './agents/service';
+import { EmulatorState } from './control';
+import { createEmulatorServer } from './server';
+
+export { contentFilterMarker } from './openai/chat';
+
+/**
+ * Offline, deterministic stand-ins for Azure OpenAI chat completions and the Agent Service subset that
+ * @azure/ai-agents uses, on one loopback HTTP server, with faults and a request log under /_emulator/.
+ */
+
+export interface EmulatorOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Loopback by default; the emulator is a local test tool. */
+  host?: string;
+  /** The key the OpenAI endpoint expects in the api-key header. Not a secret: a fixed local value. */
+  apiKey?: string;
+  /** Deployment names the OpenAI endpoint knows; others answer 404 DeploymentNotFound. */
+  deployments?: string[];
+  /** How long an Agent Service run takes from creation to completed. */
+  agentRunDurationMs?: number;
+  /** Latency added to every answer (the control API can change it). */
+  latencyMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface Emulators {
+  /** http://127.0.0.1:PORT: the control API lives under /_emulator/. */
+  url: string;
+  /** For AZURE_OPENAI_ENDPOINT. */
+  openaiEndpoint: string;
+  /** For AZURE_AI_PROJECT_ENDPOINT. */
+  projectEndpoint: string;
+  apiKey: string;
+  stop(): Promise<void>;
+}
+
+/** The well-known local key, documented in emulators/README.md. */
+export const emulatorApiKey = 'emulator-key';
+export const defaultDeployments = ['gpt-4o-mini', 'gpt-4o'];
+
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
+  const host = options.host ?? '127.0.0.1';
+  const apiKey = options.apiKey ?? emulatorApiKey;
+  const runDurationMs = options.agentRunDurationMs ?? 1500;
+  const latencyMs = options.latencyMs ?? 0;
+  if (!Number.isFinite(runDurationMs) || runDurationMs < 0) {
+    throw new Error(`agentRunDurationMs must be 0 or more milliseconds, got ${runDurationMs}.`);
+  }
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) {
+    throw new Error(`latencyMs must be 0 or more milliseconds, got ${latencyMs}.`);
+  }
+  const log = options.log ?? (() => undefined);
+  const server = createEmulatorServer({
+    apiKey,
+    deployments: options.deployments ?? defaultDeployments,
+    state: new EmulatorState(latencyMs),
+    agents: new AgentService(runDurationMs),
+    log,
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log(`emulator: listening on ${url}`);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    openaiEndpoint: url,
+    projectEndpoint: `${url}/api/projects/emulator`,
+    apiKey,
+    stop: () => {
+      stopped ??= new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Keep-alive sockets of SDK clients would hold close() open.
+        server.closeAllConnections();
+      });
+      return stopped;
+    },
+  };
+}
