@@ -256,6 +256,9 @@ function resultValue(result: string): string | null {
   } catch {
     // not JSON: the text itself
   }
+  // A calculator that answers "12 * 7 + 5 = 89" gives its value after the last "=".
+  const equation = /=\s*(-?\d[\d.,]*(?:e[-+]?\d+)?)\s*$/i.exec(trimmed);
+  if (equation?.[1]) return equation[1].replace(/,/g, '');
   return trimmed === '' ? null : trimmed;
 }
 
@@ -307,7 +310,7 @@ function firstSentences(text: string, count: number): string {
   const clean = oneLine(text.replace(/【[^】]*】/g, ''));
   const sentences = (clean.match(/[^.!?]+[.!?]+(\s|$)|[^.!?]+$/g) ?? []).filter(
     // "Here is what I found" carries no fact; the sentences after it do.
-    (s, i, all) => !(all.length > 1 && /^\s*here (is|are)\b/i.test(s)),
+    (s, _index, all) => !(all.length > 1 && /^\s*here (is|are)\b/i.test(s)),
   );
   return shorten(sentences.slice(0, count).join('').trim(), 500);
 }

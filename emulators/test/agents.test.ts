@@ -1,0 +1,170 @@
+import {
+  AgentsClient,
+  isOutputOfType,
+  type MessageTextContent,
+  type MessageTextUrlCitationAnnotation,
+} from '@azure/ai-agents';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
+import { startEmulators, type Emulators } from '../src';
+
+// The loopback recipe from emulators/README.md, exactly as documented there.
+const emulatorCredential: TokenCredential = {
+  getToken: (): Promise<AccessToken> =>
+    Promise.resolve({ token: 'local-emulator-token', expiresOnTimestamp: Date.now() + 3_600_000 }),
+};
+
+function loopbackHttpClient(): HttpClient {
+  const inner = createDefaultHttpClient();
+  return {
+    sendRequest(request) {
+      const url = new URL(request.url);
+      if (url.protocol === 'https:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost')) {
+        url.protocol = 'http:';
+        request.url = url.toString();
+        request.allowInsecureConnection = true;
+      }
+      return inner.sendRequest(request);
+    },
+  };
+}
+
+function emulatorAgentsClient(projectEndpoint: string): AgentsClient {
+  return new AgentsClient(projectEndpoint.replace(/^http:/, 'https:'), emulatorCredential, {
+    httpClient: loopbackHttpClient(),
+  });
+}
+
+const runDurationMs = 400;
+let emulators: Emulators;
+let client: AgentsClient;
+
+beforeAll(async () => {
+  emulators = await startEmulators({ port: 0, agentRunDurationMs: runDurationMs });
+  client = emulatorAgentsClient(emulators.projectEndpoint);
+});
+
+afterAll(async () => {
+  await emulators.stop();
+});
+
+const bingTool = {
+  type: 'bing_grounding' as const,
+  bingGrounding: { searchConfigurations: [{ connectionId: 'emulator-bing-connection' }] },
+};
+
+describe('the Agent Service through the real AgentsClient', () => {
+  it('runs a Bing-grounded agent: queued, in progress, completed with usage, and a cited answer', async () => {
+    const agent = await client.createAgent('gpt-4o', {
+      name: 'researcher',
+      instructions: 'Answer with sources.',
+      tools: [bingTool],
+    });
+    expect(agent.id).toMatch(/^asst_/);
+    expect(agent.tools[0]?.type).toBe('bing_grounding');
+
+    const thread = await client.threads.create();
+    await client.messages.create(
+      thread.id,
+      'user',
+      'Research the latest news about Azure Durable Functions.',
+    );
+    const run = await client.runs.create(thread.id, agent.id);
+    expect(run.status).toBe('queued');
+    expect(run.createdAt).toBeInstanceOf(Date);
+
+    const statuses = new Set<string>([run.status]);
+    let current = run;
+    while (current.status === 'queued' || current.status === 'in_progress') {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      current = await client.runs.get(thread.id, run.id);
+      statuses.add(current.status);
+    }
+    expect([...statuses]).toEqual(['queued', 'in_progress', 'completed']);
+    expect(current.usage?.totalTokens).toBeGreaterThan(0);
+    expect(current.usage?.totalTokens).toBe(
+      (current.usage?.promptTokens ?? 0) + (current.usage?.completionTokens ?? 0),
+    );
+
+    const messages = [];
+    for await (const message of client.messages.list(thread.id, { order: 'asc' })) messages.push(message);
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    const answer = messages[1];
+    expect(answer?.runId).toBe(run.id);
+    const content = answer?.content[0];
+    if (!content || !isOutputOfType<MessageTextContent>(content, 'text'))
+      throw new Error('expected text content');
+    const citations = content.text.annotations.filter(
+      (a): a is MessageTextUrlCitationAnnotation => a.type === 'url_citation',
+    );
+    expect(citations.length).toBeGreaterThanOrEqual(2);
+    expect(citations[0]?.urlCitation.url).toBe(
+      'https://learn.microsoft.com/en-us/azure/azure-functions/durable/durable-functions-overview',
+    );
+    for (const citation of citations) {
+      expect(citation.urlCitation.url).toMatch(/^https:\/\/(learn\.microsoft\.com|example\.(org|com))\//);
+      expect(content.text.value.slice(citation.startIndex, citation.endIndex)).toBe(citation.text);
+    }
+    expect(content.text.value).toContain('Durable Functions');
+
+    expect(await client.threads.delete(thread.id)).toMatchObject({ id: thread.id, deleted: true });
+    expect(await client.deleteAgent(agent.id)).toMatchObject({ id: agent.id, deleted: true });
+  });
+
+  it('cites the same sources for the same question', async () => {
+    const agent = await client.createAgent('gpt-4o', { tools: [bingTool] });
+    const citationsFor = async () => {
+      const run = await client.runs.createThreadAndRun(agent.id, {
+        thread: { messages: [{ role: 'user', content: 'What is new in Azure Blob Storage?' }] },
+      });
+      await new Promise((resolve) => setTimeout(resolve, runDurationMs + 50));
+      expect((await client.runs.get(run.threadId, run.id)).status).toBe('completed');
+      const urls: string[] = [];
+      for await (const message of client.messages.list(run.threadId, { runId: run.id })) {
+        for (const part of message.content) {
+          if (isOutputOfType<MessageTextContent>(part, 'text')) {
+            for (const a of part.text.annotations)
+              if (a.type === 'url_citation')
+                urls.push((a as MessageTextUrlCitationAnnotation).urlCitation.url);
+          }
+        }
+      }
+      return urls;
+    };
+    const [first, second] = await Promise.all([citationsFor(), citationsFor()]);
+    expect(first.length).toBeGreaterThan(0);
+    expect(second).toEqual(first);
+  });
+
+  it('refuses a second run while one is active, as the service does', async () => {
+    const agent = await client.createAgent('gpt-4o');
+    const run = await client.runs.createThreadAndRun(agent.id, {
+      thread: { messages: [{ role: 'user', content: 'hi' }] },
+    });
+    await expect(client.runs.create(run.threadId, agent.id)).rejects.toMatchObject({ statusCode: 400 });
+    expect((await client.runs.cancel(run.threadId, run.id)).status).toBe('cancelled');
+  });
+
+  it('answers 404 for unknown ids', async () => {
+    await expect(client.runs.get('thread_nope', 'run_nope')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(client.threads.delete('thread_nope')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(client.deleteAgent('asst_nope')).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('answers 401 without a bearer token, with the error in Azure shape', async () => {
+    const response = await fetch(`${emulators.projectEndpoint}/assistants?api-version=v1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o' }),
+    });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({
+      error: { code: 'Unauthorized', message: expect.any(String) as string },
+    });
+  });
+
+  it('cannot be reached over plain http by the SDK without the recipe: its bearer policy refuses', async () => {
+    const plain = new AgentsClient(emulators.projectEndpoint, emulatorCredential);
+    await expect(plain.createAgent('gpt-4o')).rejects.toThrow(/non-TLS|https/);
+  });
+});
