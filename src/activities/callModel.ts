@@ -5,7 +5,7 @@ import type {
   ChatCompletion,
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions';
-import { toolDefinitions } from '../agents/tools';
+import { toolDefinitions, toolNames } from '../agents/tools';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
 import {
@@ -63,6 +63,12 @@ export function createCallModel(
       if (!parsed.success) {
         const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`);
         throw new PermanentError(`callModel input is invalid: ${problems.join('; ')}`);
+      }
+      const unknownTools = (input.tools ?? []).filter((name) => !toolNames.includes(name));
+      if (unknownTools.length > 0) {
+        throw new PermanentError(
+          `callModel was asked to offer unknown tools: ${unknownTools.join(', ')}; the registry has ${toolNames.join(', ')}`,
+        );
       }
       const deployment =
         input.tier === 'strong' ? config.openai.strongDeployment : config.openai.fastDeployment;

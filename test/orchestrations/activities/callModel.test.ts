@@ -220,6 +220,13 @@ describe('callModel against the Azure OpenAI emulator', () => {
       kind: 'permanent',
       message: expect.stringContaining('messages') as unknown,
     });
+    const unknownTool = await callModelWith()(
+      { tier: 'fast', messages: question, tools: ['shell'] },
+      testContext('callModel'),
+    );
+    expect(unknownTool).toMatchObject({ ok: false, kind: 'permanent' });
+    expect(!unknownTool.ok && unknownTool.message).toContain('unknown tools: shell');
+    expect(await chatRequests()).toHaveLength(0);
   });
 
   it('answers an identical second call from the blob cache, with the original usage, until the entry expires', async () => {
