@@ -49,14 +49,14 @@ async function main(): Promise<void> {
         services: 'all',
         log: (line) => console.log(line),
       });
-      stops.push(azurite.stop);
+      stops.push(() => azurite.stop());
       process.env.AzureWebJobsStorage = azurite.connectionString;
       if (azurite.startedHere) console.log(`Azurite (local Azure Storage) is running; its data is in ${dataDir}/azurite.`);
     }
 
     if (!process.env.AZURE_OPENAI_ENDPOINT) {
       const emulators = await startEmulators({ port: 0 });
-      stops.push(emulators.stop);
+      stops.push(() => emulators.stop());
       process.env.AZURE_OPENAI_ENDPOINT = emulators.openaiEndpoint;
       process.env.AZURE_OPENAI_API_KEY = emulators.apiKey;
       if (!process.env.AZURE_AI_PROJECT_ENDPOINT) {
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     }
 
     const host = await startDevHost({ appDir: root, port });
-    stops.push(host.stop);
+    stops.push(() => host.stop());
     console.log(`Agent runs API: POST ${host.url}/api/agent-runs   (README.md has a curl walk-through)`);
   } catch (error) {
     await stopAll();

@@ -102,7 +102,7 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
     });
     committed = true;
 
-    let approval: ApprovalOutcome = { rounds: 0, escalated: false };
+    let approval: ApprovalOutcome | undefined;
     if (draft && input.approval) {
       approval = yield* awaitApproval(context, input, run, draft, quota);
       draft = approval.draft ?? draft;
@@ -115,7 +115,7 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
       ...(draft ? { answer: draft.text, citations: draft.citations } : {}),
       subtasks: results,
       ...(message ? { message } : {}),
-      approvalDecision: approval,
+      ...(approval ? { approvalDecision: approval } : {}),
     });
     const saved = (yield context.df.callActivityWithRetry(activityNames.saveResult, activityRetry(), {
       runId: input.runId,
@@ -232,7 +232,7 @@ function* plan(context: OrchestrationContext, input: AgentRunInput, run: RunProg
           `At most ${input.limits.maxSubtasks} subtasks.`,
       },
     ],
-    responseFormat: { name: 'plan', schema: z.toJSONSchema(schema) as Record<string, unknown> },
+    responseFormat: { name: 'plan', schema: z.toJSONSchema(schema) },
     maxTokens: maxTokensPerCall,
   });
   let planned: Subtask[] | null = null;

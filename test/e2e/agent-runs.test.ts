@@ -44,6 +44,9 @@ interface EmulatorRequest {
 
 let product: Product;
 
+/** Typed wrapper: jest's asymmetric matchers are typed any. */
+const containing = (text: string): unknown => expect.stringContaining(text);
+
 beforeAll(async () => {
   product = await startProduct();
 });
@@ -94,8 +97,8 @@ describe('an agent run over HTTP', () => {
     expect(Number(started.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(started.body).toMatchObject({
       id: started.body.runId,
-      statusQueryGetUri: expect.stringContaining(`/runtime/webhooks/durabletask/instances/${started.body.runId}`),
-      sendEventPostUri: expect.stringContaining('/raiseEvent/{eventName}'),
+      statusQueryGetUri: containing(`/runtime/webhooks/durabletask/instances/${started.body.runId}`),
+      sendEventPostUri: containing('/raiseEvent/{eventName}'),
       links: {
         run: `${product.baseUrl}/api/agent-runs/${started.body.runId}`,
         approval: `${product.baseUrl}/api/agent-runs/${started.body.runId}/approval`,

@@ -26,9 +26,9 @@ export async function startProduct(options: { env?: Record<string, string>; agen
   };
   try {
     const azurite = await startAzurite({ blobPort: 0, services: 'blob' });
-    stops.push(azurite.stop);
+    stops.push(() => azurite.stop());
     const emulators = await startEmulators({ port: 0, agentRunDurationMs: options.agentRunDurationMs ?? 300 });
-    stops.push(emulators.stop);
+    stops.push(() => emulators.stop());
     const host = await startDevHostProcess({
       appDir: projectRoot,
       env: {
@@ -44,12 +44,12 @@ export async function startProduct(options: { env?: Record<string, string>; agen
         ...options.env,
       },
     });
-    stops.push(host.stop);
+    stops.push(() => host.stop());
     return {
       baseUrl: host.baseUrl,
       emulatorUrl: emulators.url,
       blobConnectionString: azurite.connectionString,
-      logs: host.logs,
+      logs: () => host.logs(),
       stop: stopAll,
     };
   } catch (error) {
