@@ -72,8 +72,8 @@ export interface TokenQuotaState {
   closed: ClosedRun[];
 }
 
-/** Duplicates arrive close to their original; this bounds the state for very busy users. */
-export const maxClosedRuns = 5000;
+/** Duplicates arrive close to their original; this keeps a very busy user's state under ~200 KB. */
+export const maxClosedRuns = 2000;
 
 /** Thrown for invalid operations. Serialises to its message, which is what reaches an awaiting orchestrator. */
 export class QuotaOperationError extends Error {
