@@ -185,9 +185,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     properties: union(appSettings, useDurableTaskScheduler ? durableTaskSchedulerSettings : {})
   }
 
-  // App Service Authentication with Microsoft Entra ID. The API answers 401 without a valid token; the
-  // health probe and the Durable Functions management webhook stay reachable without one (the webhook
-  // still requires its system key, which the status URLs carry as ?code=). See docs/deployment.md.
+  // App Service Authentication with Microsoft Entra ID. Everything but the health probe answers 401
+  // without a valid token, the Durable Functions management webhook included: its system key (the
+  // ?code= in the status URLs) is task-hub wide, so it must not be the only gate. See docs/deployment.md.
   resource auth 'config' = {
     name: 'authsettingsV2'
     properties: {
@@ -200,7 +200,6 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         unauthenticatedClientAction: 'Return401'
         excludedPaths: [
           '/api/health'
-          '/runtime/webhooks/durabletask'
         ]
       }
       identityProviders: {

@@ -60,16 +60,13 @@ describe('the Function App', () => {
     );
   });
 
-  it('protects the API with Microsoft Entra ID, answering 401, except health and the durable webhook', async () => {
+  it('protects the API and the durable webhook with Microsoft Entra ID, answering 401, except health', async () => {
     const auth = await resourceOf('functionapp.bicep', 'config', 'authsettingsV2');
 
     expect(at(auth, 'properties.globalValidation.unauthenticatedClientAction')).toBe('Return401');
     expect(at(auth, 'properties.globalValidation.requireAuthentication')).toBe('true');
     expect(at(auth, 'properties.identityProviders.azureActiveDirectory.enabled')).toBe('true');
-    expect(arrayItems(auth, 'properties.globalValidation.excludedPaths')).toEqual([
-      '/api/health',
-      '/runtime/webhooks/durabletask',
-    ]);
+    expect(arrayItems(auth, 'properties.globalValidation.excludedPaths')).toEqual(['/api/health']);
   });
 });
 
