@@ -47,10 +47,27 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     };
   }
   const blobPort = requested === 0 ? await freePort() : requested;
-  const bin = require.resolve(services === 'all' ? 'azurite/dist/src/azurite.js' : 'azurite/dist/src/blob/main.js');
-  const args = [bin, '--blobHost', '127.0.0.1', '--blobPort', String(blobPort), '--skipApiVersionCheck', '--loose', '--silent'];
+  const bin = require.resolve(
+    services === 'all' ? 'azurite/dist/src/azurite.js' : 'azurite/dist/src/blob/main.js',
+  );
+  const args = [
+    bin,
+    '--blobHost',
+    '127.0.0.1',
+    '--blobPort',
+    String(blobPort),
+    '--skipApiVersionCheck',
+    '--loose',
+    '--silent',
+  ];
   if (services === 'all') {
-    args.push('--queuePort', String(standardPorts.queue), '--tablePort', String(standardPorts.table), '--disableTelemetry');
+    args.push(
+      '--queuePort',
+      String(standardPorts.queue),
+      '--tablePort',
+      String(standardPorts.table),
+      '--disableTelemetry',
+    );
   }
   if (options.location) {
     mkdirSync(options.location, { recursive: true });

@@ -51,7 +51,8 @@ async function main(): Promise<void> {
       });
       stops.push(() => azurite.stop());
       process.env.AzureWebJobsStorage = azurite.connectionString;
-      if (azurite.startedHere) console.log(`Azurite (local Azure Storage) is running; its data is in ${dataDir}/azurite.`);
+      if (azurite.startedHere)
+        console.log(`Azurite (local Azure Storage) is running; its data is in ${dataDir}/azurite.`);
     }
 
     if (!process.env.AZURE_OPENAI_ENDPOINT) {
@@ -95,7 +96,9 @@ function localSettings(): { values: Record<string, string>; source: string } {
     if (!existsSync(file)) continue;
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, unknown> };
     const values = Object.fromEntries(
-      Object.entries(parsed.Values ?? {}).flatMap(([k, v]) => (typeof v === 'string' && v !== '' ? [[k, v]] : [])),
+      Object.entries(parsed.Values ?? {}).flatMap(([k, v]) =>
+        typeof v === 'string' && v !== '' ? [[k, v]] : [],
+      ),
     );
     return { values, source: name === 'local.settings.json' ? name : `${name} (no local.settings.json yet)` };
   }

@@ -156,14 +156,21 @@ export function createApproveAgentRun(config: AppConfig) {
     const runId = status.instanceId;
     const view = runView(request, status);
     if (isFinished(status)) {
-      return problem(410, 'Run has ended', `Run ${runId} has already ended as ${view.status}.`, { status: view.status });
+      return problem(410, 'Run has ended', `Run ${runId} has already ended as ${view.status}.`, {
+        status: view.status,
+      });
     }
     const pending = customStatusOf(status)?.approval;
     if (view.status !== 'awaiting-approval' || !pending) {
-      return problem(409, 'Run is not waiting for approval', `Run ${runId} is ${view.stage ?? view.status}; try again later.`, {
-        status: view.status,
-        stage: view.stage,
-      });
+      return problem(
+        409,
+        'Run is not waiting for approval',
+        `Run ${runId} is ${view.stage ?? view.status}; try again later.`,
+        {
+          status: view.status,
+          stage: view.stage,
+        },
+      );
     }
     if (!canApprove(caller, { owner: ownerOf(status), approvers: pending.approvers })) {
       return problem(404, 'Run not found', `No run ${runId} that you can see.`);
@@ -186,13 +193,23 @@ export function createApproveAgentRun(config: AppConfig) {
 type Found = { ok: true; status: DurableOrchestrationStatus } | { ok: false; response: HttpResponseInit };
 
 /** The run with this route id, if the caller may see it; unknown and not-yours look the same (404). */
-async function findVisibleRun(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<Found> {
+async function findVisibleRun(
+  request: HttpRequest,
+  context: InvocationContext,
+  caller: Caller,
+): Promise<Found> {
   const id = request.params.id ?? '';
   if (!isValidRunId(id)) {
-    return { ok: false, response: problem(400, 'Invalid run id', 'A run id is 8 to 64 letters, digits or dashes.') };
+    return {
+      ok: false,
+      response: problem(400, 'Invalid run id', 'A run id is 8 to 64 letters, digits or dashes.'),
+    };
   }
   const status = await getStatusOrNull(df.getClient(context), id);
-  const notFound = { ok: false as const, response: problem(404, 'Run not found', `No run ${id} that you can see.`) };
+  const notFound = {
+    ok: false as const,
+    response: problem(404, 'Run not found', `No run ${id} that you can see.`),
+  };
   if (!status || status.name !== orchestratorNames.agentRun) return notFound;
   const owner = ownerOf(status);
   if (owner === caller.userId) return { ok: true, status };
@@ -201,7 +218,10 @@ async function findVisibleRun(request: HttpRequest, context: InvocationContext, 
   return notFound;
 }
 
-async function getStatusOrNull(client: DurableClient, id: string): Promise<DurableOrchestrationStatus | null> {
+async function getStatusOrNull(
+  client: DurableClient,
+  id: string,
+): Promise<DurableOrchestrationStatus | null> {
   try {
     return await client.getStatus(id, { showInput: true });
   } catch (error) {
@@ -295,7 +315,9 @@ export function runView(request: HttpRequest, status: DurableOrchestrationStatus
           ...(output.blobName ? { resultBlob: output.blobName } : {}),
         }
       : {}),
-    ...(runtime === 'Failed' ? { error: typeof status.output === 'string' ? status.output : 'The run failed.' } : {}),
+    ...(runtime === 'Failed'
+      ? { error: typeof status.output === 'string' ? status.output : 'The run failed.' }
+      : {}),
     links,
   };
 }

@@ -243,7 +243,10 @@ function* plan(context: OrchestrationContext, input: AgentRunInput, run: RunProg
   if (!planned && !context.df.isReplaying) {
     context.log(`Run ${input.runId}: the plan was not usable; falling back to a single answer subtask.`);
   }
-  return ensureResearch(planned ?? [{ id: 's1', kind: 'answer', title: 'Answer the request', instructions: input.prompt }], input);
+  return ensureResearch(
+    planned ?? [{ id: 's1', kind: 'answer', title: 'Answer the request', instructions: input.prompt }],
+    input,
+  );
 }
 
 /** The model's plan, made to fit what this run allows; null when it is not a valid plan at all. */
@@ -264,7 +267,14 @@ function parsePlan(
   return parsed.data.subtasks.map((s, i): Subtask => {
     const id = `s${i + 1}`;
     if (s.kind === 'tool' && s.toolName !== 'none' && input.tools.includes(s.toolName)) {
-      return { id, kind: 'tool', title: s.title, instructions: s.instructions, toolName: s.toolName, toolArguments: s.toolArguments };
+      return {
+        id,
+        kind: 'tool',
+        title: s.title,
+        instructions: s.instructions,
+        toolName: s.toolName,
+        toolArguments: s.toolArguments,
+      };
     }
     const kind = s.kind === 'research' && researchAllowed ? 'research' : 'answer';
     return { id, kind, title: s.title, instructions: s.instructions };
@@ -306,7 +316,12 @@ function* fanOut(
     results[index] = result;
     run.addUsage(result.usage);
     run.done += 1;
-    run.subtasks[index] = { id: subtask.id, kind: subtask.kind, title: subtask.title, state: result.ok ? 'succeeded' : 'failed' };
+    run.subtasks[index] = {
+      id: subtask.id,
+      kind: subtask.kind,
+      title: subtask.title,
+      state: result.ok ? 'succeeded' : 'failed',
+    };
     run.publish();
   }
   return results.filter((r): r is SubtaskResult => r !== undefined);
@@ -320,7 +335,10 @@ function startSubtask(context: OrchestrationContext, input: AgentRunInput, subta
         runId: input.runId,
         prompt: input.prompt,
         subtask,
-        tier: routeModel(input.model, { kind: subtask.kind, text: `${subtask.title}\n${subtask.instructions}` }),
+        tier: routeModel(input.model, {
+          kind: subtask.kind,
+          text: `${subtask.title}\n${subtask.instructions}`,
+        }),
         tools: input.tools,
         maxTurns: input.limits.maxToolTurns,
         maxTokensPerCall,
@@ -328,7 +346,11 @@ function startSubtask(context: OrchestrationContext, input: AgentRunInput, subta
       return context.df.callSubOrchestrator(orchestratorNames.answerSubtask, childInput, childId);
     }
     case 'research': {
-      const childInput: ResearchSubtaskInput = { runId: input.runId, subtask, polling: defaultResearchPolling };
+      const childInput: ResearchSubtaskInput = {
+        runId: input.runId,
+        subtask,
+        polling: defaultResearchPolling,
+      };
       return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
     }
     case 'tool':
@@ -355,14 +377,19 @@ function subtaskResult(subtask: Subtask, task: Task): SubtaskResult {
   };
 }
 
-/** Numbers every source once, in the order the findings cite them, across all subtasks. */
+/**
+ * Numbers every source once, in the order the subtasks cite them, across all subtasks, and rewrites
+ * each subtask's own markers ([1] is its first source) to those global numbers.
+ */
 export function numberCitations(results: readonly SubtaskResult[]): {
   citations: Citation[];
   numbersBySubtask: Map<string, number[]>;
+  textBySubtask: Map<string, string>;
 } {
   const citations: Citation[] = [];
   const byUrl = new Map<string, number>();
   const numbersBySubtask = new Map<string, number[]>();
+  const textBySubtask = new Map<string, string>();
   for (const result of results) {
     const numbers: number[] = [];
     for (const citation of result.citations) {
@@ -375,8 +402,13 @@ export function numberCitations(results: readonly SubtaskResult[]): {
       numbers.push(n);
     }
     numbersBySubtask.set(result.id, numbers);
+    const text = (result.text ?? '').replace(/\[(\d+)\]/g, (marker, local: string) => {
+      const global = numbers[Number(local) - 1];
+      return global === undefined ? marker : `[${global}]`;
+    });
+    textBySubtask.set(result.id, text);
   }
-  return { citations, numbersBySubtask };
+  return { citations, numbersBySubtask, textBySubtask };
 }
 
 function* synthesize(
@@ -385,14 +417,14 @@ function* synthesize(
   run: RunProgress,
   results: SubtaskResult[],
 ): Durable<{ ok: true; draft: Draft } | { ok: false; message: string }> {
-  const { citations, numbersBySubtask } = numberCitations(results);
+  const { citations, numbersBySubtask, textBySubtask } = numberCitations(results);
   const findings = results
     .map((r) => {
       if (!r.ok) return `[${r.id}] ${r.title}: could not be done (${r.error ?? 'unknown error'})`;
       const sources = (numbersBySubtask.get(r.id) ?? [])
         .map((n) => `  [${n}] ${citations[n - 1]?.title ?? ''} ${citations[n - 1]?.url ?? ''}`)
         .join('\n');
-      return `[${r.id}] ${r.title}:\n${r.text ?? ''}${sources ? `\n  Sources:\n${sources}` : ''}`;
+      return `[${r.id}] ${r.title}:\n${textBySubtask.get(r.id) ?? ''}${sources ? `\n  Sources:\n${sources}` : ''}`;
     })
     .join('\n\n');
   const call = yield* callModelDurably(context, {
@@ -444,7 +476,14 @@ function* awaitApproval(
   let eventTask: Task | undefined;
 
   for (;;) {
-    run.approval = { round, draft: draft.text, citations: draft.citations, approvers, deadline: deadline.toISOString(), escalated };
+    run.approval = {
+      round,
+      draft: draft.text,
+      citations: draft.citations,
+      approvers,
+      deadline: deadline.toISOString(),
+      escalated,
+    };
     run.stage = 'awaiting-approval';
     run.publish();
 
@@ -458,7 +497,8 @@ function* awaitApproval(
       const parsed = approvalEventSchema.safeParse(eventTask.result);
       eventTask = undefined;
       if (parsed.success && parsed.data.round === round) event = parsed.data;
-      else if (!context.df.isReplaying) context.log(`Run ${input.runId}: ignored an approval event for another round.`);
+      else if (!context.df.isReplaying)
+        context.log(`Run ${input.runId}: ignored an approval event for another round.`);
     }
 
     const base = { rounds: round, escalated, draft };
@@ -469,10 +509,19 @@ function* awaitApproval(
         deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
         continue;
       }
-      return { ...base, outcome: 'expired', message: `Nobody approved the answer before ${deadline.toISOString()}.` };
+      return {
+        ...base,
+        outcome: 'expired',
+        message: `Nobody approved the answer before ${deadline.toISOString()}.`,
+      };
     }
     timer.cancel();
-    const decided = { ...base, decision: event.decision, by: event.by, ...(event.comment ? { comment: event.comment } : {}) };
+    const decided = {
+      ...base,
+      decision: event.decision,
+      by: event.by,
+      ...(event.comment ? { comment: event.comment } : {}),
+    };
     if (event.decision === 'approve') return { ...decided, outcome: 'completed' };
     if (!event.comment || round >= input.limits.maxRevisions) {
       const why = event.comment ? ` after ${round} revision${round === 1 ? '' : 's'}` : '';
@@ -508,7 +557,10 @@ function* revise(
     now: now(),
   })) as ReserveResult;
   if (!reservation.granted) {
-    return { ok: false, message: `The quota has no room for a revision (${reservation.quota.remaining} tokens left).` };
+    return {
+      ok: false,
+      message: `The quota has no room for a revision (${reservation.quota.remaining} tokens left).`,
+    };
   }
   let spent = emptyUsage;
   try {
@@ -531,6 +583,10 @@ function* revise(
     if (text === '') return { ok: false, message: 'The revision came back empty.' };
     return { ok: true, draft: { text, citations: draft.citations } };
   } finally {
-    yield context.df.callEntity(quota, 'commit', { runId: revisionId, tokensUsed: spent.totalTokens, now: now() });
+    yield context.df.callEntity(quota, 'commit', {
+      runId: revisionId,
+      tokensUsed: spent.totalTokens,
+      now: now(),
+    });
   }
 }

@@ -46,7 +46,8 @@ function* answerLoop(context: OrchestrationContext, input: AnswerSubtaskInput): 
 
   for (let turn = 0; turn <= input.maxTurns; turn++) {
     const lastTurn = turn === input.maxTurns;
-    if (lastTurn) messages.push({ role: 'user', content: 'Answer now with what you have; no more tool calls.' });
+    if (lastTurn)
+      messages.push({ role: 'user', content: 'Answer now with what you have; no more tool calls.' });
     const offered = lastTurn ? [] : input.tools;
     const call = yield* callModelDurably(context, {
       tier: input.tier,
@@ -63,7 +64,15 @@ function* answerLoop(context: OrchestrationContext, input: AnswerSubtaskInput): 
     if (toolCalls.length === 0) {
       const text = reply.content?.trim() ?? '';
       if (text === '') return failedSubtask(subtask, 'the model returned an empty answer', usage);
-      return { id: subtask.id, kind: subtask.kind, title: subtask.title, ok: true, text, citations: [], usage };
+      return {
+        id: subtask.id,
+        kind: subtask.kind,
+        title: subtask.title,
+        ok: true,
+        text,
+        citations: [],
+        usage,
+      };
     }
 
     const results = (yield context.df.Task.all(

@@ -27,7 +27,10 @@ export type ModelCallResult = { ok: true; value: CallModelResult } | { ok: false
  * Calls the model as an activity. A rate limit with a long retry-after becomes a durable timer (no
  * function is held while waiting), then the call is tried again, a bounded number of times.
  */
-export function* callModelDurably(context: OrchestrationContext, input: CallModelInput): Durable<ModelCallResult> {
+export function* callModelDurably(
+  context: OrchestrationContext,
+  input: CallModelInput,
+): Durable<ModelCallResult> {
   for (let waits = 0; ; waits++) {
     const out = (yield context.df.callActivityWithRetry(
       activityNames.callModel,
@@ -41,7 +44,9 @@ export function* callModelDurably(context: OrchestrationContext, input: CallMode
     }
     const resumeAt = new Date(context.df.currentUtcDateTime.getTime() + Math.max(out.retryAfterMs, 1));
     if (!context.df.isReplaying) {
-      context.log(`Model rate-limited; waiting ${out.retryAfterMs} ms on a durable timer before trying again.`);
+      context.log(
+        `Model rate-limited; waiting ${out.retryAfterMs} ms on a durable timer before trying again.`,
+      );
     }
     yield context.df.createTimer(resumeAt);
   }

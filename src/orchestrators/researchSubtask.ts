@@ -67,7 +67,11 @@ function* research(context: OrchestrationContext, input: ResearchSubtaskInput): 
     const now = context.df.currentUtcDateTime.getTime();
     if (now >= giveUpAt) {
       yield* collect(context, handle);
-      return failedSubtask(subtask, `the research agent did not finish within ${polling.timeoutMs / 1000} s`, emptyUsage);
+      return failedSubtask(
+        subtask,
+        `the research agent did not finish within ${polling.timeoutMs / 1000} s`,
+        emptyUsage,
+      );
     }
     yield context.df.createTimer(new Date(Math.min(giveUpAt, now + pollDelayMs(polling, attempt))));
     const poll = (yield context.df.callActivityWithRetry(
@@ -84,7 +88,11 @@ function* research(context: OrchestrationContext, input: ResearchSubtaskInput): 
     if (terminalFailures.has(poll.value.status)) {
       yield* collect(context, handle);
       const reason = poll.value.error ? `: ${poll.value.error}` : '';
-      return failedSubtask(subtask, `the research agent run ended as ${poll.value.status}${reason}`, emptyUsage);
+      return failedSubtask(
+        subtask,
+        `the research agent run ended as ${poll.value.status}${reason}`,
+        emptyUsage,
+      );
     }
   }
 
@@ -106,7 +114,9 @@ function* startRun(
     )) as StartResearchOutput;
     if (out.ok) return out;
     if (out.kind === 'permanent' || waits >= maxRateLimitWaits) return { ok: false, message: out.message };
-    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + Math.max(out.retryAfterMs, 1)));
+    yield context.df.createTimer(
+      new Date(context.df.currentUtcDateTime.getTime() + Math.max(out.retryAfterMs, 1)),
+    );
   }
 }
 

@@ -59,7 +59,8 @@ const terminal = ['completed', 'rejected', 'expired', 'failed', 'terminated', 'q
 
 async function startRun(body: Record<string, unknown>, headers: Record<string, string> = {}) {
   const started = await call<StartBody>(`${product.baseUrl}/api/agent-runs`, { body, headers });
-  if (started.status !== 202) throw new Error(`start answered ${started.status}: ${JSON.stringify(started.body)}`);
+  if (started.status !== 202)
+    throw new Error(`start answered ${started.status}: ${JSON.stringify(started.body)}`);
   return started;
 }
 
@@ -78,7 +79,9 @@ async function runUntil(id: string, done: (view: RunView) => boolean, headers: R
 const finished = (view: RunView) => terminal.includes(view.status);
 
 async function emulatorRequests(): Promise<EmulatorRequest[]> {
-  const response = await call<EmulatorRequest[] | { requests: EmulatorRequest[] }>(`${product.emulatorUrl}/_emulator/requests`);
+  const response = await call<EmulatorRequest[] | { requests: EmulatorRequest[] }>(
+    `${product.emulatorUrl}/_emulator/requests`,
+  );
   return Array.isArray(response.body) ? response.body : response.body.requests;
 }
 
@@ -86,13 +89,18 @@ async function history(statusQueryGetUri: string) {
   const url = new URL(statusQueryGetUri);
   url.searchParams.set('showHistory', 'true');
   url.searchParams.set('showHistoryOutput', 'true');
-  const status = await call<{ historyEvents?: { EventType: string; Name?: string; FunctionName?: string }[] }>(url.href);
+  const status = await call<{
+    historyEvents?: { EventType: string; Name?: string; FunctionName?: string }[];
+  }>(url.href);
   return status.body.historyEvents ?? [];
 }
 
 describe('an agent run over HTTP', () => {
   it('starts with 202 and the built-in status URLs, works the prompt out with a tool, and saves the result', async () => {
-    const started = await startRun({ prompt: 'What is 12 * 7 + 5? Use the calculator.', tools: ['calculator'] });
+    const started = await startRun({
+      prompt: 'What is 12 * 7 + 5? Use the calculator.',
+      tools: ['calculator'],
+    });
     expect(started.headers.get('location')).toBe(started.body.statusQueryGetUri);
     expect(Number(started.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(started.body).toMatchObject({
@@ -131,7 +139,10 @@ describe('an agent run over HTTP', () => {
   });
 
   it('runs research subtasks on the Agent Service and keeps their citations numbered', async () => {
-    const started = await startRun({ prompt: 'Research the latest news about Azure Durable Functions.', research: true });
+    const started = await startRun({
+      prompt: 'Research the latest news about Azure Durable Functions.',
+      research: true,
+    });
     const view = await runUntil(started.body.runId, finished);
     expect(view.status).toBe('completed');
     expect(view.subtasks?.some((s) => s.kind === 'research' && s.ok)).toBe(true);
@@ -141,9 +152,14 @@ describe('an agent run over HTTP', () => {
   });
 
   it('reports a failed subtask and still completes with the others', async () => {
-    await call(`${product.emulatorUrl}/_emulator/faults`, { body: { status: 500, count: 1000, service: 'agents' } });
+    await call(`${product.emulatorUrl}/_emulator/faults`, {
+      body: { status: 500, count: 1000, service: 'agents' },
+    });
     try {
-      const started = await startRun({ prompt: 'Research the latest Azure news and compute 6 * 7.', research: true });
+      const started = await startRun({
+        prompt: 'Research the latest Azure news and compute 6 * 7.',
+        research: true,
+      });
       const view = await runUntil(started.body.runId, finished);
       expect(view.status).toBe('completed');
       const research = view.subtasks?.filter((s) => s.kind === 'research') ?? [];
@@ -164,11 +180,15 @@ describe('an agent run over HTTP', () => {
 
     // Every model call is one scheduled callModel activity in this run's histories (parent and children).
     const parent = await history(started.body.statusQueryGetUri);
-    const childIds = parent.filter((e) => e.EventType === 'SubOrchestrationInstanceCreated').map((e) => (e as { InstanceId?: string }).InstanceId);
+    const childIds = parent
+      .filter((e) => e.EventType === 'SubOrchestrationInstanceCreated')
+      .map((e) => (e as { InstanceId?: string }).InstanceId);
     let scheduled = parent.filter((e) => e.EventType === 'TaskScheduled' && e.Name === 'callModel').length;
     for (const childId of childIds) {
       const childUrl = started.body.statusQueryGetUri.replace(started.body.runId, String(childId));
-      scheduled += (await history(childUrl)).filter((e) => e.EventType === 'TaskScheduled' && e.Name === 'callModel').length;
+      scheduled += (await history(childUrl)).filter(
+        (e) => e.EventType === 'TaskScheduled' && e.Name === 'callModel',
+      ).length;
     }
     const replays = parent.filter((e) => e.EventType === 'OrchestratorStarted').length;
     expect(replays).toBeGreaterThan(2);
@@ -208,9 +228,16 @@ describe('human approval', () => {
     );
 
   it('shows the draft while waiting and completes when approved', async () => {
-    const started = await startRun({ prompt: 'What is 2 + 2?', approval: { required: true, timeoutMinutes: 10 } });
+    const started = await startRun({
+      prompt: 'What is 2 + 2?',
+      approval: { required: true, timeoutMinutes: 10 },
+    });
     const waiting = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
-    expect(waiting.approval).toMatchObject({ round: 0, escalated: false, howToApprove: { method: 'POST', url: started.body.links.approval } });
+    expect(waiting.approval).toMatchObject({
+      round: 0,
+      escalated: false,
+      howToApprove: { method: 'POST', url: started.body.links.approval },
+    });
     expect(waiting.approval?.draft).toContain('4');
 
     const approved = await approval(started.body.runId, { decision: 'approve', comment: 'fine' });
@@ -227,9 +254,15 @@ describe('human approval', () => {
   it('revises the draft after a rejection with a comment, then completes on approval', async () => {
     const started = await startRun({ prompt: 'What is 10 * 10?', approval: { required: true } });
     const first = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
-    const rejected = await approval(started.body.runId, { decision: 'reject', comment: 'Please also mention it is a square.' });
+    const rejected = await approval(started.body.runId, {
+      decision: 'reject',
+      comment: 'Please also mention it is a square.',
+    });
     expect(rejected.status).toBe(202);
-    const second = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval' && v.approval?.round === 1);
+    const second = await runUntil(
+      started.body.runId,
+      (v) => v.status === 'awaiting-approval' && v.approval?.round === 1,
+    );
     expect(second.approval?.draft).not.toBe(first.approval?.draft);
 
     // A click on the old draft is refused; the new one can be approved.

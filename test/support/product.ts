@@ -19,7 +19,9 @@ export interface Product {
  * The whole product on loopback, as `npm start` runs it but on free ports and in memory: Azurite (blob),
  * the AI emulators, and the built app under the devhost in a child process.
  */
-export async function startProduct(options: { env?: Record<string, string>; agentRunDurationMs?: number } = {}): Promise<Product> {
+export async function startProduct(
+  options: { env?: Record<string, string>; agentRunDurationMs?: number } = {},
+): Promise<Product> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -27,7 +29,10 @@ export async function startProduct(options: { env?: Record<string, string>; agen
   try {
     const azurite = await startAzurite({ blobPort: 0, services: 'blob' });
     stops.push(() => azurite.stop());
-    const emulators = await startEmulators({ port: 0, agentRunDurationMs: options.agentRunDurationMs ?? 300 });
+    const emulators = await startEmulators({
+      port: 0,
+      agentRunDurationMs: options.agentRunDurationMs ?? 300,
+    });
     stops.push(() => emulators.stop());
     const host = await startDevHostProcess({
       appDir: projectRoot,
@@ -72,7 +77,9 @@ export async function call<T = Record<string, unknown>>(
   const response = await fetch(url, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
-    ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
+    ...(init.body === undefined
+      ? {}
+      : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
   });
   const text = await response.text();
   let body: unknown = text;
@@ -85,11 +92,16 @@ export async function call<T = Record<string, unknown>>(
 }
 
 /** Polls until `done` holds for the fetched value, or fails with the last value seen. */
-export async function pollUntil<T>(fetchValue: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+export async function pollUntil<T>(
+  fetchValue: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
   const giveUpAt = Date.now() + timeoutMs;
   let last: T = await fetchValue();
   while (!done(last)) {
-    if (Date.now() > giveUpAt) throw new Error(`Timed out after ${timeoutMs} ms; last value: ${JSON.stringify(last, null, 2)}`);
+    if (Date.now() > giveUpAt)
+      throw new Error(`Timed out after ${timeoutMs} ms; last value: ${JSON.stringify(last, null, 2)}`);
     await new Promise((r) => setTimeout(r, 100));
     last = await fetchValue();
   }
@@ -97,7 +109,11 @@ export async function pollUntil<T>(fetchValue: () => Promise<T>, done: (value: T
 }
 
 /** A principal header as App Service Authentication would send it. */
-export function principalHeaders(userId: string, roles: string[] = [], name = `${userId}@example.com`): Record<string, string> {
+export function principalHeaders(
+  userId: string,
+  roles: string[] = [],
+  name = `${userId}@example.com`,
+): Record<string, string> {
   const principal = {
     auth_typ: 'aad',
     name_typ: 'name',

@@ -3,12 +3,12 @@ import { defaultResearchPolling, pollDelayMs } from '../../src/orchestrators/res
 import type { SubtaskResult } from '../../src/contracts/agentRun';
 
 const usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
-const result = (id: string, urls: string[]): SubtaskResult => ({
+const result = (id: string, urls: string[], text = id): SubtaskResult => ({
   id,
   kind: 'research',
   title: id,
   ok: true,
-  text: id,
+  text,
   citations: urls.map((url) => ({ url, title: url })),
   usage,
 });
@@ -20,10 +20,23 @@ describe('numberCitations', () => {
       result('s2', ['https://b.example', 'https://c.example']),
       result('s3', []),
     ]);
-    expect(citations.map((c) => c.url)).toEqual(['https://a.example', 'https://b.example', 'https://c.example']);
+    expect(citations.map((c) => c.url)).toEqual([
+      'https://a.example',
+      'https://b.example',
+      'https://c.example',
+    ]);
     expect(numbersBySubtask.get('s1')).toEqual([1, 2]);
     expect(numbersBySubtask.get('s2')).toEqual([2, 3]);
     expect(numbersBySubtask.get('s3')).toEqual([]);
+  });
+
+  it("rewrites each subtask's own markers to the global numbers and leaves unknown ones alone", () => {
+    const { textBySubtask } = numberCitations([
+      result('s1', ['https://a.example'], 'A [1].'),
+      result('s2', ['https://b.example', 'https://a.example'], 'B [1], A again [2], stray [7].'),
+    ]);
+    expect(textBySubtask.get('s1')).toBe('A [1].');
+    expect(textBySubtask.get('s2')).toBe('B [2], A again [1], stray [7].');
   });
 });
 
