@@ -9,8 +9,10 @@ export type Service = 'openai' | 'agents';
 
 export interface Fault {
   id: number;
-  /** 429, 500 or 503; absent for a fault that only delays the real answer. */
+  /** 429, 500 or 503; absent for a fault that only delays or rewrites the real answer. */
   status?: 429 | 500 | 503;
+  /** A chat completion answered 200 with this text instead of the model's (a canned, maybe bad, answer). */
+  content?: string;
   /** How many more matching requests this fault answers. */
   remaining: number;
   retryAfterMs?: number;
@@ -62,6 +64,7 @@ export interface FaultRequest {
   service?: unknown;
   path?: unknown;
   method?: unknown;
+  content?: unknown;
 }
 
 export class EmulatorState {
@@ -81,12 +84,15 @@ export class EmulatorState {
 
   /** Validates a POST /_emulator/faults body; a message naming the field when it is wrong. */
   addFault(body: FaultRequest): Fault | string {
-    const { status, count, retryAfterMs, deployment, delayMs, service, path, method } = body;
+    const { status, count, retryAfterMs, deployment, delayMs, service, path, method, content } = body;
     if (status !== undefined && status !== 429 && status !== 500 && status !== 503) {
       return `"status" must be 429, 500 or 503 (or left out for a delay-only fault), got ${JSON.stringify(status)}.`;
     }
-    if (status === undefined && delayMs === undefined) {
-      return 'Give "status" (429, 500 or 503) and/or "delayMs"; the fault otherwise does nothing.';
+    if (content !== undefined && (typeof content !== 'string' || status !== undefined)) {
+      return '"content" must be the text of a 200 answer (a string), and cannot be combined with "status".';
+    }
+    if (status === undefined && delayMs === undefined && content === undefined) {
+      return 'Give "status" (429, 500 or 503), "delayMs" or "content"; the fault otherwise does nothing.';
     }
     const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
     if (count !== undefined && !(Number.isInteger(count) && (count as number) >= 1)) {
@@ -120,6 +126,7 @@ export class EmulatorState {
       ...(service !== undefined ? { service } : {}),
       ...(path !== undefined ? { path } : {}),
       ...(method !== undefined ? { method: method.toUpperCase() } : {}),
+      ...(typeof content === 'string' ? { content } : {}),
     };
     this.faults.push(fault);
     return fault;

@@ -157,9 +157,16 @@ async function handle(
           `The emulator only supports POST .../chat/completions, not ${method} ${url.pathname}.`,
         );
       }
-      handleChatCompletions(deployment, body, response, headers, (chat) => {
-        record.chat = chat;
-      });
+      handleChatCompletions(
+        deployment,
+        body,
+        response,
+        headers,
+        (chat) => {
+          record.chat = chat;
+        },
+        fault?.content,
+      );
       return;
     }
 

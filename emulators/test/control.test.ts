@@ -135,6 +135,25 @@ describe('faults', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(280);
   });
 
+  it('answers with canned content instead of the model, for the next matching requests only', async () => {
+    await control('POST', '/_emulator/faults', {
+      content: 'not a plan at all',
+      count: 1,
+      deployment: 'gpt-4o-mini',
+    });
+    const canned = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Say hello.' }],
+    });
+    expect(canned.choices[0]?.message.content).toBe('not a plan at all');
+    expect(canned.usage?.completion_tokens).toBeGreaterThan(0);
+    const real = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Say hello.' }],
+    });
+    expect(real.choices[0]?.message.content).not.toBe('not a plan at all');
+  });
+
   it('refuses a fault it cannot apply, naming the field', async () => {
     const response = await control<{ error: { message: string } }>('POST', '/_emulator/faults', {
       status: 418,

@@ -171,6 +171,20 @@ describe('an agent run over HTTP', () => {
     }
   });
 
+  it('falls back to a single answer subtask when the plan is not valid', async () => {
+    await call(`${product.emulatorUrl}/_emulator/faults`, {
+      body: { content: '{"subtasks": "not a list"}', count: 1, deployment: 'gpt-4o-mini' },
+    });
+    try {
+      const started = await startRun({ prompt: 'What is 7 * 6? Also research the latest news.', model: 'strong' });
+      const view = await runUntil(started.body.runId, finished);
+      expect(view.status).toBe('completed');
+      expect(view.subtasks).toEqual([expect.objectContaining({ id: 's1', kind: 'answer', ok: true })]);
+    } finally {
+      await call(`${product.emulatorUrl}/_emulator/reset`, { body: {} });
+    }
+  });
+
   it('never repeats a finished model call on replay', async () => {
     const before = (await emulatorRequests()).filter((r) => r.path.includes('/chat/completions')).length;
     const started = await startRun({ prompt: 'What is 3 * (4 + 5)?', tools: ['calculator'] });

@@ -52,6 +52,7 @@ export function handleChatCompletions(
   response: ServerResponse,
   headers: Record<string, string>,
   summarize: (summary: ChatSummary) => void,
+  cannedContent?: string,
 ): void {
   const request = parseChatRequest(body);
   const summary = summaryOf(request);
@@ -89,7 +90,7 @@ export function handleChatCompletions(
       }),
     )
     .digest('hex');
-  const answer = reply({
+  let answer = reply({
     messages: request.messages,
     tools: request.tools,
     toolChoice: request.toolChoice,
@@ -98,6 +99,7 @@ export function handleChatCompletions(
     seed,
   });
 
+  if (cannedContent !== undefined) answer = { ...answer, content: cannedContent, toolCalls: [] };
   let content = answer.content;
   let finishReason = answer.toolCalls.length > 0 ? 'tool_calls' : 'stop';
   if (content !== null && request.maxTokens !== undefined) {
