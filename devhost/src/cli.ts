@@ -1,0 +1,75 @@
+/**
+ * `npm run devhost -- start [--app DIR] [--port 7071] [--host 127.0.0.1] [--log quiet|info|verbose]`
+ *
+ * Runs a Functions app folder (as built) like `func start`, with the Durable Task extension's behaviour.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startDevHost } from './index';
+import { errorMessage, parseLogLevel } from './log';
+
+const usage = `Usage: devhost start [--app DIR] [--port 7071] [--host 127.0.0.1] [--log quiet|info|verbose]
+
+  --app   the Functions app folder (host.json, package.json "main"); default: the current folder
+  --port  port to listen on; 0 picks a free one; default 7071
+  --host  interface to listen on; default 127.0.0.1
+  --log   quiet (start-up, warnings, errors), info (plus requests and invocations), verbose (plus engine details);
+          default: DEVHOST_LOG or info`;
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      app: { type: 'string' },
+      port: { type: 'string', default: '7071' },
+      host: { type: 'string', default: '127.0.0.1' },
+      log: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return;
+  }
+  const command = positionals[0] ?? 'start';
+  if (command !== 'start') throw new Error(`Unknown command "${command}".\n\n${usage}`);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port must be a port number (0-65535), got "${values.port}".`);
+  }
+  const logLevel = parseLogLevel(
+    values.log ?? process.env.DEVHOST_LOG,
+    values.log !== undefined ? '--log' : 'DEVHOST_LOG',
+  );
+
+  process.on('unhandledRejection', (reason) => {
+    console.error(`ERROR: unhandled promise rejection in the app: ${errorMessage(reason)}`);
+  });
+  const host = await startDevHost({
+    appDir: path.resolve(values.app ?? process.cwd()),
+    port,
+    host: values.host,
+    logLevel,
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping the host.`);
+    void host.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`ERROR: stopping failed: ${errorMessage(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`ERROR: ${errorMessage(error)}`);
+  process.exit(1);
+});

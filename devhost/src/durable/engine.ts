@@ -1,0 +1,1118 @@
+/**
+ * The Durable Task side of the host: the orchestration replay loop, activities, host-side retries, timers,
+ * external events, sub-orchestrations and entities. All state goes through the DurableStore; the engine
+ * keeps only what is needed to schedule work (which instance is running an episode, armed timers).
+ *
+ * Work is dispatched as soon as it is scheduled and an instance runs its next episode as soon as a message
+ * arrives; messages that arrive while an episode runs are handled together by the next one. Episodes of
+ * one instance never overlap; operations of one entity run one batch at a time, in arrival order.
+ */
+import { randomUUID } from 'node:crypto';
+import { type FunctionsRuntime, type InvocationResponse, type TypedData } from '../functions/runtime';
+import { type HostLog, describeError, errorMessage } from '../log';
+import {
+  ActionType,
+  type OrchestratorAction,
+  type OrchestratorState,
+  actionInputJson,
+  flattenActions,
+} from './actions';
+import { EventType, type HistoryEvent, historyEvent } from './history';
+import {
+  type DurableStore,
+  type EntityOperationMessage,
+  type EntityRecord,
+  type InstanceMessage,
+  type NewInstanceMessage,
+  type OrchestrationRecord,
+  type RetryPolicy,
+  type RetryState,
+  terminalStatuses,
+} from './store';
+
+/** Longest delay setTimeout accepts; longer timers are re-armed when this one fires. */
+const maxTimeoutMs = 2_147_483_647;
+const entityBatchLimit = 100;
+
+export class DurableArgumentError extends Error {}
+
+interface EpisodeWork {
+  append: HistoryEvent[];
+  send: NewInstanceMessage[];
+  activities: { taskId: number; name: string; input: string | null }[];
+  children: { taskId: number; name: string; instanceId: string; input: string | null }[];
+  httpCalls: { taskId: number; request: NonNullable<OrchestratorAction['httpRequest']> }[];
+  wake: Set<string>;
+  continueAsNew?: { input: string | null };
+  unsupported?: string;
+  timersScheduled: boolean;
+}
+
+export interface EntityState {
+  exists: boolean;
+  /** JSON text of the state. */
+  state: string | null;
+}
+
+/** Orchestrations and entities for one app. */
+export class DurableEngine {
+  readonly #orchestrators = new Map<string, string>();
+  readonly #activities = new Map<string, string>();
+  readonly #entities = new Map<string, string>();
+  readonly #runners = new Map<string, { running: boolean; again: boolean }>();
+  readonly #wakeTimers = new Map<string, { at: number; handle: NodeJS.Timeout }>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #stopped = false;
+
+  constructor(
+    readonly store: DurableStore,
+    private readonly runtime: FunctionsRuntime,
+    private readonly log: HostLog,
+  ) {
+    for (const fn of runtime.functions.values()) {
+      const key = fn.name.toLowerCase();
+      if (fn.triggerType === 'orchestrationTrigger') this.#orchestrators.set(key, fn.name);
+      else if (fn.triggerType === 'activityTrigger') this.#activities.set(key, fn.name);
+      else if (fn.triggerType === 'entityTrigger') this.#entities.set(key, fn.name);
+    }
+  }
+
+  /** Picks up whatever the store still holds (nothing, for the in-memory store). */
+  async recover(): Promise<void> {
+    for (const id of await this.store.instancesWithMessages()) this.#wake(id);
+  }
+
+  /** Stops scheduling work and waits (briefly) for what is running. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const { handle } of this.#wakeTimers.values()) clearTimeout(handle);
+    this.#wakeTimers.clear();
+    const pending = Promise.allSettled([...this.#inFlight]);
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 2000);
+    });
+    await Promise.race([pending, limit]);
+    clearTimeout(timer);
+  }
+
+  // ---------------------------------------------------------------- client operations
+
+  /** Stores a new instance (Pending) and queues its start; resolves once both are stored. */
+  async startOrchestration(
+    name: string,
+    instanceId: string | undefined,
+    inputJson: string | null,
+    parent?: OrchestrationRecord['parent'],
+  ): Promise<string> {
+    const functionName = this.#orchestrators.get(name.toLowerCase());
+    if (!functionName) {
+      throw new DurableArgumentError(
+        `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function. ` +
+          `Orchestrators in this app: ${[...this.#orchestrators.values()].join(', ') || 'none'}.`,
+      );
+    }
+    const id = instanceId && instanceId !== '' ? instanceId : randomUUID().replace(/-/g, '');
+    if (id.startsWith('@'))
+      throw new DurableArgumentError(`Orchestration instance ids must not start with @ (got '${id}').`);
+    const now = new Date().toISOString();
+    const record: OrchestrationRecord = {
+      instanceId: id,
+      name: functionName,
+      executionId: randomUUID(),
+      runtimeStatus: 'Pending',
+      input: inputJson,
+      output: null,
+      customStatus: null,
+      createdTime: now,
+      lastUpdatedTime: now,
+      ...(parent ? { parent } : {}),
+      nextEventId: 0,
+      actionCursor: 0,
+      retries: {},
+      openTimers: {},
+    };
+    await this.store.createInstance(record);
+    await this.store.sendMessage({
+      instanceId: id,
+      kind: 'event',
+      executionId: record.executionId,
+      event: this.#executionStarted(record),
+    });
+    this.#wake(id);
+    return id;
+  }
+
+  /** Queues an external event. The caller checks that the instance exists and is not finished. */
+  async raiseEvent(instanceId: string, eventName: string, dataJson: string | null): Promise<void> {
+    await this.store.sendMessage({
+      instanceId,
+      kind: 'event',
+      event: historyEvent(EventType.EventRaised, { Name: eventName, Input: dataJson }),
+    });
+    this.#wake(instanceId);
+  }
+
+  async control(instanceId: string, kind: 'terminate' | 'suspend' | 'resume', reason: string): Promise<void> {
+    await this.store.sendMessage({ instanceId, kind, reason });
+    this.#wake(instanceId);
+  }
+
+  /** Sends a signal to an entity from outside an orchestration. */
+  async signalEntity(
+    name: string,
+    key: string,
+    operation: string,
+    inputJson: string | undefined,
+  ): Promise<void> {
+    const lower = name.toLowerCase();
+    if (!this.#entities.has(lower)) {
+      throw new DurableArgumentError(
+        `The function '${name}' doesn't exist, is disabled, or is not an entity function. ` +
+          `Entities in this app: ${[...this.#entities.values()].join(', ') || 'none'}.`,
+      );
+    }
+    const entityId = `@${lower}@${key}`;
+    const operationMessage: EntityOperationMessage = { id: randomUUID(), operation, isSignal: true };
+    if (inputJson !== undefined) operationMessage.input = inputJson;
+    await this.store.sendMessage({ instanceId: entityId, kind: 'operation', operation: operationMessage });
+    this.#wake(entityId);
+  }
+
+  async readEntity(name: string, key: string): Promise<EntityState | undefined> {
+    const record = await this.store.getEntity(`@${name.toLowerCase()}@${key}`);
+    if (!record?.exists) return undefined;
+    return { exists: true, state: record.state };
+  }
+
+  hasEntity(name: string): boolean {
+    return this.#entities.has(name.toLowerCase());
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  #wake(id: string): void {
+    if (this.#stopped) return;
+    let runner = this.#runners.get(id);
+    if (!runner) {
+      runner = { running: false, again: false };
+      this.#runners.set(id, runner);
+    }
+    if (runner.running) {
+      runner.again = true;
+      return;
+    }
+    runner.running = true;
+    const current = runner;
+    this.#track(
+      (async () => {
+        try {
+          do {
+            current.again = false;
+            if (id.startsWith('@')) await this.#entityEpisode(id);
+            else await this.#orchestrationEpisode(id);
+          } while (current.again && !this.#stopped);
+        } catch (error) {
+          this.log.error(`Durable engine failed while processing '${id}': ${describeError(error)}`);
+        } finally {
+          current.running = false;
+          this.#runners.delete(id);
+        }
+      })(),
+    );
+  }
+
+  #track(task: Promise<unknown>): void {
+    this.#inFlight.add(task);
+    void task.finally(() => this.#inFlight.delete(task));
+  }
+
+  /** Arms one wake-up per instance for its earliest future message (durable timers). */
+  #armWake(id: string, messages: InstanceMessage[]): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    let at: number | undefined;
+    for (const message of messages) {
+      if (!message.visibleAt) continue;
+      const visibleAt = Date.parse(message.visibleAt);
+      if (visibleAt > now && (at === undefined || visibleAt < at)) at = visibleAt;
+    }
+    const current = this.#wakeTimers.get(id);
+    if (current && current.at === at) return;
+    if (current) clearTimeout(current.handle);
+    this.#wakeTimers.delete(id);
+    if (at === undefined) return;
+    const handle = setTimeout(
+      () => {
+        this.#wakeTimers.delete(id);
+        this.#wake(id);
+      },
+      Math.min(at - now, maxTimeoutMs),
+    );
+    this.#wakeTimers.set(id, { at, handle });
+  }
+
+  // ---------------------------------------------------------------- orchestrations
+
+  async #orchestrationEpisode(id: string): Promise<void> {
+    const instance = await this.store.getInstance(id);
+    const messages = await this.store.pendingMessages(id);
+    if (!instance) {
+      if (messages.length > 0)
+        await this.store.deleteMessages(
+          id,
+          messages.map((m) => m.id),
+        );
+      return;
+    }
+    this.#armWake(id, messages);
+    const now = new Date();
+    const visible = messages.filter((m) => !m.visibleAt || Date.parse(m.visibleAt) <= now.getTime());
+    if (visible.length === 0) return;
+    if (terminalStatuses.has(instance.runtimeStatus)) {
+      // Work for a finished instance (late timers, activity results) has nowhere to go.
+      await this.store.deleteMessages(
+        id,
+        visible.map((m) => m.id),
+      );
+      return;
+    }
+    const terminate = visible.find((m) => m.kind === 'terminate');
+    if (terminate && terminate.kind === 'terminate') {
+      await this.#terminate(instance, terminate.reason, messages);
+      return;
+    }
+
+    const history = await this.store.getHistory(id);
+    const freshExecution = !history.some((e) => e.EventType === EventType.ExecutionStarted);
+    const startMessage = freshExecution
+      ? visible.find((m) => m.kind === 'event' && m.event.EventType === EventType.ExecutionStarted)
+      : undefined;
+    if (freshExecution && !startMessage) return;
+    const ordered = startMessage ? [startMessage, ...visible.filter((m) => m !== startMessage)] : visible;
+
+    const statusEvents: HistoryEvent[] = [];
+    const batch: HistoryEvent[] = [];
+    const consumed: string[] = [];
+    const eventNames = new Set<string>();
+    let status = instance.runtimeStatus === 'Pending' ? 'Running' : instance.runtimeStatus;
+    let retryKey: string | undefined;
+    let leftover = false;
+    for (const message of ordered) {
+      if (retryKey !== undefined) {
+        leftover = true;
+        break;
+      }
+      if (message.kind === 'suspend') {
+        if (status !== 'Suspended')
+          statusEvents.push(historyEvent(EventType.ExecutionSuspended, { Reason: message.reason }, now));
+        status = 'Suspended';
+        consumed.push(message.id);
+        continue;
+      }
+      if (message.kind === 'resume') {
+        if (status === 'Suspended')
+          statusEvents.push(historyEvent(EventType.ExecutionResumed, { Reason: message.reason }, now));
+        status = 'Running';
+        consumed.push(message.id);
+        continue;
+      }
+      if (message.kind !== 'event') {
+        consumed.push(message.id);
+        continue;
+      }
+      if (status === 'Suspended') continue;
+      if (message.executionId && message.executionId !== instance.executionId) {
+        consumed.push(message.id);
+        continue;
+      }
+      const event = message.event;
+      if (event.EventType === EventType.EventRaised) {
+        // One event per name per episode: an orchestrator that continues as new after one event keeps the rest.
+        const name = (event.Name ?? '').toLowerCase();
+        if (eventNames.has(name)) {
+          leftover = true;
+          continue;
+        }
+        eventNames.add(name);
+      }
+      if (event.EventType === EventType.TimerFired) {
+        // A timer fires when it is delivered, not when it was set.
+        event.Timestamp = now.toISOString();
+        for (const [position, timerId] of Object.entries(instance.openTimers)) {
+          if (timerId === event.TimerId) delete instance.openTimers[position];
+        }
+      }
+      batch.push(event);
+      consumed.push(message.id);
+      const key = this.#retryKey(instance, event);
+      // The SDK numbers the retry's next task when it replays this event: it must be the episode's last one.
+      if (key !== undefined) retryKey = key;
+    }
+
+    if (batch.length === 0) {
+      if (consumed.length > 0 || statusEvents.length > 0) {
+        instance.runtimeStatus = status;
+        instance.lastUpdatedTime = now.toISOString();
+        await this.store.commitEpisode(id, { instance, append: statusEvents, consumed, send: [] });
+      }
+      if (leftover) this.#wake(id);
+      return;
+    }
+
+    const started = historyEvent(EventType.OrchestratorStarted, {}, now);
+    const newEvents = [...statusEvents, started, ...batch];
+    const payload = {
+      history: [...history.map((e) => ({ ...e, IsPlayed: true })), ...newEvents],
+      input: instance.input === null ? null : parseJson(instance.input),
+      instanceId: id,
+      isReplaying: history.length > 0,
+      parentInstanceId: instance.parent?.instanceId ?? null,
+      upperSchemaVersion: 1,
+      upperSchemaVersionNew: 2,
+      longRunningTimerIntervalDuration: '3.00:00:00',
+      maximumShortTimerDuration: '6.00:00:00',
+      defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+    };
+    const functionName = instance.name;
+    const registered = this.runtime.functions.get(functionName);
+    let state: OrchestratorState | undefined;
+    let failure: string | undefined;
+    if (!registered) {
+      failure = `The function '${functionName}' doesn't exist, is disabled, or is not an orchestrator function.`;
+    } else {
+      const outcome = await this.runtime.invoke(
+        functionName,
+        [{ name: registered.triggerKey, data: { string: JSON.stringify(payload) } }],
+        { reason: '(null)' },
+      );
+      if (outcome.ok) {
+        state = typedDataValue(outcome.response.returnValue) as OrchestratorState | undefined;
+        if (!state || typeof state !== 'object')
+          failure = 'The orchestrator returned no state: is it registered with df.app.orchestration?';
+      } else {
+        ({ state, failure } = parseOrchestratorFailure(outcome.error));
+      }
+    }
+
+    const work: EpisodeWork = {
+      append: [...newEvents],
+      send: [],
+      activities: [],
+      children: [],
+      httpCalls: [],
+      wake: new Set(),
+      timersScheduled: false,
+    };
+    const flat = flattenActions(state?.actions?.[0] ?? []);
+    for (let position = instance.actionCursor; position < flat.length; position++) {
+      const action = flat[position];
+      if (action) this.#schedule(instance, action, position, work, now);
+    }
+    instance.actionCursor = Math.max(instance.actionCursor, flat.length);
+    const cancelled: number[] = [];
+    for (const [position, timerId] of Object.entries(instance.openTimers)) {
+      if (flat[Number(position)]?.isCanceled) {
+        cancelled.push(timerId);
+        delete instance.openTimers[position];
+      }
+    }
+    if (retryKey !== undefined) this.#advanceRetry(instance, retryKey, batch[batch.length - 1], work, now);
+    if (work.unsupported !== undefined && failure === undefined) failure = work.unsupported;
+
+    if (state?.customStatus !== undefined) instance.customStatus = JSON.stringify(state.customStatus);
+    instance.runtimeStatus = status;
+    instance.lastUpdatedTime = new Date().toISOString();
+    let resetHistory = false;
+    let finished = false;
+    if (failure !== undefined) {
+      finished = true;
+      this.#fail(instance, failure, work);
+    } else if (state?.isDone && work.continueAsNew) {
+      resetHistory = true;
+      this.#continueAsNew(instance, work.continueAsNew.input, work);
+    } else if (state?.isDone) {
+      finished = true;
+      const output = state.output === undefined ? null : JSON.stringify(state.output);
+      instance.runtimeStatus = 'Completed';
+      instance.output = output;
+      work.append.push(
+        historyEvent(EventType.ExecutionCompleted, { OrchestrationStatus: 'Completed', Result: output }),
+      );
+      this.#notifyParent(instance, work, {
+        EventType: EventType.SubOrchestrationInstanceCompleted,
+        Result: output ?? 'null',
+      });
+    }
+    if (!resetHistory) work.append.push(historyEvent(EventType.OrchestratorCompleted));
+
+    const drop = new Set(consumed);
+    if (finished || resetHistory) {
+      // A finished execution's timers will never be wanted; a new execution keeps only its events.
+      for (const message of messages) {
+        const isTimer = message.kind === 'event' && message.event.EventType === EventType.TimerFired;
+        if (finished || isTimer) drop.add(message.id);
+      }
+    } else if (cancelled.length > 0) {
+      for (const message of messages) {
+        if (message.kind === 'event' && message.event.EventType === EventType.TimerFired) {
+          if (cancelled.includes(message.event.TimerId ?? -1)) drop.add(message.id);
+        }
+      }
+    }
+
+    await this.store.commitEpisode(id, {
+      instance,
+      append: resetHistory ? [] : work.append,
+      resetHistory,
+      consumed: [...drop],
+      send: work.send,
+    });
+
+    if (
+      finished &&
+      failure !== undefined &&
+      /requires a Durable Functions extension that supports OOProc schema V4/.test(failure)
+    ) {
+      this.log.warn(
+        `Orchestration '${id}' used entity locks (context.df.lock): the devhost speaks the out-of-process schema V3 ` +
+          'of the Durable Task extension, which has no entity locks. Locks are not supported here.',
+      );
+    }
+    this.#afterCommit(instance, work);
+    if (finished || resetHistory || work.timersScheduled || cancelled.length > 0) {
+      this.#armWake(id, await this.store.pendingMessages(id));
+    }
+    if (leftover || resetHistory) this.#wake(id);
+  }
+
+  #executionStarted(record: OrchestrationRecord): HistoryEvent {
+    return historyEvent(EventType.ExecutionStarted, {
+      Name: record.name,
+      Input: record.input,
+      Version: '',
+      ParentInstance: record.parent
+        ? { InstanceId: record.parent.instanceId, TaskScheduledId: record.parent.taskScheduledId }
+        : null,
+    });
+  }
+
+  #schedule(
+    instance: OrchestrationRecord,
+    action: OrchestratorAction,
+    position: number,
+    work: EpisodeWork,
+    now: Date,
+  ): void {
+    const input = actionInputJson(action);
+    switch (action.actionType) {
+      case ActionType.CallActivity:
+      case ActionType.CallActivityWithRetry: {
+        const taskId = instance.nextEventId++;
+        const name = action.functionName ?? '';
+        work.append.push(
+          historyEvent(EventType.TaskScheduled, { EventId: taskId, Name: name, Input: input }),
+        );
+        work.activities.push({ taskId, name, input });
+        if (action.actionType === ActionType.CallActivityWithRetry) {
+          instance.retries[String(taskId)] = this.#newRetry('activity', name, input, action, taskId, now);
+        }
+        return;
+      }
+      case ActionType.CallSubOrchestrator:
+      case ActionType.CallSubOrchestratorWithRetry: {
+        const taskId = instance.nextEventId++;
+        const name = action.functionName ?? '';
+        const childId = action.instanceId && action.instanceId !== '' ? action.instanceId : randomUUID();
+        work.append.push(
+          historyEvent(EventType.SubOrchestrationInstanceCreated, {
+            EventId: taskId,
+            Name: name,
+            InstanceId: childId,
+            Input: input,
+          }),
+        );
+        work.children.push({ taskId, name, instanceId: childId, input });
+        if (action.actionType === ActionType.CallSubOrchestratorWithRetry) {
+          const retry = this.#newRetry('subOrchestration', name, input, action, taskId, now);
+          if (action.instanceId) retry.subInstanceId = action.instanceId;
+          instance.retries[String(taskId)] = retry;
+        }
+        return;
+      }
+      case ActionType.ContinueAsNew:
+        work.continueAsNew = { input };
+        return;
+      case ActionType.CreateTimer: {
+        const timerId = instance.nextEventId++;
+        const fireAt = new Date(action.fireAt ?? now).toISOString();
+        work.append.push(historyEvent(EventType.TimerCreated, { EventId: timerId, FireAt: fireAt }));
+        if (!action.isCanceled) {
+          instance.openTimers[String(position)] = timerId;
+          this.#sendTimer(instance, timerId, fireAt, work);
+        }
+        return;
+      }
+      case ActionType.WaitForExternalEvent:
+        return;
+      case ActionType.CallEntity:
+      case ActionType.SignalEntity: {
+        const taskId = instance.nextEventId++;
+        const entityId = action.instanceId ?? '';
+        const isSignal = action.actionType === ActionType.SignalEntity;
+        const requestId = randomUUID();
+        const operationInput = action.input === undefined ? undefined : JSON.stringify(action.input);
+        work.append.push(
+          historyEvent(EventType.EventSent, {
+            EventId: taskId,
+            Name: 'op',
+            InstanceId: entityId,
+            Input: JSON.stringify({
+              id: requestId,
+              op: action.operation,
+              signal: isSignal,
+              input: operationInput,
+              parent: instance.instanceId,
+            }),
+          }),
+        );
+        const operation: EntityOperationMessage = {
+          id: requestId,
+          operation: action.operation ?? '',
+          isSignal,
+        };
+        if (operationInput !== undefined) operation.input = operationInput;
+        if (!isSignal) operation.parentInstanceId = instance.instanceId;
+        work.send.push({ instanceId: entityId, kind: 'operation', operation });
+        work.wake.add(entityId);
+        return;
+      }
+      case ActionType.CallHttp: {
+        const taskId = instance.nextEventId++;
+        work.append.push(
+          historyEvent(EventType.TaskScheduled, {
+            EventId: taskId,
+            Name: 'BuiltIn::HttpActivity',
+            Input: JSON.stringify(action.httpRequest ?? {}),
+          }),
+        );
+        work.httpCalls.push({ taskId, request: action.httpRequest ?? {} });
+        return;
+      }
+      default:
+        work.unsupported =
+          `The orchestrator asked for action type ${String(action.actionType)} (${ActionType[action.actionType] ?? 'unknown'}), ` +
+          'which the devhost does not support.';
+    }
+  }
+
+  #sendTimer(instance: OrchestrationRecord, timerId: number, fireAt: string, work: EpisodeWork): void {
+    work.send.push({
+      instanceId: instance.instanceId,
+      kind: 'event',
+      executionId: instance.executionId,
+      visibleAt: fireAt,
+      event: historyEvent(EventType.TimerFired, { TimerId: timerId, FireAt: fireAt }),
+    });
+    work.timersScheduled = true;
+  }
+
+  #newRetry(
+    kind: RetryState['kind'],
+    name: string,
+    input: string | null,
+    action: OrchestratorAction,
+    taskId: number,
+    now: Date,
+  ): RetryState {
+    const options = action.retryOptions ?? {};
+    const policy: RetryPolicy = {
+      firstRetryIntervalMs: options.firstRetryIntervalInMilliseconds ?? 1000,
+      maxNumberOfAttempts: options.maxNumberOfAttempts ?? 1,
+      backoffCoefficient: options.backoffCoefficient ?? 1,
+      maxRetryIntervalMs: options.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER,
+      retryTimeoutMs: options.retryTimeoutInMilliseconds ?? Number.MAX_SAFE_INTEGER,
+    };
+    return {
+      kind,
+      name,
+      input,
+      options: policy,
+      attempt: 1,
+      firstAttemptAt: now.toISOString(),
+      waitingOn: taskId,
+      phase: 'attempt',
+    };
+  }
+
+  /** The retry an event moves forward (an attempt failed, or its retry timer fired), if any. */
+  #retryKey(instance: OrchestrationRecord, event: HistoryEvent): string | undefined {
+    const answered =
+      event.EventType === EventType.TimerFired
+        ? event.TimerId
+        : event.EventType === EventType.TaskCompleted ||
+            event.EventType === EventType.TaskFailed ||
+            event.EventType === EventType.SubOrchestrationInstanceCompleted ||
+            event.EventType === EventType.SubOrchestrationInstanceFailed
+          ? event.TaskScheduledId
+          : undefined;
+    if (answered === undefined) return undefined;
+    const key = String(answered);
+    const retry = instance.retries[key];
+    if (!retry) return undefined;
+    if (
+      event.EventType === EventType.TaskCompleted ||
+      event.EventType === EventType.SubOrchestrationInstanceCompleted
+    ) {
+      delete instance.retries[key];
+      return undefined;
+    }
+    if (event.EventType === EventType.TimerFired) return retry.phase === 'timer' ? key : undefined;
+    return retry.phase === 'attempt' ? key : undefined;
+  }
+
+  /**
+   * Host-side retries with DTFx RetryInterceptor semantics: after each failed attempt a timer
+   * (firstRetryInterval * backoffCoefficient^(attempt-1), capped by maxRetryInterval), then the next attempt;
+   * after the last attempt one more timer, then the SDK fails the task. Once retryTimeout has passed the
+   * remaining attempts fail at once, so the orchestrator sees the failure without waiting.
+   */
+  #advanceRetry(
+    instance: OrchestrationRecord,
+    key: string,
+    event: HistoryEvent | undefined,
+    work: EpisodeWork,
+    now: Date,
+  ): void {
+    const retry = instance.retries[key];
+    if (!retry || !event) return;
+    delete instance.retries[key];
+    const policy = retry.options;
+    const timedOut = now.getTime() - Date.parse(retry.firstAttemptAt) >= policy.retryTimeoutMs;
+    if (retry.phase === 'attempt') {
+      retry.lastReason = event.Reason ?? '';
+      retry.lastDetails = event.Details ?? '';
+      const delay = timedOut
+        ? 0
+        : Math.min(
+            policy.firstRetryIntervalMs * Math.pow(policy.backoffCoefficient, retry.attempt - 1),
+            policy.maxRetryIntervalMs,
+          );
+      const timerId = instance.nextEventId++;
+      const fireAt = new Date(now.getTime() + delay).toISOString();
+      work.append.push(historyEvent(EventType.TimerCreated, { EventId: timerId, FireAt: fireAt }));
+      this.#sendTimer(instance, timerId, fireAt, work);
+      retry.phase = 'timer';
+      retry.waitingOn = timerId;
+      instance.retries[String(timerId)] = retry;
+      return;
+    }
+    if (retry.attempt >= policy.maxNumberOfAttempts) return;
+    const taskId = instance.nextEventId++;
+    retry.attempt += 1;
+    retry.phase = 'attempt';
+    retry.waitingOn = taskId;
+    instance.retries[String(taskId)] = retry;
+    if (retry.kind === 'activity') {
+      work.append.push(
+        historyEvent(EventType.TaskScheduled, { EventId: taskId, Name: retry.name, Input: retry.input }),
+      );
+      if (timedOut) {
+        work.send.push(
+          this.#answer(instance, EventType.TaskFailed, taskId, {
+            Reason: retry.lastReason,
+            Details: retry.lastDetails,
+          }),
+        );
+      } else {
+        work.activities.push({ taskId, name: retry.name, input: retry.input });
+      }
+      return;
+    }
+    const childId = retry.subInstanceId ?? randomUUID();
+    work.append.push(
+      historyEvent(EventType.SubOrchestrationInstanceCreated, {
+        EventId: taskId,
+        Name: retry.name,
+        InstanceId: childId,
+        Input: retry.input,
+      }),
+    );
+    if (timedOut) {
+      work.send.push(
+        this.#answer(instance, EventType.SubOrchestrationInstanceFailed, taskId, {
+          Reason: retry.lastReason,
+          Details: retry.lastDetails,
+        }),
+      );
+    } else {
+      work.children.push({ taskId, name: retry.name, instanceId: childId, input: retry.input });
+    }
+  }
+
+  #answer(
+    instance: Pick<OrchestrationRecord, 'instanceId' | 'executionId'>,
+    type: EventType,
+    taskId: number,
+    fields: Partial<HistoryEvent>,
+  ): NewInstanceMessage {
+    return {
+      instanceId: instance.instanceId,
+      kind: 'event',
+      executionId: instance.executionId,
+      event: historyEvent(type, { TaskScheduledId: taskId, ...fields }),
+    };
+  }
+
+  #fail(instance: OrchestrationRecord, message: string, work: EpisodeWork): void {
+    const reason = `Orchestrator function '${instance.name}' failed: ${message}`;
+    instance.runtimeStatus = 'Failed';
+    instance.output = JSON.stringify(reason);
+    work.append.push(
+      historyEvent(EventType.ExecutionCompleted, { OrchestrationStatus: 'Failed', Result: instance.output }),
+    );
+    this.#notifyParent(instance, work, {
+      EventType: EventType.SubOrchestrationInstanceFailed,
+      Reason: reason,
+      Details: message,
+    });
+  }
+
+  #continueAsNew(instance: OrchestrationRecord, input: string | null, work: EpisodeWork): void {
+    instance.executionId = randomUUID();
+    instance.input = input;
+    instance.output = null;
+    instance.runtimeStatus = 'Running';
+    instance.nextEventId = 0;
+    instance.actionCursor = 0;
+    instance.retries = {};
+    instance.openTimers = {};
+    work.send.push({
+      instanceId: instance.instanceId,
+      kind: 'event',
+      executionId: instance.executionId,
+      event: this.#executionStarted(instance),
+    });
+  }
+
+  #notifyParent(
+    instance: OrchestrationRecord,
+    work: EpisodeWork,
+    fields: Partial<HistoryEvent> & { EventType: EventType },
+  ): void {
+    const parent = instance.parent;
+    if (!parent) return;
+    work.send.push({
+      ...this.#answer(
+        { instanceId: parent.instanceId, executionId: parent.executionId },
+        fields.EventType,
+        parent.taskScheduledId,
+        fields,
+      ),
+    });
+    work.wake.add(parent.instanceId);
+  }
+
+  async #terminate(
+    instance: OrchestrationRecord,
+    reason: string,
+    messages: InstanceMessage[],
+  ): Promise<void> {
+    const work: EpisodeWork = {
+      append: [historyEvent(EventType.ExecutionTerminated, { Input: reason })],
+      send: [],
+      activities: [],
+      children: [],
+      httpCalls: [],
+      wake: new Set(),
+      timersScheduled: false,
+    };
+    instance.runtimeStatus = 'Terminated';
+    instance.output = JSON.stringify(reason);
+    instance.lastUpdatedTime = new Date().toISOString();
+    this.#notifyParent(instance, work, {
+      EventType: EventType.SubOrchestrationInstanceFailed,
+      Reason: `Orchestrator function '${instance.name}' was terminated: ${reason}`,
+      Details: reason,
+    });
+    await this.store.commitEpisode(instance.instanceId, {
+      instance,
+      append: work.append,
+      consumed: messages.map((m) => m.id),
+      send: work.send,
+    });
+    this.#armWake(instance.instanceId, []);
+    this.#afterCommit(instance, work);
+  }
+
+  /** Starts what an episode scheduled, now that it is stored. */
+  #afterCommit(instance: OrchestrationRecord, work: EpisodeWork): void {
+    for (const activity of work.activities) {
+      this.#track(this.#runActivity(instance, activity.taskId, activity.name, activity.input));
+    }
+    for (const call of work.httpCalls) this.#track(this.#runHttpCall(instance, call.taskId, call.request));
+    for (const child of work.children) {
+      this.#track(
+        this.startOrchestration(child.name, child.instanceId, child.input, {
+          instanceId: instance.instanceId,
+          taskScheduledId: child.taskId,
+          executionId: instance.executionId,
+        }).catch(async (error: unknown) => {
+          await this.store.sendMessage(
+            this.#answer(instance, EventType.SubOrchestrationInstanceFailed, child.taskId, {
+              Reason: errorMessage(error),
+              Details: '',
+            }),
+          );
+          this.#wake(instance.instanceId);
+        }),
+      );
+    }
+    for (const id of work.wake) this.#wake(id);
+  }
+
+  async #runActivity(
+    instance: OrchestrationRecord,
+    taskId: number,
+    name: string,
+    input: string | null,
+  ): Promise<void> {
+    const functionName = this.#activities.get(name.toLowerCase());
+    let answer: NewInstanceMessage;
+    const registered = functionName ? this.runtime.functions.get(functionName) : undefined;
+    if (!functionName || !registered) {
+      answer = this.#answer(instance, EventType.TaskFailed, taskId, {
+        Reason: `The function '${name}' doesn't exist, is disabled, or is not an activity function.`,
+        Details: `Activities in this app: ${[...this.#activities.values()].join(', ') || 'none'}.`,
+      });
+    } else {
+      const outcome = await this.runtime.invoke(
+        functionName,
+        [{ name: registered.triggerKey, data: { string: input ?? 'null' } }],
+        { reason: '(null)', triggerMetadata: { instanceId: { json: JSON.stringify(instance.instanceId) } } },
+      );
+      answer = outcome.ok
+        ? this.#answer(instance, EventType.TaskCompleted, taskId, { Result: resultJson(outcome.response) })
+        : this.#answer(instance, EventType.TaskFailed, taskId, {
+            Reason: `Activity function '${functionName}' failed: ${errorMessage(outcome.error)}`,
+            Details: describeError(outcome.error),
+          });
+    }
+    if (this.#stopped) return;
+    await this.store.sendMessage(answer);
+    this.#wake(instance.instanceId);
+  }
+
+  /** The built-in HTTP activity, following 202 + Location polling itself as the extension does. */
+  async #runHttpCall(
+    instance: OrchestrationRecord,
+    taskId: number,
+    request: NonNullable<OrchestratorAction['httpRequest']>,
+  ): Promise<void> {
+    let answer: NewInstanceMessage;
+    try {
+      let url = request.uri ?? '';
+      let method = request.method ?? 'GET';
+      let body: string | undefined = request.content;
+      for (;;) {
+        const response = await fetch(url, {
+          method,
+          headers: request.headers ?? {},
+          ...(body !== undefined ? { body } : {}),
+        });
+        const location = response.headers.get('location');
+        if (
+          response.status === 202 &&
+          location &&
+          request.asynchronousPatternEnabled !== false &&
+          !this.#stopped
+        ) {
+          const retryAfter = Number(response.headers.get('retry-after') ?? '');
+          await new Promise((resolve) =>
+            setTimeout(resolve, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000),
+          );
+          url = new URL(location, url).href;
+          method = 'GET';
+          body = undefined;
+          continue;
+        }
+        const headers: Record<string, string> = {};
+        response.headers.forEach((value, name) => {
+          headers[name] = value;
+        });
+        const content = await response.text();
+        answer = this.#answer(instance, EventType.TaskCompleted, taskId, {
+          Result: JSON.stringify({ statusCode: response.status, headers, content }),
+        });
+        break;
+      }
+    } catch (error) {
+      answer = this.#answer(instance, EventType.TaskFailed, taskId, {
+        Reason: `Http request to ${request.uri ?? '(no uri)'} failed: ${errorMessage(error)}`,
+        Details: describeError(error),
+      });
+    }
+    if (this.#stopped) return;
+    await this.store.sendMessage(answer);
+    this.#wake(instance.instanceId);
+  }
+
+  // ---------------------------------------------------------------- entities
+
+  async #entityEpisode(entityId: string): Promise<void> {
+    const messages = await this.store.pendingMessages(entityId);
+    const operations = messages.filter(
+      (m): m is InstanceMessage & { kind: 'operation' } => m.kind === 'operation',
+    );
+    const stray = messages.filter((m) => m.kind !== 'operation').map((m) => m.id);
+    if (stray.length > 0) await this.store.deleteMessages(entityId, stray);
+    if (operations.length === 0) return;
+    const batch = operations.slice(0, entityBatchLimit);
+    const { name, key } = parseEntityId(entityId);
+    const now = new Date().toISOString();
+    const functionName = this.#entities.get(name);
+    const registered = functionName ? this.runtime.functions.get(functionName) : undefined;
+    const send: NewInstanceMessage[] = [];
+    const wake = new Set<string>();
+    const respond = (operation: EntityOperationMessage, result: string | undefined, isError: boolean) => {
+      if (operation.isSignal || !operation.parentInstanceId) return;
+      const response: { result?: string; exceptionType?: string } = {};
+      if (result !== undefined) response.result = result;
+      if (isError) response.exceptionType = 'Error';
+      send.push({
+        instanceId: operation.parentInstanceId,
+        kind: 'event',
+        event: historyEvent(EventType.EventRaised, { Name: operation.id, Input: JSON.stringify(response) }),
+      });
+      wake.add(operation.parentInstanceId);
+    };
+
+    const record: EntityRecord = (await this.store.getEntity(entityId)) ?? {
+      entityId,
+      name,
+      key,
+      exists: false,
+      state: null,
+      lastOperationTime: now,
+    };
+    if (!functionName || !registered) {
+      for (const message of batch) {
+        respond(
+          message.operation,
+          JSON.stringify(`The function '${name}' doesn't exist, is disabled, or is not an entity function.`),
+          true,
+        );
+      }
+      await this.store.deleteMessages(
+        entityId,
+        batch.map((m) => m.id),
+      );
+      for (const message of send) await this.store.sendMessage(message);
+    } else {
+      const payload = {
+        self: { name, key },
+        exists: record.exists,
+        state: record.exists ? record.state : null,
+        batch: batch.map((m) => ({
+          id: m.operation.id,
+          name: m.operation.operation,
+          isSignal: m.operation.isSignal,
+          ...(m.operation.input !== undefined ? { input: m.operation.input } : {}),
+        })),
+      };
+      const outcome = await this.runtime.invoke(
+        functionName,
+        [{ name: registered.triggerKey, data: { string: JSON.stringify(payload) } }],
+        { reason: '(null)' },
+      );
+      const result = outcome.ok
+        ? (typedDataValue(outcome.response.returnValue) as EntityBatchResult | undefined)
+        : undefined;
+      if (!result || !Array.isArray(result.results)) {
+        const message = outcome.ok
+          ? 'The entity function returned no batch result.'
+          : errorMessage(outcome.error);
+        this.log.error(`Entity '${entityId}' failed a batch of ${batch.length}: ${message}`);
+        batch.forEach((m) => respond(m.operation, JSON.stringify(message), true));
+      } else {
+        record.exists = Boolean(result.entityExists);
+        record.state = record.exists ? (result.entityState ?? null) : null;
+        batch.forEach((m, index) => {
+          const operationResult = result.results[index];
+          respond(m.operation, operationResult?.result, operationResult?.isError ?? false);
+        });
+        for (const signal of result.signals ?? []) {
+          const targetId = `@${signal.target.name.toLowerCase()}@${signal.target.key}`;
+          const operation: EntityOperationMessage = {
+            id: randomUUID(),
+            operation: signal.name,
+            isSignal: true,
+          };
+          if (signal.input !== undefined && signal.input !== '') operation.input = signal.input;
+          send.push({ instanceId: targetId, kind: 'operation', operation });
+          wake.add(targetId);
+        }
+      }
+      record.lastOperationTime = now;
+      await this.store.commitEntityBatch(
+        record,
+        batch.map((m) => m.id),
+        send,
+      );
+    }
+    for (const id of wake) this.#wake(id);
+    if (operations.length > batch.length) this.#wake(entityId);
+  }
+}
+
+interface EntityBatchResult {
+  entityExists?: boolean;
+  entityState?: string;
+  results: { isError?: boolean; result?: string }[];
+  signals?: { target: { name: string; key: string }; name: string; input?: string }[];
+}
+
+export function parseEntityId(entityId: string): { name: string; key: string } {
+  const at = entityId.indexOf('@', 1);
+  return { name: entityId.slice(1, at), key: entityId.slice(at + 1) };
+}
+
+/** Splits the SDK's failure (`message\n\n$OutOfProcData$:{state}`) into the state and the message. */
+function parseOrchestratorFailure(error: unknown): { state: OrchestratorState | undefined; failure: string } {
+  const message = errorMessage(error);
+  const label = '$OutOfProcData$:';
+  const at = message.indexOf(label);
+  if (at < 0) return { state: undefined, failure: message };
+  let state: OrchestratorState | undefined;
+  try {
+    state = JSON.parse(message.slice(at + label.length)) as OrchestratorState;
+  } catch {
+    state = undefined;
+  }
+  return { state, failure: state?.error ?? message.slice(0, at).trim() };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The value a function returned, from the worker's typed data. */
+export function typedDataValue(data: TypedData | null | undefined): unknown {
+  if (!data) return undefined;
+  if (data.json !== undefined && data.json !== null) return JSON.parse(data.json);
+  if (data.string !== undefined && data.string !== null) return data.string;
+  if (data.int !== undefined && data.int !== null) return Number(data.int);
+  if (data.double !== undefined && data.double !== null) return data.double;
+  if (data.bytes) return Buffer.from(data.bytes).toString('base64');
+  return undefined;
+}
+
+/** An activity's result as the JSON text the extension records in TaskCompleted. */
+function resultJson(response: InvocationResponse): string {
+  const value = typedDataValue(response.returnValue);
+  return value === undefined ? 'null' : JSON.stringify(value);
+}

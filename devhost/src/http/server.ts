@@ -1,0 +1,259 @@
+/**
+ * The host's HTTP front door: HTTP triggers under the route prefix, the durable management API under its
+ * two bases, and the few admin endpoints `func start` offers.
+ */
+import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { type DurableEngine } from '../durable/engine';
+import {
+  type ManagementApi,
+  durableClientBindingData,
+  publicBasePath,
+  rpcBasePath,
+} from '../durable/management';
+import {
+  type FunctionsRuntime,
+  type HttpCookieData,
+  type HttpData,
+  type ParameterBinding,
+  type RegisteredFunction,
+} from '../functions/runtime';
+import { type HostLog, describeError } from '../log';
+import { readBody, send } from './io';
+import { type RouteTemplate, compareRouteSpecificity, matchRoute, parseRouteTemplate } from './routes';
+
+export interface HttpRoute {
+  functionName: string;
+  template: RouteTemplate;
+  /** Upper-case methods; empty means every method. */
+  methods: string[];
+}
+
+const allMethods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE'];
+
+/** Every HTTP trigger of the app with its full route, most specific first. */
+export function httpRoutes(runtime: FunctionsRuntime, routePrefix: string): HttpRoute[] {
+  const routes: HttpRoute[] = [];
+  for (const fn of runtime.functions.values()) {
+    if (fn.triggerType.toLowerCase() !== 'httptrigger') continue;
+    const route =
+      typeof fn.trigger.route === 'string' && fn.trigger.route !== '' ? fn.trigger.route : fn.name;
+    const full = [routePrefix, route.replace(/^\/+/, '')].filter((part) => part !== '').join('/');
+    const methods = Array.isArray(fn.trigger.methods)
+      ? fn.trigger.methods.map((m) => String(m).toUpperCase())
+      : [];
+    routes.push({ functionName: fn.name, template: parseRouteTemplate(full), methods });
+  }
+  return routes.sort((a, b) => compareRouteSpecificity(a.template, b.template));
+}
+
+export interface HostRequestContext {
+  runtime: FunctionsRuntime;
+  engine: DurableEngine;
+  management: ManagementApi;
+  routes: HttpRoute[];
+  hubName: string;
+  log: HostLog;
+  /** `http://127.0.0.1:port`: the origin the host gives durable clients. */
+  origin: string;
+}
+
+/** Handles one request; never throws (errors become 500 and a log line). */
+export async function handleRequest(
+  context: HostRequestContext | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+  fallbackHost: string,
+): Promise<void> {
+  const started = performance.now();
+  const method = req.method ?? 'GET';
+  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? fallbackHost}`);
+  try {
+    if (!context) {
+      send(res, 503, 'The host is starting.');
+    } else {
+      await route(context, req, res, url);
+    }
+  } catch (error) {
+    context?.log.error(`${method} ${url.pathname} failed: ${describeError(error)}`);
+    if (!res.headersSent) send(res, 500);
+    else res.end();
+  }
+  const elapsed = Math.round(performance.now() - started);
+  context?.log.request(`${method} ${url.pathname}${url.search} ${res.statusCode} ${elapsed}ms`);
+}
+
+async function route(
+  context: HostRequestContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const path = url.pathname;
+  const origin = url.origin;
+  for (const base of [publicBasePath, rpcBasePath]) {
+    if (path === base || path.startsWith(`${base}/`)) {
+      await context.management.handle(req, res, path.slice(base.length), url, origin);
+      return;
+    }
+  }
+  if (path === '/admin/host/status') {
+    send(res, 200, { state: 'Running', version: '4.x (devhost)' });
+    return;
+  }
+  const adminInvoke = /^\/admin\/functions\/([^/]+)$/.exec(path);
+  if (adminInvoke && req.method === 'POST') {
+    await invokeNonHttp(context, req, res, decodeURIComponent(adminInvoke[1] ?? ''));
+    return;
+  }
+
+  const segments = path
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => safeDecode(s));
+  const method = (req.method ?? 'GET').toUpperCase();
+  for (const candidate of context.routes) {
+    const params = matchRoute(candidate.template, segments);
+    if (!params) continue;
+    if (candidate.methods.length > 0 && !candidate.methods.includes(method)) continue;
+    if (candidate.methods.length === 0 && !allMethods.includes(method)) continue;
+    await invokeHttp(context, req, res, url, candidate.functionName, params);
+    return;
+  }
+  if (path === '/' && method === 'GET') {
+    send(res, 200, 'Your Functions app is up and running (devhost).');
+    return;
+  }
+  send(res, 404);
+}
+
+async function invokeHttp(
+  context: HostRequestContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  functionName: string,
+  params: Record<string, string>,
+): Promise<void> {
+  const registered = context.runtime.functions.get(functionName);
+  if (!registered) return send(res, 404);
+  const body = await readBody(req);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  const http: HttpData = {
+    method: req.method ?? 'GET',
+    url: url.href,
+    headers,
+    params,
+    body: { bytes: body },
+  };
+  const inputData: ParameterBinding[] = [{ name: registered.triggerKey, data: { http } }];
+  inputData.push(...durableClientInputs(context, registered));
+  const outcome = await context.runtime.invoke(functionName, inputData, {
+    reason: 'This function was programmatically called via the host APIs.',
+  });
+  if (!outcome.ok) {
+    context.log.error(`Function '${functionName}' failed: ${describeError(outcome.error)}`);
+    return send(res, 500);
+  }
+  const response = outcome.response;
+  let httpResult = response.returnValue?.http ?? undefined;
+  if (!httpResult) {
+    const outputKey = Object.entries(registered.bindings).find(
+      ([key, binding]) =>
+        key !== '$return' && binding.direction === 'out' && binding.type?.toLowerCase() === 'http',
+    )?.[0];
+    httpResult = response.outputData?.find((o) => o.name === outputKey)?.data?.http ?? undefined;
+  }
+  if (!httpResult) return send(res, 204);
+  const responseHeaders: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(httpResult.headers ?? {})) {
+    if (name.toLowerCase() === 'content-length') continue;
+    responseHeaders[name] = value;
+  }
+  const cookies = (httpResult.cookies ?? []).map(serializeCookie);
+  if (cookies.length > 0) responseHeaders['set-cookie'] = cookies;
+  const status = Number(httpResult.statusCode ?? '200') || 200;
+  const payload = httpResult.body?.bytes
+    ? Buffer.from(httpResult.body.bytes)
+    : typeof httpResult.body?.string === 'string'
+      ? Buffer.from(httpResult.body.string)
+      : Buffer.alloc(0);
+  send(res, status, payload, responseHeaders);
+}
+
+function durableClientInputs(
+  context: HostRequestContext,
+  registered: RegisteredFunction,
+): ParameterBinding[] {
+  const inputs: ParameterBinding[] = [];
+  for (const [key, binding] of Object.entries(registered.bindings)) {
+    const type = binding.type?.toLowerCase();
+    if (binding.direction !== 'in' || (type !== 'durableclient' && type !== 'orchestrationclient')) continue;
+    inputs.push({
+      name: key,
+      data: { string: JSON.stringify(durableClientBindingData(context.origin, context.hubName)) },
+    });
+  }
+  return inputs;
+}
+
+/** `POST /admin/functions/{name}` with `{"input": ...}` runs a non-HTTP function once, like func start. */
+async function invokeNonHttp(
+  context: HostRequestContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+): Promise<void> {
+  const registered = [...context.runtime.functions.values()].find(
+    (f) => f.name.toLowerCase() === name.toLowerCase(),
+  );
+  if (!registered || registered.triggerType.toLowerCase() === 'httptrigger') return send(res, 404);
+  let input: unknown = null;
+  const body = (await readBody(req)).toString('utf8');
+  if (body.trim() !== '') {
+    try {
+      input = (JSON.parse(body) as { input?: unknown }).input ?? null;
+    } catch {
+      return send(res, 400, 'The body must be JSON like {"input": "..."}.');
+    }
+  }
+  const data =
+    registered.triggerType === 'timerTrigger'
+      ? { json: JSON.stringify({ Schedule: {}, ScheduleStatus: null, IsPastDue: false }) }
+      : { string: typeof input === 'string' ? input : JSON.stringify(input) };
+  const inputData: ParameterBinding[] = [{ name: registered.triggerKey, data }];
+  inputData.push(...durableClientInputs(context, registered));
+  const outcome = await context.runtime.invoke(registered.name, inputData, {
+    reason: 'This function was programmatically called via the host APIs.',
+  });
+  if (!outcome.ok) context.log.error(`Function '${registered.name}' failed: ${describeError(outcome.error)}`);
+  send(res, 202);
+}
+
+function serializeCookie(cookie: HttpCookieData): string {
+  const parts = [`${cookie.name ?? ''}=${cookie.value ?? ''}`];
+  if (cookie.domain?.value) parts.push(`Domain=${cookie.domain.value}`);
+  if (cookie.path?.value) parts.push(`Path=${cookie.path.value}`);
+  const seconds = cookie.expires?.value?.seconds;
+  if (seconds !== undefined && seconds !== null)
+    parts.push(`Expires=${new Date(Number(seconds) * 1000).toUTCString()}`);
+  if (cookie.maxAge?.value !== undefined && cookie.maxAge.value !== null)
+    parts.push(`Max-Age=${cookie.maxAge.value}`);
+  if (cookie.secure?.value) parts.push('Secure');
+  if (cookie.httpOnly?.value) parts.push('HttpOnly');
+  if (cookie.sameSite === 'lax') parts.push('SameSite=Lax');
+  else if (cookie.sameSite === 'strict') parts.push('SameSite=Strict');
+  else if (cookie.sameSite === 'explicitNone') parts.push('SameSite=None');
+  return parts.join('; ');
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

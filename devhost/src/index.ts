@@ -1,0 +1,175 @@
+/**
+ * The devhost as a library: `startDevHost` runs an Azure Functions v4 Node.js app folder in this process,
+ * the way `func start` does, with the behaviour of the Durable Task extension.
+ */
+import { createServer } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { DurableEngine } from './durable/engine';
+import { ManagementApi } from './durable/management';
+import { type DurableStore, MemoryStore } from './durable/store';
+import { applyLocalSettings, findEntryPoints, loadEntryPoint, readHostSettings } from './functions/loader';
+import { FunctionsRuntime } from './functions/runtime';
+import { type HostRequestContext, handleRequest, httpRoutes } from './http/server';
+import { HostLog, type LogLevel, describeError, parseLogLevel } from './log';
+
+export type { DurableStore } from './durable/store';
+export { MemoryStore } from './durable/store';
+export type { LogLevel } from './log';
+
+export interface DevHostOptions {
+  /** The Functions app folder (the one with host.json and package.json); used as built. */
+  appDir: string;
+  /** 7071 unless given; 0 picks a free port. */
+  port?: number;
+  /** Interface to listen on; 127.0.0.1 unless given. */
+  host?: string;
+  /** Where log lines go; console.log unless given. */
+  log?: (line: string) => void;
+  /** quiet | info | verbose; DEVHOST_LOG or info unless given. */
+  logLevel?: LogLevel;
+  /** The durable store; a fresh in-memory store unless given. */
+  store?: DurableStore;
+}
+
+export interface DevHost {
+  /** `http://127.0.0.1:PORT`, without a trailing slash. */
+  url: string;
+  port: number;
+  /** Stops serving, stops the durable engine and runs the app's appTerminate hooks. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+let running = false;
+
+/**
+ * Starts the host for one app in this process. local.settings.json `Values` are merged into process.env
+ * first (variables already set win), and the app is loaded after that, so it reads the merged environment.
+ * Only one devhost can run per process: the app's `@azure/functions` finds its runtime through a
+ * process-wide hook, as under the Node worker.
+ */
+export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
+  if (running)
+    throw new Error('A devhost is already running in this process; stop it before starting another.');
+  const appDir = path.resolve(options.appDir);
+  const log = new HostLog(
+    options.log ?? ((line) => console.log(line)),
+    options.logLevel ?? parseLogLevel(process.env.DEVHOST_LOG, 'DEVHOST_LOG'),
+  );
+  const applied = applyLocalSettings(appDir);
+  if (applied.length > 0) log.debug(`local.settings.json: applied ${applied.join(', ')}`);
+  const settings = readHostSettings(appDir);
+  const entryPoints = findEntryPoints(appDir);
+  running = true;
+
+  const host = options.host ?? '127.0.0.1';
+  let context: HostRequestContext | undefined;
+  const server = createServer((req, res) => {
+    void handleRequest(context, req, res, `${host}:${String(port)}`);
+  });
+  let port = 0;
+  const runtime = new FunctionsRuntime(log);
+  let uninstall: (() => void) | undefined;
+  let engine: DurableEngine | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 7071, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    port = (server.address() as AddressInfo).port;
+    const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    const origin = `http://${publicHost}:${port}`;
+    // The durable client rewrites its URLs to localhost:7071 unless WEBSITE_HOSTNAME names the real host.
+    process.env.WEBSITE_HOSTNAME = `${publicHost}:${port}`;
+    process.env.FUNCTIONS_WORKER_RUNTIME ??= 'node';
+    process.env.AzureWebJobsScriptRoot = appDir;
+
+    uninstall = runtime.installCoreModule();
+    for (const file of entryPoints) {
+      try {
+        await loadEntryPoint(appDir, file);
+      } catch (error) {
+        throw new Error(`Loading ${path.join(appDir, file)} failed: ${describeError(error)}`, {
+          cause: error,
+        });
+      }
+    }
+    await runtime.finishLoading();
+    await runtime.runAppHooks('appStart', appDir);
+
+    const store = options.store ?? new MemoryStore();
+    engine = new DurableEngine(store, runtime, log);
+    await engine.recover();
+    const routes = httpRoutes(runtime, settings.routePrefix);
+    context = {
+      runtime,
+      engine,
+      management: new ManagementApi(engine, settings.hubName),
+      routes,
+      hubName: settings.hubName,
+      log,
+      origin,
+    };
+
+    log.info('');
+    log.info('Functions:');
+    log.info('');
+    for (const fn of runtime.functions.values()) {
+      const httpRoute = routes.find((r) => r.functionName === fn.name);
+      if (httpRoute) {
+        const methods = httpRoute.methods.length > 0 ? httpRoute.methods.join(',') : allMethodsLabel;
+        log.info(`        ${fn.name}: [${methods}] ${origin}/${httpRoute.template.template}`);
+      } else {
+        log.info(`        ${fn.name}: ${fn.triggerType}`);
+      }
+      log.info('');
+    }
+    if (runtime.functions.size === 0)
+      log.warn(`No functions found in ${appDir} ("main": ${entryPoints.join(', ')}).`);
+    log.info(
+      `Durable Functions management API: ${origin}${'/runtime/webhooks/durabletask'} (task hub ${settings.hubName})`,
+    );
+    log.info(`Host started (devhost). Listening on ${origin}`);
+  } catch (error) {
+    await engine?.stop();
+    await closeServer(server);
+    uninstall?.();
+    running = false;
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      context = undefined;
+      const closed = closeServer(server);
+      await engine?.stop();
+      try {
+        await runtime.runAppHooks('appTerminate', appDir);
+      } catch (error) {
+        log.error(`An appTerminate hook failed: ${describeError(error)}`);
+      }
+      await closed;
+      uninstall?.();
+      running = false;
+    })();
+    return stopping;
+  };
+  return { url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`, port, stop };
+}
+
+const allMethodsLabel = 'GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS,TRACE';
+
+function closeServer(server: ReturnType<typeof createServer>): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

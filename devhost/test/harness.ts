@@ -1,0 +1,109 @@
+/**
+ * Starts the built devhost (dist/devhost/src/cli.js) as a child process for tests. A child process is the
+ * only dependable way: jest's module registry would keep the app's `@azure/functions` from seeing the
+ * `@azure/functions-core` the host supplies. Run `npm run build` first (`npm test` does).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+export interface DevHostProcess {
+  /** `http://127.0.0.1:PORT`, without a trailing slash. */
+  baseUrl: string;
+  port: number;
+  /** Everything the host printed so far (stdout and stderr). */
+  logs(): string;
+  /** SIGTERM, then SIGKILL if it has not exited within 5 s. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface DevHostProcessOptions {
+  /** The Functions app folder to run. */
+  appDir: string;
+  /** Variables for the host and the app; they win over local.settings.json, as with func start. */
+  env?: Record<string, string>;
+  /** Extra CLI arguments, e.g. ['--log', 'verbose']. */
+  args?: string[];
+  /** How long to wait for the host to listen; 30 s unless given. */
+  readyTimeoutMs?: number;
+}
+
+const projectRoot = path.resolve(__dirname, '..', '..');
+export const devhostCli = path.join(projectRoot, 'dist', 'devhost', 'src', 'cli.js');
+
+/** Spawns `node dist/devhost/src/cli.js start --app <appDir> --port 0` and resolves once it listens. */
+export async function startDevHostProcess(options: DevHostProcessOptions): Promise<DevHostProcess> {
+  if (!existsSync(devhostCli)) {
+    throw new Error(`${devhostCli} does not exist: run "npm run build" before the tests.`);
+  }
+  const child = spawn(
+    process.execPath,
+    [devhostCli, 'start', '--app', options.appDir, '--port', '0', ...(options.args ?? [])],
+    {
+      cwd: projectRoot,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  const append = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const stop = once(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killer);
+    }
+  });
+
+  try {
+    const baseUrl = await waitForReady(child, () => output, options.readyTimeoutMs ?? 30_000);
+    return { baseUrl, port: Number(new URL(baseUrl).port), logs: () => output, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function waitForReady(child: ChildProcess, output: () => string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const match = /Listening on (http:\/\/[^\s]+)/.exec(output());
+      if (match?.[1]) {
+        cleanup();
+        resolve(match[1]);
+      }
+    };
+    const onExit = (code: number | null, signal: string | null) => {
+      cleanup();
+      reject(
+        new Error(
+          `The devhost exited before it was ready (code ${code}, signal ${signal}). Output:\n${output()}`,
+        ),
+      );
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`The devhost was not ready within ${timeoutMs} ms. Output:\n${output()}`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout?.off('data', check);
+      child.off('exit', onExit);
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', onExit);
+    check();
+  });
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let result: Promise<void> | undefined;
+  return () => (result ??= fn());
+}
