@@ -176,7 +176,10 @@ describe('an agent run over HTTP', () => {
       body: { content: '{"subtasks": "not a list"}', count: 1, deployment: 'gpt-4o-mini' },
     });
     try {
-      const started = await startRun({ prompt: 'What is 7 * 6? Also research the latest news.', model: 'strong' });
+      const started = await startRun({
+        prompt: 'What is 7 * 6? Also research the latest news.',
+        model: 'strong',
+      });
       const view = await runUntil(started.body.runId, finished);
       expect(view.status).toBe('completed');
       expect(view.subtasks).toEqual([expect.objectContaining({ id: 's1', kind: 'answer', ok: true })]);
@@ -204,8 +207,8 @@ describe('an agent run over HTTP', () => {
         (e) => e.EventType === 'TaskScheduled' && e.Name === 'callModel',
       ).length;
     }
-    const replays = parent.filter((e) => e.EventType === 'OrchestratorStarted').length;
-    expect(replays).toBeGreaterThan(2);
+    // Plan, a tool turn, an answer turn and the synthesis: each later call ran after replaying the earlier ones.
+    expect(scheduled).toBeGreaterThanOrEqual(4);
     expect(after - before).toBe(scheduled);
   });
 
