@@ -45,6 +45,16 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => {
     console.error(`ERROR: unhandled promise rejection in the app: ${errorMessage(reason)}`);
   });
+  // Signals are handled from the start, so one that arrives while the app loads still stops it cleanly.
+  let stopRequested: string | undefined;
+  let stopHost: ((signal: string) => void) | undefined;
+  const onSignal = (signal: string) => {
+    if (stopHost) stopHost(signal);
+    else stopRequested ??= signal;
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+
   const host = await startDevHost({
     appDir: path.resolve(values.app ?? process.cwd()),
     port,
@@ -53,7 +63,7 @@ async function main(): Promise<void> {
   });
 
   let stopping = false;
-  const shutdown = (signal: string) => {
+  stopHost = (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: stopping the host.`);
@@ -65,8 +75,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  if (stopRequested) stopHost(stopRequested);
 }
 
 main().catch((error: unknown) => {

@@ -298,6 +298,7 @@ export class DurableEngine {
     let status = instance.runtimeStatus === 'Pending' ? 'Running' : instance.runtimeStatus;
     let retryKey: string | undefined;
     let leftover = false;
+    let heldWhileSuspended = false;
     for (const message of ordered) {
       if (retryKey !== undefined) {
         leftover = true;
@@ -321,7 +322,10 @@ export class DurableEngine {
         consumed.push(message.id);
         continue;
       }
-      if (status === 'Suspended') continue;
+      if (status === 'Suspended') {
+        heldWhileSuspended = true;
+        continue;
+      }
       if (message.executionId && message.executionId !== instance.executionId) {
         consumed.push(message.id);
         continue;
@@ -350,6 +354,8 @@ export class DurableEngine {
       if (key !== undefined) retryKey = key;
     }
 
+    // Events held back by a suspend that a later message in this batch lifted go in the next episode.
+    if (heldWhileSuspended && status !== 'Suspended') leftover = true;
     if (batch.length === 0) {
       if (consumed.length > 0 || statusEvents.length > 0) {
         instance.runtimeStatus = status;
