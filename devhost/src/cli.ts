@@ -47,9 +47,9 @@ async function main(): Promise<void> {
   });
   // Signals are handled from the start, so one that arrives while the app loads still stops it cleanly.
   let stopRequested: string | undefined;
-  let stopHost: ((signal: string) => void) | undefined;
+  const control: { stop?: (signal: string) => void } = {};
   const onSignal = (signal: string) => {
-    if (stopHost) stopHost(signal);
+    if (control.stop) control.stop(signal);
     else stopRequested ??= signal;
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   });
 
   let stopping = false;
-  stopHost = (signal: string) => {
+  control.stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: stopping the host.`);
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  if (stopRequested) stopHost(stopRequested);
+  if (stopRequested) control.stop(stopRequested);
 }
 
 main().catch((error: unknown) => {
