@@ -200,6 +200,20 @@ describe('orchestrations of a Durable Functions app (durable-functions 3.x, publ
     expect((await status(`${id}-child`)).runtimeStatus).toBe('Completed');
   });
 
+  it('retries a failed sub-orchestration with RetryOptions', async () => {
+    const { id } = await start('SubRetry');
+    const done = await finished(id, '?showHistory=true');
+    expect(done.output).toBe(2);
+    expect((done.historyEvents ?? []).map((e) => e.EventType)).toEqual([
+      'ExecutionStarted',
+      'SubOrchestrationInstanceFailed',
+      'TimerCreated',
+      'TimerFired',
+      'SubOrchestrationInstanceCompleted',
+      'ExecutionCompleted',
+    ]);
+  });
+
   it('records an orchestrator failure with its message, and an unhandled activity failure too', async () => {
     const failing = await start('Failing', 'direct');
     expect(await finished(failing.id)).toMatchObject({
