@@ -171,7 +171,13 @@ export class FunctionsRuntime {
   /** Ends the loading phase: like the worker, asks the programming model for its capabilities once. */
   async finishLoading(): Promise<void> {
     this.#loading = false;
-    if (this.#programmingModel?.getCapabilities) await this.#programmingModel.getCapabilities({});
+    const capabilities = await this.#programmingModel?.getCapabilities?.({});
+    if (capabilities?.HttpUri) {
+      throw new Error(
+        'The app enables HTTP streaming (app.setup({ enableHttpStream: true })), which the devhost does not support. ' +
+          'Turn it off to run the app here.',
+      );
+    }
   }
 
   async runAppHooks(name: 'appStart' | 'appTerminate', functionAppDirectory: string): Promise<void> {
