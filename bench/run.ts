@@ -50,7 +50,11 @@ async function main(): Promise<void> {
     const wall = median(walls);
     rows.push(
       { measure: `subtasks in the plan (asked for ${k})`, value: String(subtasks), target: String(k) },
-      { measure: `critical path: 3 sequential model calls at ${latencyMs} ms (ms)`, value: criticalPath.toFixed(0), target: '' },
+      {
+        measure: `critical path: 3 sequential model calls at ${latencyMs} ms (ms)`,
+        value: criticalPath.toFixed(0),
+        target: '',
+      },
       { measure: `run wall time, median of ${runs} (ms)`, value: wall.toFixed(0), target: '' },
       { measure: 'wall time / critical path', value: (wall / criticalPath).toFixed(3), target: '< 1.15' },
     );
@@ -58,9 +62,17 @@ async function main(): Promise<void> {
     await call(`${product.emulatorUrl}/_emulator/latency`, { body: { ms: 0 } });
     const research = await researchRequests(product);
     rows.push(
-      { measure: `Agent Service polls for one ${agentRunMs / 1000} s research run`, value: String(research.polls), target: '<= 6' },
+      {
+        measure: `Agent Service polls for one ${agentRunMs / 1000} s research run`,
+        value: String(research.polls),
+        target: '<= 6',
+      },
       { measure: 'all Agent Service requests for that subtask', value: String(research.total), target: '' },
-      { measure: 'polls with fixed 1 s polling (for comparison)', value: String(Math.ceil(agentRunMs / 1000)), target: '' },
+      {
+        measure: 'polls with fixed 1 s polling (for comparison)',
+        value: String(Math.ceil(agentRunMs / 1000)),
+        target: '',
+      },
     );
   } finally {
     await product.stop();
@@ -80,20 +92,32 @@ async function measureCriticalPath(product: Product, calls: number): Promise<num
   for (let i = 0; i < 3; i++) {
     const started = performance.now();
     for (let c = 0; c < calls; c++) {
-      await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `baseline ${i} ${c}` }] });
+      await client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: `baseline ${i} ${c}` }],
+      });
     }
     samples.push(performance.now() - started);
   }
   return median(samples);
 }
 
-async function timeFanOutRun(product: Product, k: number, round: number): Promise<{ wallMs: number; total: number }> {
+async function timeFanOutRun(
+  product: Product,
+  k: number,
+  round: number,
+): Promise<{ wallMs: number; total: number }> {
   const prompt = Array.from({ length: k }, (_, i) => `Compute ${round * 100 + i + 11} + ${i + 2}.`).join(' ');
   const started = performance.now();
-  const start = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, { body: { prompt, tools: [], research: false } });
+  const start = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
+    body: { prompt, tools: [], research: false },
+  });
   if (start.status !== 202) throw new Error(`start answered ${start.status}: ${JSON.stringify(start.body)}`);
   const view = await pollUntil(
-    () => call<{ status: string; progress: { total: number } }>(`${product.baseUrl}/api/agent-runs/${start.body.runId}`),
+    () =>
+      call<{ status: string; progress: { total: number } }>(
+        `${product.baseUrl}/api/agent-runs/${start.body.runId}`,
+      ),
     (r) => r.body.status !== 'running',
     120_000,
   );
@@ -112,10 +136,16 @@ async function researchRequests(product: Product): Promise<{ polls: number; tota
     (r) => r.body.status !== 'running',
     300_000,
   );
-  const log = await call<EmulatorRequest[] | { requests: EmulatorRequest[] }>(`${product.emulatorUrl}/_emulator/requests`);
-  const requests = (Array.isArray(log.body) ? log.body : log.body.requests).filter((r) => !r.path.includes('/openai/'));
+  const log = await call<EmulatorRequest[] | { requests: EmulatorRequest[] }>(
+    `${product.emulatorUrl}/_emulator/requests`,
+  );
+  const requests = (Array.isArray(log.body) ? log.body : log.body.requests).filter(
+    (r) => !r.path.includes('/openai/'),
+  );
   const agentCreation = requests.filter((r) => r.method === 'POST' && /\/assistants$/.test(r.path)).length;
-  const polls = requests.filter((r) => r.method === 'GET' && /\/threads\/[^/]+\/runs\/[^/]+$/.test(r.path)).length;
+  const polls = requests.filter(
+    (r) => r.method === 'GET' && /\/threads\/[^/]+\/runs\/[^/]+$/.test(r.path),
+  ).length;
   // The agent is created once per process, not per subtask.
   return { polls, total: requests.length - agentCreation };
 }

@@ -14,6 +14,7 @@ import { activityNames, entityNames, functionNames, orchestratorNames } from './
 import { agentRunOrchestrator } from './orchestrators/agentRun';
 import { answerSubtaskOrchestrator } from './orchestrators/answerSubtask';
 import { researchSubtaskOrchestrator } from './orchestrators/researchSubtask';
+import { toolSubtaskOrchestrator } from './orchestrators/toolSubtask';
 
 // Composition root: configuration is read once, here, and a bad setting stops the app at start with
 // one message listing every problem. SDK clients are created once per process and handed to activities.
@@ -22,15 +23,24 @@ const clients = createClients(config);
 
 app.setup({ enableHttpStream: false });
 
-app.http(functionNames.health, { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: health });
+app.http(functionNames.health, {
+  route: 'health',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: health,
+});
 registerAgentRunFunctions(config);
 registerQuotaFunctions(config);
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
 df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);
 df.app.orchestration(orchestratorNames.researchSubtask, researchSubtaskOrchestrator);
+df.app.orchestration(orchestratorNames.toolSubtask, toolSubtaskOrchestrator);
 
-df.app.entity(entityNames.tokenQuota, createTokenQuotaEntity({ defaultMonthlyTokens: config.quota.defaultMonthlyTokens }));
+df.app.entity(
+  entityNames.tokenQuota,
+  createTokenQuotaEntity({ defaultMonthlyTokens: config.quota.defaultMonthlyTokens }),
+);
 
 df.app.activity(activityNames.callModel, { handler: createCallModel({ clients, config }) });
 df.app.activity(activityNames.runTool, { handler: createRunTool({ config }) });

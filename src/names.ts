@@ -15,6 +15,7 @@ export const orchestratorNames = {
   agentRun: 'agentRunOrchestrator',
   answerSubtask: 'answerSubtaskOrchestrator',
   researchSubtask: 'researchSubtaskOrchestrator',
+  toolSubtask: 'toolSubtaskOrchestrator',
 } as const;
 
 export const activityNames = {

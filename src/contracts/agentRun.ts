@@ -50,7 +50,11 @@ export function startAgentRunBodySchema(limits: StartAgentRunLimits) {
       .optional(),
     model: z.enum(['auto', 'fast', 'strong'], { error: 'must be one of auto, fast, strong' }).optional(),
     tools: z
-      .array(z.enum(toolNames as [string, ...string[]], { error: `must name known tools: ${toolNames.join(', ')}` }))
+      .array(
+        z.enum(toolNames as [string, ...string[]], {
+          error: `must name known tools: ${toolNames.join(', ')}`,
+        }),
+      )
       .max(toolNames.length)
       .optional(),
     research: z.boolean({ error: 'must be true or false' }).optional(),

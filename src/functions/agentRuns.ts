@@ -19,6 +19,7 @@ import { problem, readJsonBody } from '../lib/http';
 import { canApprove, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId } from '../lib/ids';
 import { eventNames, functionNames, orchestratorNames } from '../names';
+import { subtaskInstanceId } from '../orchestrators/agentRun';
 
 /** What the owner sees of a run: the contract of `GET /api/agent-runs/{id}`. */
 export type RunViewStatus =
@@ -137,7 +138,8 @@ export function createGetAgentRun(config: AppConfig) {
     if (!who.ok) return who.response;
     const found = await findVisibleRun(request, context, who.caller);
     if (!found.ok) return found.response;
-    return { status: 200, jsonBody: runView(request, found.status) };
+    const status = await withLiveProgress(df.getClient(context), found.status);
+    return { status: 200, jsonBody: runView(request, status) };
   };
 }
 
@@ -190,6 +192,30 @@ export function createApproveAgentRun(config: AppConfig) {
   };
 }
 
+/**
+ * While subtasks run, the parent waits on one Task.all and cannot update its custom status, so the
+ * live progress comes from the children (`<runId>-<subtaskId>`), read here.
+ */
+async function withLiveProgress(
+  client: DurableClient,
+  status: DurableOrchestrationStatus,
+): Promise<DurableOrchestrationStatus> {
+  const custom = customStatusOf(status);
+  if (isFinished(status) || custom?.stage !== 'working' || !custom.subtasks) return status;
+  const children = await Promise.all(
+    custom.subtasks.map((s) => getStatusOrNull(client, subtaskInstanceId(status.instanceId, s.id), false)),
+  );
+  const subtasks = custom.subtasks.map((s, i) => {
+    const child = children[i];
+    if (!child || !isFinished(child)) return s;
+    const ok = (child.output as { ok?: unknown } | null)?.ok === true;
+    return { ...s, state: ok ? ('succeeded' as const) : ('failed' as const) };
+  });
+  const done = subtasks.filter((s) => s.state !== 'pending').length;
+  const live: AgentRunStatus = { ...custom, subtasks, progress: { done, total: custom.progress.total } };
+  return { ...status, customStatus: live };
+}
+
 type Found = { ok: true; status: DurableOrchestrationStatus } | { ok: false; response: HttpResponseInit };
 
 /** The run with this route id, if the caller may see it; unknown and not-yours look the same (404). */
@@ -221,9 +247,10 @@ async function findVisibleRun(
 async function getStatusOrNull(
   client: DurableClient,
   id: string,
+  showInput = true,
 ): Promise<DurableOrchestrationStatus | null> {
   try {
-    return await client.getStatus(id, { showInput: true });
+    return await client.getStatus(id, { showInput });
   } catch (error) {
     if (error instanceof Error && error.message.includes('404')) return null;
     throw error;

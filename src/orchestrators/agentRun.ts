@@ -17,14 +17,15 @@ import {
   type Subtask,
   type SubtaskResult,
 } from '../contracts/agentRun';
-import type { ModelUsage, RunToolInput, RunToolResult } from '../contracts/model';
+import type { ModelUsage } from '../contracts/model';
 import type { ReserveResult } from '../contracts/quota';
 import type { Citation } from '../contracts/research';
 import type { SaveResultInput, SaveResultOutput } from '../contracts/result';
 import { activityNames, entityNames, eventNames, orchestratorNames } from '../names';
 import type { AnswerSubtaskInput } from './answerSubtask';
-import { activityRetry, callModelDurably, failedSubtask, failureMessage, type Durable } from './durable';
+import { activityRetry, callModelDurably, type Durable } from './durable';
 import { defaultResearchPolling, type ResearchSubtaskInput } from './researchSubtask';
+import type { ToolSubtaskInput } from './toolSubtask';
 
 /** Per-call completion cap, so one answer cannot spend the whole run's budget. */
 const maxTokensPerCall = 2000;
@@ -293,6 +294,14 @@ function ensureResearch(subtasks: Subtask[], input: AgentRunInput): Subtask[] {
   return withResearch.map((s, i) => ({ ...s, id: `s${i + 1}` }));
 }
 
+/**
+ * Runs every subtask as a sub-orchestration, all at once, and waits for all of them with one Task.all.
+ * Each child ends with a result, never a fault, so one failure does not hide the others.
+ *
+ * Why not a Task.any loop for live progress: a new Task.any over tasks that were already scheduled lists
+ * them again, and the Durable extension (like the devhost) schedules them a second time (durable-js #574).
+ * The run view reads live progress from the children's statuses instead.
+ */
 function* fanOut(
   context: OrchestrationContext,
   input: AgentRunInput,
@@ -303,32 +312,28 @@ function* fanOut(
   run.subtasks = subtasks.map((s) => ({ id: s.id, kind: s.kind, title: s.title, state: 'pending' }));
   run.setStage('working');
 
-  const tasks = subtasks.map((subtask) => startSubtask(context, input, subtask));
-  const results: (SubtaskResult | undefined)[] = subtasks.map(() => undefined);
-  const pending = new Set(tasks);
-  while (pending.size > 0) {
-    const winner = (yield context.df.Task.any([...pending])) as Task;
-    pending.delete(winner);
-    const index = tasks.indexOf(winner);
-    const subtask = subtasks[index];
-    if (!subtask) continue;
-    const result = subtaskResult(subtask, winner);
-    results[index] = result;
-    run.addUsage(result.usage);
-    run.done += 1;
-    run.subtasks[index] = {
-      id: subtask.id,
-      kind: subtask.kind,
-      title: subtask.title,
-      state: result.ok ? 'succeeded' : 'failed',
-    };
-    run.publish();
-  }
-  return results.filter((r): r is SubtaskResult => r !== undefined);
+  const results = (yield context.df.Task.all(
+    subtasks.map((subtask) => startSubtask(context, input, subtask)),
+  )) as SubtaskResult[];
+  for (const result of results) run.addUsage(result.usage);
+  run.done = results.length;
+  run.subtasks = results.map((r) => ({
+    id: r.id,
+    kind: r.kind,
+    title: r.title,
+    state: r.ok ? 'succeeded' : 'failed',
+  }));
+  run.publish();
+  return results;
+}
+
+/** Children are named after the run, so the run view can find them: `<runId>-s1`, `<runId>-s2`, ... */
+export function subtaskInstanceId(runId: string, subtaskId: string): string {
+  return `${runId}-${subtaskId}`;
 }
 
 function startSubtask(context: OrchestrationContext, input: AgentRunInput, subtask: Subtask): Task {
-  const childId = `${input.runId}-${subtask.id}`;
+  const childId = subtaskInstanceId(input.runId, subtask.id);
   switch (subtask.kind) {
     case 'answer': {
       const childInput: AnswerSubtaskInput = {
@@ -353,28 +358,11 @@ function startSubtask(context: OrchestrationContext, input: AgentRunInput, subta
       };
       return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
     }
-    case 'tool':
-      return context.df.callActivityWithRetry(activityNames.runTool, activityRetry(), {
-        name: subtask.toolName ?? '',
-        arguments: subtask.toolArguments ?? '{}',
-      } satisfies RunToolInput);
+    case 'tool': {
+      const childInput: ToolSubtaskInput = { runId: input.runId, subtask };
+      return context.df.callSubOrchestrator(orchestratorNames.toolSubtask, childInput, childId);
+    }
   }
-}
-
-function subtaskResult(subtask: Subtask, task: Task): SubtaskResult {
-  if (task.isFaulted) return failedSubtask(subtask, failureMessage(task.result), emptyUsage);
-  if (subtask.kind !== 'tool') return task.result as SubtaskResult;
-  const tool = task.result as RunToolResult;
-  if (tool.isError) return failedSubtask(subtask, `${tool.name}: ${tool.content}`, emptyUsage);
-  return {
-    id: subtask.id,
-    kind: subtask.kind,
-    title: subtask.title,
-    ok: true,
-    text: `${tool.name} returned: ${tool.content}`,
-    citations: [],
-    usage: emptyUsage,
-  };
 }
 
 /**
@@ -473,8 +461,6 @@ function* awaitApproval(
   let escalated = false;
   let round = 0;
   let deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
-  let eventTask: Task | undefined;
-
   for (;;) {
     run.approval = {
       round,
@@ -487,17 +473,21 @@ function* awaitApproval(
     run.stage = 'awaiting-approval';
     run.publish();
 
-    const timer: TimerTask = context.df.createTimer(deadline);
+    // A fresh wait and a fresh timer for every Task.any: listing a task in a second Task.any would make
+    // the host schedule it again (see fanOut). The newest wait on a name receives the next event.
     let event: ApprovalEvent | null = null;
-    while (!event) {
-      // One wait stays open across an escalation; a new one is made only after an event was consumed.
-      eventTask ??= context.df.waitForExternalEvent(eventNames.approval);
+    for (;;) {
+      const timer: TimerTask = context.df.createTimer(deadline);
+      const eventTask = context.df.waitForExternalEvent(eventNames.approval);
       const winner = (yield context.df.Task.any([eventTask, timer])) as Task;
       if (winner === timer) break;
+      timer.cancel();
       const parsed = approvalEventSchema.safeParse(eventTask.result);
-      eventTask = undefined;
-      if (parsed.success && parsed.data.round === round) event = parsed.data;
-      else if (!context.df.isReplaying)
+      if (parsed.success && parsed.data.round === round) {
+        event = parsed.data;
+        break;
+      }
+      if (!context.df.isReplaying)
         context.log(`Run ${input.runId}: ignored an approval event for another round.`);
     }
 
@@ -515,7 +505,6 @@ function* awaitApproval(
         message: `Nobody approved the answer before ${deadline.toISOString()}.`,
       };
     }
-    timer.cancel();
     const decided = {
       ...base,
       decision: event.decision,

@@ -160,6 +160,13 @@ describe('an agent run over HTTP', () => {
         prompt: 'Research the latest Azure news and compute 6 * 7.',
         research: true,
       });
+      // The tool child is done long before the research child gives up: the run view shows that live.
+      const midway = await runUntil(
+        started.body.runId,
+        (v) => v.stage === 'working' && v.progress.done === 1,
+      );
+      expect(midway.progress.total).toBe(2);
+      expect(midway.subtasks?.find((t) => t.kind === 'tool')?.state).toBe('succeeded');
       const view = await runUntil(started.body.runId, finished);
       expect(view.status).toBe('completed');
       const research = view.subtasks?.filter((s) => s.kind === 'research') ?? [];
@@ -190,24 +197,24 @@ describe('an agent run over HTTP', () => {
 
   it('never repeats a finished model call on replay', async () => {
     const before = (await emulatorRequests()).filter((r) => r.path.includes('/chat/completions')).length;
-    const started = await startRun({ prompt: 'What is 3 * (4 + 5)?', tools: ['calculator'] });
+    const started = await startRun({ prompt: 'What time is it now in Tokyo?', tools: ['current_time'] });
     const view = await runUntil(started.body.runId, finished);
     expect(view.status).toBe('completed');
     const after = (await emulatorRequests()).filter((r) => r.path.includes('/chat/completions')).length;
 
-    // Every model call is one scheduled callModel activity in this run's histories (parent and children).
-    const parent = await history(started.body.statusQueryGetUri);
-    const childIds = parent
-      .filter((e) => e.EventType === 'SubOrchestrationInstanceCreated')
-      .map((e) => (e as { InstanceId?: string }).InstanceId);
-    let scheduled = parent.filter((e) => e.EventType === 'TaskScheduled' && e.Name === 'callModel').length;
-    for (const childId of childIds) {
-      const childUrl = started.body.statusQueryGetUri.replace(started.body.runId, String(childId));
-      scheduled += (await history(childUrl)).filter(
-        (e) => e.EventType === 'TaskScheduled' && e.Name === 'callModel',
+    // Every model call is one callModel activity in this run's histories (parent and children), as the
+    // extension shows them: TaskCompleted events that carry the FunctionName.
+    const modelCalls = async (statusUrl: string) =>
+      (await history(statusUrl)).filter(
+        (e) =>
+          (e.EventType === 'TaskCompleted' || e.EventType === 'TaskFailed') && e.FunctionName === 'callModel',
       ).length;
+    let scheduled = await modelCalls(started.body.statusQueryGetUri);
+    for (const subtask of view.subtasks ?? []) {
+      const childId = `${started.body.runId}-${subtask.id}`;
+      scheduled += await modelCalls(started.body.statusQueryGetUri.replace(started.body.runId, childId));
     }
-    // Plan, a tool turn, an answer turn and the synthesis: each later call ran after replaying the earlier ones.
+    // Plan, the answer's tool turn and final turn, the synthesis: each later call replayed the earlier ones.
     expect(scheduled).toBeGreaterThanOrEqual(4);
     expect(after - before).toBe(scheduled);
   });

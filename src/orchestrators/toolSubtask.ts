@@ -1,0 +1,37 @@
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import { emptyUsage, type Subtask, type SubtaskResult } from '../contracts/agentRun';
+import type { RunToolInput, RunToolResult } from '../contracts/model';
+import { activityNames } from '../names';
+import { activityRetry, failedSubtask, failureMessage } from './durable';
+
+export interface ToolSubtaskInput {
+  runId: string;
+  subtask: Subtask;
+}
+
+/**
+ * One direct tool call. It runs as a small sub-orchestration so that, like the other subtasks, it
+ * always ends with a result (never a fault) and the run can fan out with a single Task.all.
+ */
+export const toolSubtaskOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const { subtask } = context.df.getInput<ToolSubtaskInput>();
+  try {
+    const tool = (yield context.df.callActivityWithRetry(activityNames.runTool, activityRetry(), {
+      name: subtask.toolName ?? '',
+      arguments: subtask.toolArguments ?? '{}',
+    } satisfies RunToolInput)) as RunToolResult;
+    if (tool.isError) return failedSubtask(subtask, `${tool.name}: ${tool.content}`, emptyUsage);
+    const result: SubtaskResult = {
+      id: subtask.id,
+      kind: subtask.kind,
+      title: subtask.title,
+      ok: true,
+      text: `${tool.name} returned: ${tool.content}`,
+      citations: [],
+      usage: emptyUsage,
+    };
+    return result;
+  } catch (error) {
+    return failedSubtask(subtask, failureMessage(error), emptyUsage);
+  }
+};
