@@ -28,7 +28,9 @@ export interface DevHostProcessOptions {
   readyTimeoutMs?: number;
 }
 
-const projectRoot = path.resolve(__dirname, '..', '..');
+// Two levels up from this file, whether it runs from source (ts-jest) or compiled under dist/ (the bench).
+const twoUp = path.resolve(__dirname, '..', '..');
+const projectRoot = path.basename(twoUp) === 'dist' ? path.dirname(twoUp) : twoUp;
 export const devhostCli = path.join(projectRoot, 'dist', 'devhost', 'src', 'cli.js');
 
 /** Spawns `node dist/devhost/src/cli.js start --app <appDir> --port 0` and resolves once it listens. */

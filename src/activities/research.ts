@@ -15,6 +15,7 @@ import {
   researchRunStatuses,
   startResearchInputSchema,
   type Citation,
+  type CollectResearchInput,
   type CollectResearchOutput,
   type PollResearchOutput,
   type ResearchHandle,
@@ -140,16 +141,21 @@ export function createPollResearch(
  */
 export function createCollectResearch(
   deps: ResearchDeps,
-): (input: ResearchHandle, context: InvocationContext) => Promise<CollectResearchOutput> {
+): (input: CollectResearchInput, context: InvocationContext) => Promise<CollectResearchOutput> {
   const now = deps.now ?? Date.now;
   return async (input, context) => {
     try {
       const { client, handle } = checkHandle(deps, input);
-      const run = await client.runs.get(handle.threadId, handle.agentRunId);
-      if (!terminalStatuses.has(toStatus(run.status))) {
-        await client.runs.cancel(handle.threadId, handle.agentRunId).catch((error: unknown) => {
-          context.warn(`Could not cancel research run ${handle.agentRunId}: ${describe(error)}`);
-        });
+      // A run the orchestrator saw complete needs no second read; any other is cancelled before the thread goes.
+      let usage = input.completedUsage;
+      if (!usage) {
+        const run = await client.runs.get(handle.threadId, handle.agentRunId);
+        if (!terminalStatuses.has(toStatus(run.status))) {
+          await client.runs.cancel(handle.threadId, handle.agentRunId).catch((error: unknown) => {
+            context.warn(`Could not cancel research run ${handle.agentRunId}: ${describe(error)}`);
+          });
+        }
+        usage = toUsage(run);
       }
       const messages: ThreadMessage[] = [];
       for await (const message of client.messages.list(handle.threadId, {
@@ -170,7 +176,7 @@ export function createCollectResearch(
         value: {
           text,
           citations,
-          usage: toUsage(run) ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+          usage: usage ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
         },
       };
     } catch (error) {

@@ -29,6 +29,10 @@ export interface ResearchHandle {
   agentId: string;
 }
 export type StartResearchOutput = ActivityOutcome<ResearchHandle>;
+/** When the orchestrator saw the run complete, it passes the usage it read, and collect skips re-reading the run. */
+export interface CollectResearchInput extends ResearchHandle {
+  completedUsage?: ModelUsage;
+}
 
 export const researchRunStatuses = [
   'queued',

@@ -1,6 +1,8 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { emptyUsage, type Subtask, type SubtaskResult } from '../contracts/agentRun';
+import type { ModelUsage } from '../contracts/model';
 import type {
+  CollectResearchInput,
   CollectResearchOutput,
   PollResearchOutput,
   ResearchHandle,
@@ -28,7 +30,7 @@ export interface ResearchPolling {
 export const defaultResearchPolling: ResearchPolling = {
   firstDelayMs: 2000,
   factor: 2,
-  maxDelayMs: 8000,
+  maxDelayMs: 10_000,
   timeoutMs: 10 * 60_000,
 };
 
@@ -63,6 +65,7 @@ function* research(context: OrchestrationContext, input: ResearchSubtaskInput): 
   const handle = started.value;
 
   const giveUpAt = context.df.currentUtcDateTime.getTime() + polling.timeoutMs;
+  let completedUsage: ModelUsage | undefined;
   for (let attempt = 0; ; attempt++) {
     const now = context.df.currentUtcDateTime.getTime();
     if (now >= giveUpAt) {
@@ -84,7 +87,10 @@ function* research(context: OrchestrationContext, input: ResearchSubtaskInput): 
       yield* collect(context, handle);
       return failedSubtask(subtask, poll.message, emptyUsage);
     }
-    if (poll.value.status === 'completed') break;
+    if (poll.value.status === 'completed') {
+      completedUsage = poll.value.usage;
+      break;
+    }
     if (terminalFailures.has(poll.value.status)) {
       yield* collect(context, handle);
       const reason = poll.value.error ? `: ${poll.value.error}` : '';
@@ -96,7 +102,7 @@ function* research(context: OrchestrationContext, input: ResearchSubtaskInput): 
     }
   }
 
-  const collected = yield* collect(context, handle);
+  const collected = yield* collect(context, { ...handle, ...(completedUsage ? { completedUsage } : {}) });
   if (!collected.ok) return failedSubtask(subtask, collected.message, emptyUsage);
   const { text, citations, usage } = collected.value;
   return { id: subtask.id, kind: subtask.kind, title: subtask.title, ok: true, text, citations, usage };
@@ -123,7 +129,7 @@ function* startRun(
 /** Collects the answer and deletes the thread; also the clean-up after a failed run. */
 function* collect(
   context: OrchestrationContext,
-  handle: ResearchHandle,
+  handle: CollectResearchInput,
 ): Durable<CollectResearchOutput | { ok: false; kind: 'permanent'; message: string }> {
   try {
     return (yield context.df.callActivityWithRetry(

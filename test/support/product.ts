@@ -3,7 +3,9 @@ import { startDevHostProcess } from '../../devhost/test/harness';
 import { startEmulators } from '../../emulators/src';
 import { startAzurite } from '../../scripts/azurite';
 
-export const projectRoot = path.resolve(__dirname, '..', '..');
+// Two levels up from this file, whether it runs from source (ts-jest) or compiled under dist/ (the bench).
+const twoUp = path.resolve(__dirname, '..', '..');
+export const projectRoot = path.basename(twoUp) === 'dist' ? path.dirname(twoUp) : twoUp;
 
 export interface Product {
   /** http://127.0.0.1:PORT of the devhost running the app. */

@@ -126,6 +126,26 @@ describe('research activities against the Agent Service emulator', () => {
     expect(afterDelete).toMatchObject({ ok: false, kind: 'permanent', status: 404 });
   });
 
+  it('collects without reading the run again when the orchestrator passes the usage it saw at completion', async () => {
+    const handle = handleOf(
+      await createStartResearch({ clients, config })(
+        { runId: 'run-2', subtaskId: 's1', query: 'What is the Durable Task Scheduler?' },
+        testContext('startResearch'),
+      ),
+    );
+    const last = (await pollUntilDone(handle)).at(-1);
+    if (!last?.ok || !last.value.usage)
+      throw new Error(`expected a completed run with usage: ${JSON.stringify(last)}`);
+    await control('POST', '/_emulator/reset');
+
+    const collected = await createCollectResearch({ clients, config })(
+      { ...handle, completedUsage: last.value.usage },
+      testContext('collectResearch'),
+    );
+    expect(collected).toMatchObject({ ok: true, value: { usage: last.value.usage } });
+    expect(await operations()).toEqual(['listMessages', 'deleteThread']);
+  });
+
   it('creates the Bing-grounded agent once per process, on the fast deployment', async () => {
     const start = createStartResearch({ clients, config });
     const a = handleOf(
