@@ -1,7 +1,8 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import type { Subtask, SubtaskResult } from '../contracts/agentRun';
-import type { CallModelInput, CallModelOutput, CallModelResult, ModelUsage } from '../contracts/model';
+import type { CallModelInput, CallModelResult, ModelUsage } from '../contracts/model';
+import type { ActivityOutcome } from '../lib/errors';
 import { activityNames } from '../names';
 
 /** A step of an orchestration: a generator the orchestrator runs with `yield*`. */
@@ -21,35 +22,43 @@ export function activityRetry(): df.RetryOptions {
 /** How many times one model call may be put off by a long rate limit before the step gives up. */
 export const maxRateLimitWaits = 5;
 
-export type ModelCallResult = { ok: true; value: CallModelResult } | { ok: false; message: string };
+export type StepResult<T> = { ok: true; value: T } | { ok: false; message: string };
 
 /**
- * Calls the model as an activity. A rate limit with a long retry-after becomes a durable timer (no
- * function is held while waiting), then the call is tried again, a bounded number of times.
+ * Calls an activity that returns an `ActivityOutcome`. A rate limit with a long retry-after becomes a
+ * durable timer (no function is held while waiting), then the call is tried again, a bounded number of
+ * times; a permanent failure ends the step. Transient faults are retried by the host first.
  */
-export function* callModelDurably(
+export function* callActivityDurably<T>(
   context: OrchestrationContext,
-  input: CallModelInput,
-): Durable<ModelCallResult> {
+  activityName: string,
+  input: unknown,
+): Durable<StepResult<T>> {
   for (let waits = 0; ; waits++) {
     const out = (yield context.df.callActivityWithRetry(
-      activityNames.callModel,
+      activityName,
       activityRetry(),
       input,
-    )) as CallModelOutput;
+    )) as ActivityOutcome<T>;
     if (out.ok) return { ok: true, value: out.value };
     if (out.kind === 'permanent') return { ok: false, message: out.message };
     if (waits >= maxRateLimitWaits) {
       return { ok: false, message: `still rate-limited after ${maxRateLimitWaits} waits: ${out.message}` };
     }
-    const resumeAt = new Date(context.df.currentUtcDateTime.getTime() + Math.max(out.retryAfterMs, 1));
     if (!context.df.isReplaying) {
-      context.log(
-        `Model rate-limited; waiting ${out.retryAfterMs} ms on a durable timer before trying again.`,
-      );
+      context.log(`${activityName} was rate-limited; waiting ${out.retryAfterMs} ms on a durable timer.`);
     }
-    yield context.df.createTimer(resumeAt);
+    yield context.df.createTimer(
+      new Date(context.df.currentUtcDateTime.getTime() + Math.max(out.retryAfterMs, 1)),
+    );
   }
+}
+
+export function callModelDurably(
+  context: OrchestrationContext,
+  input: CallModelInput,
+): Durable<StepResult<CallModelResult>> {
+  return callActivityDurably<CallModelResult>(context, activityNames.callModel, input);
 }
 
 /** The message of an error thrown by a durable task, without the host's stack details. */

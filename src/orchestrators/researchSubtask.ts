@@ -7,10 +7,9 @@ import type {
   PollResearchOutput,
   ResearchHandle,
   StartResearchInput,
-  StartResearchOutput,
 } from '../contracts/research';
 import { activityNames } from '../names';
-import { activityRetry, failedSubtask, failureMessage, maxRateLimitWaits, type Durable } from './durable';
+import { activityRetry, callActivityDurably, failedSubtask, failureMessage, type Durable } from './durable';
 
 export interface ResearchSubtaskInput {
   runId: string;
@@ -56,11 +55,11 @@ export const researchSubtaskOrchestrator: OrchestrationHandler = function* (cont
 
 function* research(context: OrchestrationContext, input: ResearchSubtaskInput): Durable<SubtaskResult> {
   const { subtask, polling } = input;
-  const started = yield* startRun(context, {
+  const started = yield* callActivityDurably<ResearchHandle>(context, activityNames.startResearch, {
     runId: input.runId,
     subtaskId: subtask.id,
     query: `${subtask.title}\n${subtask.instructions}`,
-  });
+  } satisfies StartResearchInput);
   if (!started.ok) return failedSubtask(subtask, started.message, emptyUsage);
   const handle = started.value;
 
@@ -106,24 +105,6 @@ function* research(context: OrchestrationContext, input: ResearchSubtaskInput): 
   if (!collected.ok) return failedSubtask(subtask, collected.message, emptyUsage);
   const { text, citations, usage } = collected.value;
   return { id: subtask.id, kind: subtask.kind, title: subtask.title, ok: true, text, citations, usage };
-}
-
-function* startRun(
-  context: OrchestrationContext,
-  input: StartResearchInput,
-): Durable<{ ok: true; value: ResearchHandle } | { ok: false; message: string }> {
-  for (let waits = 0; ; waits++) {
-    const out = (yield context.df.callActivityWithRetry(
-      activityNames.startResearch,
-      activityRetry(),
-      input,
-    )) as StartResearchOutput;
-    if (out.ok) return out;
-    if (out.kind === 'permanent' || waits >= maxRateLimitWaits) return { ok: false, message: out.message };
-    yield context.df.createTimer(
-      new Date(context.df.currentUtcDateTime.getTime() + Math.max(out.retryAfterMs, 1)),
-    );
-  }
 }
 
 /** Collects the answer and deletes the thread; also the clean-up after a failed run. */

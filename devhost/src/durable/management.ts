@@ -156,16 +156,8 @@ export class ManagementApi {
     url: URL,
     origin: string,
   ): Promise<void> {
-    const body = (await readBody(req)).toString('utf8');
-    let input: string | null = null;
-    if (body.trim() !== '') {
-      try {
-        JSON.parse(body);
-      } catch {
-        return send(res, 400, { Message: 'Invalid JSON content' });
-      }
-      input = body;
-    }
+    const input = await readJsonText(req);
+    if (input === invalidJson) return send(res, 400, { Message: 'Invalid JSON content' });
     let id: string;
     try {
       id = await this.engine.startOrchestration(functionName, instanceId, input);
@@ -366,16 +358,8 @@ export class ManagementApi {
     if (mediaType !== 'application/json') {
       return send(res, 400, { Message: 'Only application/json request content is supported' });
     }
-    const body = (await readBody(req)).toString('utf8');
-    let data: string | null = null;
-    if (body.trim() !== '') {
-      try {
-        JSON.parse(body);
-      } catch {
-        return send(res, 400, { Message: 'Invalid JSON content' });
-      }
-      data = body;
-    }
+    const data = await readJsonText(req);
+    if (data === invalidJson) return send(res, 400, { Message: 'Invalid JSON content' });
     await this.engine.raiseEvent(instanceId, eventName, data);
     send(res, 202);
   }
@@ -540,6 +524,20 @@ export function historyForStatus(
     return item;
   });
   return items.filter((_item, index) => !drop.has(index));
+}
+
+const invalidJson = Symbol('invalid JSON');
+
+/** The request body as JSON text (null when empty), or `invalidJson` when it does not parse. */
+async function readJsonText(req: IncomingMessage): Promise<string | null | typeof invalidJson> {
+  const body = (await readBody(req)).toString('utf8');
+  if (body.trim() === '') return null;
+  try {
+    JSON.parse(body);
+    return body;
+  } catch {
+    return invalidJson;
+  }
 }
 
 function parseJsonText(text: string | null): unknown {
