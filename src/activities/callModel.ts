@@ -1,3 +1,4 @@
+import type { ContentFilterResultsForChoiceOutput } from '@azure/openai/types';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InvocationContext } from '@azure/functions';
 import { APIConnectionError, APIError } from 'openai';
@@ -232,8 +233,10 @@ function toResult(completion: ChatCompletion, deployment: string): CallModelResu
   }
   const finishReason = choice.finish_reason ?? 'unknown';
   if (finishReason === 'content_filter') {
+    const filtered = filteredCategories((choice as AzureChoice).content_filter_results);
     throw new PermanentError(
-      `Deployment ${deployment} stopped its answer: the Azure OpenAI content filter blocked the output. Rephrase the request.`,
+      `Deployment ${deployment} stopped its answer: the Azure OpenAI content filter blocked the output` +
+        `${filtered ? ` (${filtered})` : ''}. Rephrase the request.`,
       400,
     );
   }
@@ -345,6 +348,23 @@ export function classifyModelError(
 }
 
 /** `instanceof APIError` alone narrows to APIError<any, ...>; this keeps the declared field types. */
+/** A choice as Azure OpenAI sends it: the openai types plus Azure's content filter annotations. */
+type AzureChoice = { content_filter_results?: ContentFilterResultsForChoiceOutput };
+
+/** The categories Azure's content filter blocked, with their severity: "violence (high), hate (medium)". */
+export function filteredCategories(results: ContentFilterResultsForChoiceOutput | undefined): string {
+  if (!results) return '';
+  const severityCategories = ['hate', 'sexual', 'violence', 'self_harm'] as const;
+  const detectionCategories = ['profanity', 'protected_material_text', 'protected_material_code'] as const;
+  return [
+    ...severityCategories.flatMap((name) => {
+      const result = results[name];
+      return result?.filtered ? [`${name} (${result.severity})`] : [];
+    }),
+    ...detectionCategories.flatMap((name) => (results[name]?.filtered ? [name] : [])),
+  ].join(', ');
+}
+
 function isApiError(error: unknown): error is APIError {
   return error instanceof APIError;
 }

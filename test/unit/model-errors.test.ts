@@ -1,5 +1,9 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
-import { classifyModelError, jsonSchemaResponseFormat } from '../../src/activities/callModel';
+import {
+  classifyModelError,
+  filteredCategories,
+  jsonSchemaResponseFormat,
+} from '../../src/activities/callModel';
 import { canonicalJson, modelCacheKey, type ModelCacheKeyParts } from '../../src/activities/modelCache';
 import { answerWithCitations } from '../../src/activities/research';
 import { PermanentError, RateLimitedError, RetryableError, toOutcome } from '../../src/lib/errors';
@@ -105,6 +109,20 @@ describe('classifyModelError', () => {
 
   it('leaves errors that are not from the service alone', () => {
     expect(classifyModelError(new TypeError('bug'), ctx)).toBeUndefined();
+  });
+});
+
+describe('filteredCategories', () => {
+  it("names each category Azure's content filter blocked, with its severity, and nothing it let through", () => {
+    expect(
+      filteredCategories({
+        hate: { filtered: false, severity: 'safe' },
+        violence: { filtered: true, severity: 'high' },
+        self_harm: { filtered: true, severity: 'medium' },
+        protected_material_text: { filtered: true, detected: true },
+      }),
+    ).toBe('violence (high), self_harm (medium), protected_material_text');
+    expect(filteredCategories(undefined)).toBe('');
   });
 });
 
