@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
+import { duplicateKeys, unsafeValues, type JsonIssue } from './json';
 
 /**
  * The HTTP edge every endpoint shares: problem+json answers (RFC 9457) and a JSON body reader that
@@ -34,10 +35,12 @@ export interface FieldError {
 /**
  * Reads a JSON body and checks it against `schema`.
  *
- * 415 unless the content type is `application/json` or `application/<something>+json` (UTF-8);
- * 413 when the body is larger than `maxBytes`, judged first by `Content-Length` and then by the bytes
- * actually read (never more than `maxBytes + 1` are buffered); 400 for an empty body, malformed JSON
- * (with the line and column) or a schema error (each bad field named in `errors`).
+ * 415 unless the content type is `application/json` or `application/<something>+json` (UTF-8) and the
+ * body is not compressed (`Content-Encoding`); 413 when the body is larger than `maxBytes`, judged first
+ * by `Content-Length` and then by the bytes actually read (never more than `maxBytes + 1` are buffered);
+ * 400 for an empty body, malformed JSON (with the line and column), JSON that parses but is ambiguous or
+ * not storable (a key given twice, a number that overflows, a string that is not valid Unicode), or a
+ * schema error; the last two name each bad field in `errors`.
  */
 export async function readJsonBody<T>(
   request: HttpRequest,
@@ -57,6 +60,20 @@ export async function readJsonBody<T>(
         {
           'Accept-Post': 'application/json',
         },
+      ),
+    };
+  }
+
+  const encoding = request.headers.get('content-encoding')?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    return {
+      ok: false,
+      response: problem(
+        415,
+        'Unsupported content encoding',
+        `Content-Encoding ${truncate(encoding, 40)} is not supported; send the JSON body uncompressed.`,
+        { contentEncoding: truncate(encoding, 40) },
+        { 'Accept-Encoding': 'identity' },
       ),
     };
   }
@@ -105,6 +122,9 @@ export async function readJsonBody<T>(
     };
   }
 
+  const unsafe = [...duplicateKeys(text), ...unsafeValues(json)];
+  if (unsafe.length > 0) return { ok: false, response: fieldsProblem(unsafe.map(toFieldError)) };
+
   const parsed = schema.safeParse(json);
   if (!parsed.success) return { ok: false, response: zodProblem(parsed.error, undefined, schema) };
   return { ok: true, value: parsed.data };
@@ -119,13 +139,21 @@ export function zodProblem(
   title = 'Invalid request body',
   schema?: z.ZodType,
 ): HttpResponseInit {
-  const errors = fieldErrors(error, schema);
+  return fieldsProblem(fieldErrors(error, schema), title);
+}
+
+/** A 400 whose detail sums up `errors` (one: the field and message; more: the fields' names). */
+function fieldsProblem(errors: FieldError[], title = 'Invalid request body'): HttpResponseInit {
   const fields = [...new Set(errors.map((e) => e.field))];
   const detail =
     errors.length === 1 && errors[0]
       ? `${errors[0].field}: ${errors[0].message}`
       : `${fields.length} fields are invalid: ${fields.join(', ')}. See errors for each.`;
   return problem(400, title, detail, { errors });
+}
+
+function toFieldError(issue: JsonIssue): FieldError {
+  return { field: fieldName(issue.path), message: issue.message };
 }
 
 /** One entry per bad field; an unknown-keys issue becomes one entry per unknown key. */
@@ -157,14 +185,17 @@ function issueMessage(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-/** `approval.timeoutMinutes`, `tools[1]`; the whole body is `(body)`. */
+/**
+ * `approval.timeoutMinutes`, `tools[1]`; the whole body is `(body)`. Names longer than 200 characters
+ * (a made-up key can be as long as the body) are cut short.
+ */
 export function fieldName(path: readonly PropertyKey[]): string {
   let name = '';
   for (const part of path) {
     if (typeof part === 'number') name += `[${part}]`;
     else name += name === '' ? String(part) : `.${String(part)}`;
   }
-  return name === '' ? '(body)' : name;
+  return name === '' ? '(body)' : truncate(name, 200);
 }
 
 /** The keys an object schema accepts at `path`, looking through optional, nullable, default and pipes. */
@@ -210,10 +241,9 @@ function checkMediaType(header: string | null): string | undefined {
   if (essence !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(essence)) {
     return `Content-Type ${truncate(header, 100)} is not JSON. ${expected}`;
   }
-  const charset = parameters
-    .find((p) => p.startsWith('charset='))
-    ?.slice('charset='.length)
-    .replace(/"/g, '');
+  const charsets = parameters.filter((p) => p.startsWith('charset='));
+  if (charsets.length > 1) return `Content-Type names a charset ${charsets.length} times; send one, utf-8.`;
+  const charset = charsets[0]?.slice('charset='.length).replace(/"/g, '');
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     return `charset ${truncate(charset, 40)} is not supported; send UTF-8 JSON.`;
   }

@@ -94,6 +94,7 @@ describe('readJsonBody', () => {
     ['application/jsonx', /is not JSON/],
     ['', /has no Content-Type/],
     ['application/json; charset=latin1', /charset latin1 is not supported/],
+    ['application/json; charset=utf-8; charset=utf-16', /names a charset 2 times/],
   ])('answers 415 for content type "%s"', async (contentType, detail) => {
     const response = await refusal(post('{"prompt":"hi"}', { 'content-type': contentType }));
     expect(response.status).toBe(415);
@@ -210,6 +211,50 @@ describe('readJsonBody', () => {
         { field: 'prompt', message: 'is required (expected string)' },
       ]);
     }
+  });
+
+  it.each(['gzip', 'br', 'deflate, gzip'])(
+    'answers 415 for a body sent with Content-Encoding %s, which it does not decompress',
+    async (encoding) => {
+      const response = await refusal(post('{"prompt":"hi"}', { 'content-encoding': encoding }));
+      expect(response.status).toBe(415);
+      expect(bodyOf(response).detail).toMatch(
+        /Content-Encoding .* is not supported; send the JSON body uncompressed/,
+      );
+      expect(headersOf(response).get('accept-encoding')).toBe('identity');
+    },
+  );
+
+  it('accepts Content-Encoding identity', async () => {
+    const result = await readJsonBody(post('{"prompt":"hi"}', { 'content-encoding': 'identity' }), schema, {
+      maxBytes: 1024,
+    });
+    expect(result.ok).toBe(true);
+  });
+
+  it('refuses a field given twice instead of letting the last copy win', async () => {
+    const response = await refusal(post('{"prompt":"hi","approval":{"required":false,"required":true}}'));
+    expect(response.status).toBe(400);
+    expect(bodyOf(response).errors).toEqual([
+      { field: 'approval.required', message: expect.stringMatching(/appears more than once/) as string },
+    ]);
+  });
+
+  it.each([
+    ['a number that overflows', '{"prompt":"hi","maxTokens":1e309}', 'maxTokens', /too large/],
+    ['an unpaired surrogate', '{"prompt":"\\udc00 hi"}', 'prompt', /unpaired surrogate/],
+    ['a NUL', '{"prompt":"hi\\u0000"}', 'prompt', /NUL/],
+  ])('refuses %s by field, before the schema sees it', async (_case, body, field, says) => {
+    const response = await refusal(post(body));
+    expect(response.status).toBe(400);
+    expect(bodyOf(response).errors).toEqual([{ field, message: expect.stringMatching(says) as string }]);
+  });
+
+  it('cuts a very long unknown field name short in the answer', async () => {
+    const response = await refusal(post(JSON.stringify({ prompt: 'hi', ['k'.repeat(900)]: 1 })));
+    const field = bodyOf(response).errors?.[0]?.field ?? '';
+    expect(field.length).toBeLessThanOrEqual(203);
+    expect(field).toMatch(/^k+\.\.\.$/);
   });
 
   it.each(['[]', '"hello"', 'null', '42'])('answers 400 when the body %s is not an object', async (body) => {
