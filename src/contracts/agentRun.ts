@@ -8,11 +8,66 @@ import type { Citation } from './research';
  * the custom status and the result. Pure (zod only): orchestrators import it.
  */
 
+/**
+ * Control characters, line separators and invisible formatting characters (bidi overrides such as
+ * U+202E, zero-width spaces, the BOM). The zero-width joiner and tag characters stay allowed: emoji
+ * sequences are built from them.
+ */
+const invisibleCharacter = /[\p{Cc}\p{Zl}\p{Zp}]|(?![\u200d\u{e0020}-\u{e007f}])\p{Cf}/u;
+
+/** Text a person could read: something other than whitespace and invisible characters. */
+const visibleCharacter = /[^\s\p{Cc}\p{Cf}]/u;
+
+/** A person's user id, name or email, as an approver list holds it. */
 const principalName = z
-  .string()
+  .string({ error: 'must be a string: a user id, name or email' })
   .trim()
   .min(1, { error: 'must not be empty' })
-  .max(256, { error: 'must be at most 256 characters' });
+  .max(256, { error: 'must be at most 256 characters' })
+  .refine((name) => !invisibleCharacter.test(name), {
+    error: 'must not contain control or invisible formatting characters (such as U+202E or U+200B)',
+  });
+
+/**
+ * A list of at most `max` items in which none appears twice, by `sameKey`. The length is checked here,
+ * after the type, because zod's own `.max()` also runs on a string sent in place of the list.
+ */
+function uniqueList<T extends z.ZodType<string>>(
+  item: T,
+  options: { max: number; what: string; sameKey: (value: string) => string; sameHint?: string },
+) {
+  return z.array(item, { error: `must be a list of ${options.what}` }).superRefine((values, ctx) => {
+    if (values.length > options.max) {
+      ctx.addIssue({ code: 'custom', message: `must list at most ${options.max} ${options.what}` });
+      return;
+    }
+    const seen = new Set<string>();
+    values.forEach((value, index) => {
+      const key = options.sameKey(value);
+      if (seen.has(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `repeats ${JSON.stringify(value.slice(0, 100))}; list each once${options.sameHint ?? ''}`,
+        });
+      }
+      seen.add(key);
+    });
+  });
+}
+
+/** People by user id, name or email; `Bob` and `bob` are the same entry, as approvals match them. */
+const principalList = (what: string) =>
+  uniqueList(principalName, {
+    max: 20,
+    what,
+    sameKey: (name) => name.toLowerCase(),
+    sameHint: ' (names match ignoring case)',
+  });
+
+/** A type error that says whether the field was missing or present with the wrong type. */
+const requiredAs = (what: string) => (issue: { input?: unknown }) =>
+  issue.input === undefined ? `is required and must be ${what}` : `must be ${what}`;
 
 /** Longest approval wait a run may ask for: a week. */
 export const maxApprovalTimeoutMinutes = 7 * 24 * 60;
@@ -20,26 +75,52 @@ export const maxApprovalTimeoutMinutes = 7 * 24 * 60;
 export interface StartAgentRunLimits {
   readonly maxPromptChars: number;
   readonly maxRunTokens: number;
+  /** False when this deployment has no Agent Service project: then `research: true` is refused. */
+  readonly researchAvailable?: boolean;
 }
+
+/** The approval settings that mean something only when approval is required. */
+const approvalOnlyFields = ['approvers', 'timeoutMinutes', 'escalateTo'] as const;
 
 /** The body of `POST /api/agent-runs`. Unknown fields are refused so that typos do not pass silently. */
 export function startAgentRunBodySchema(limits: StartAgentRunLimits) {
   return z.strictObject({
     prompt: z
-      .string({ error: 'is required and must be a string' })
+      .string({ error: requiredAs('a string') })
       .trim()
-      .min(1, { error: 'must not be empty' })
-      .max(limits.maxPromptChars, { error: `must be at most ${limits.maxPromptChars} characters` }),
+      .min(1, { error: 'must not be empty', abort: true })
+      .max(limits.maxPromptChars, { error: `must be at most ${limits.maxPromptChars} characters` })
+      .refine((prompt) => visibleCharacter.test(prompt), {
+        error: 'must contain visible text, not only spaces or invisible characters',
+      }),
     approval: z
-      .strictObject({
-        required: z.boolean({ error: 'must be true or false' }),
-        approvers: z.array(principalName).max(20, { error: 'at most 20 approvers' }).optional(),
-        timeoutMinutes: z
-          .number({ error: 'must be a number of minutes' })
-          .positive({ error: 'must be greater than 0' })
-          .max(maxApprovalTimeoutMinutes, { error: `must be at most ${maxApprovalTimeoutMinutes} (a week)` })
-          .optional(),
-        escalateTo: z.array(principalName).max(20, { error: 'at most 20 people to escalate to' }).optional(),
+      .strictObject(
+        {
+          required: z.boolean({ error: requiredAs('true or false') }),
+          approvers: principalList('approvers').optional(),
+          timeoutMinutes: z
+            .number({ error: 'must be a number of minutes' })
+            .positive({ error: 'must be greater than 0' })
+            .max(maxApprovalTimeoutMinutes, {
+              error: `must be at most ${maxApprovalTimeoutMinutes} (a week)`,
+            })
+            .optional(),
+          escalateTo: principalList('people to escalate to').optional(),
+        },
+        { error: 'must be an object such as {"required": true}' },
+      )
+      .superRefine((approval, ctx) => {
+        // Settings for an approval that will not happen were a mistake in the caller's mind, not ours
+        // to drop silently.
+        if (approval.required) return;
+        for (const field of approvalOnlyFields) {
+          if (approval[field] === undefined) continue;
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message: 'applies only when approval.required is true; remove it or set required to true',
+          });
+        }
       })
       .optional(),
     maxTokens: z
@@ -49,15 +130,19 @@ export function startAgentRunBodySchema(limits: StartAgentRunLimits) {
       .max(limits.maxRunTokens, { error: `must be at most ${limits.maxRunTokens} tokens` })
       .optional(),
     model: z.enum(['auto', 'fast', 'strong'], { error: 'must be one of auto, fast, strong' }).optional(),
-    tools: z
-      .array(
-        z.enum(toolNames as [string, ...string[]], {
-          error: `must name known tools: ${toolNames.join(', ')}`,
-        }),
-      )
-      .max(toolNames.length)
+    tools: uniqueList(
+      z.enum(toolNames as [string, ...string[]], {
+        error: `must name known tools: ${toolNames.join(', ')}`,
+      }),
+      { max: toolNames.length, what: `tool names (${toolNames.join(', ')})`, sameKey: (tool) => tool },
+    ).optional(),
+    research: z
+      .boolean({ error: 'must be true or false' })
+      .refine((research) => !research || limits.researchAvailable !== false, {
+        error:
+          'research is not available on this deployment (no Azure AI Foundry project is configured); leave it out or send false',
+      })
       .optional(),
-    research: z.boolean({ error: 'must be true or false' }).optional(),
   });
 }
 
@@ -66,7 +151,11 @@ export type StartAgentRunBody = z.output<ReturnType<typeof startAgentRunBodySche
 /** The body of `POST /api/agent-runs/{id}/approval`. */
 export const approvalBodySchema = z.strictObject({
   decision: z.enum(['approve', 'reject'], { error: 'must be approve or reject' }),
-  comment: z.string().trim().max(4000, { error: 'must be at most 4000 characters' }).optional(),
+  comment: z
+    .string({ error: 'must be a string' })
+    .trim()
+    .max(4000, { error: 'must be at most 4000 characters' })
+    .optional(),
 });
 
 export type ApprovalBody = z.output<typeof approvalBodySchema>;

@@ -107,7 +107,12 @@ export const setLimitInputSchema = z.object({
 /** The body of `PUT /api/quota/{userId}`. */
 export const setQuotaLimitBodySchema = z.strictObject({
   monthlyTokenLimit: z
-    .number({ error: 'is required and must be a whole number of tokens' })
+    .number({
+      error: (issue) =>
+        issue.input === undefined
+          ? 'is required and must be a whole number of tokens'
+          : 'must be a whole number of tokens',
+    })
     .int({ error: 'must be a whole number of tokens' })
     .positive({ error: 'must be greater than 0' })
     .max(maxMonthlyTokenLimit, { error: `must be at most ${maxMonthlyTokenLimit}` }),

@@ -65,7 +65,11 @@ export function registerAgentRunFunctions(config: AppConfig): void {
 
 /** `POST /api/agent-runs`: validate, check the quota, start the orchestration, answer 202 with its URLs. */
 export function createStartAgentRun(config: AppConfig) {
-  const schema = startAgentRunBodySchema({ maxPromptChars: config.limits.maxPromptChars, maxRunTokens });
+  const schema = startAgentRunBodySchema({
+    maxPromptChars: config.limits.maxPromptChars,
+    maxRunTokens,
+    researchAvailable: config.agents !== undefined,
+  });
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const who = resolveCaller(request, config.authMode);
     if (!who.ok) return who.response;
