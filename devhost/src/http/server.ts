@@ -142,12 +142,19 @@ async function invokeHttp(
     if (value === undefined) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
+  // The host hands a body over only when the request has one (Content-Length > 0): older
+  // @azure/functions versions build a fetch Request from it, which refuses any body on GET/HEAD.
+  // The host sends the query as a map (repeated keys joined with ","), and some @azure/functions
+  // versions read `request.query` only from it, not from the URL.
+  const query: Record<string, string> = {};
+  for (const key of new Set(url.searchParams.keys())) query[key] = url.searchParams.getAll(key).join(',');
   const http: HttpData = {
     method: req.method ?? 'GET',
     url: url.href,
     headers,
     params,
-    body: { bytes: body },
+    query,
+    ...(body.length > 0 ? { body: { bytes: body } } : {}),
   };
   const inputData: ParameterBinding[] = [{ name: registered.triggerKey, data: { http } }];
   inputData.push(...durableClientInputs(context, registered));
