@@ -48,4 +48,30 @@ describe('patterns of public Durable Functions samples', () => {
     const waited = await call(api('/launch/Pause?waitSeconds=10'));
     expect(waited).toMatchObject({ status: 200, body: 'rested' });
   });
+
+  it('names a sub-orchestration started without an id "<parent execution id>:<task id>", one per retry attempt', async () => {
+    const started = await call<{ id: string }>(api('/launch/Family'));
+    const done = await pollUntil(
+      async () => (await call<Status>(webhook(`/instances/${started.body.id}`))).body,
+      (s) => ['Completed', 'Failed'].includes(s.runtimeStatus),
+    );
+    const output = done.output as { first: string; second: string; gaveUp: boolean };
+    expect(output.gaveUp).toBe(true);
+    const prefix = /^([0-9a-f]{32}):0$/.exec(output.first)?.[1];
+    expect(prefix).toBeDefined();
+    expect(output.second).toBe(`${prefix}:1`);
+
+    // Attempts of the retried call are tasks 2 and 4 (task 3 is the retry timer).
+    const children = await call<Status[]>(webhook(`/instances?instanceIdPrefix=${prefix}`));
+    expect(
+      children.body
+        .map((c) => [c.instanceId, c.name, c.runtimeStatus])
+        .sort((a, b) => a[0]!.localeCompare(b[0]!)),
+    ).toEqual([
+      [`${prefix}:0`, 'ReportId', 'Completed'],
+      [`${prefix}:1`, 'ReportId', 'Completed'],
+      [`${prefix}:2`, 'Broken', 'Failed'],
+      [`${prefix}:4`, 'Broken', 'Failed'],
+    ]);
+  });
 });

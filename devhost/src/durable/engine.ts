@@ -119,7 +119,7 @@ export class DurableEngine {
     const record: OrchestrationRecord = {
       instanceId: id,
       name: functionName,
-      executionId: randomUUID(),
+      executionId: newExecutionId(),
       runtimeStatus: 'Pending',
       input: inputJson,
       output: null,
@@ -529,7 +529,10 @@ export class DurableEngine {
       case ActionType.CallSubOrchestratorWithRetry: {
         const taskId = instance.nextEventId++;
         const name = action.functionName ?? '';
-        const childId = action.instanceId && action.instanceId !== '' ? action.instanceId : randomUUID();
+        const childId =
+          action.instanceId && action.instanceId !== ''
+            ? action.instanceId
+            : childInstanceId(instance, taskId);
         work.append.push(
           historyEvent(EventType.SubOrchestrationInstanceCreated, {
             EventId: taskId,
@@ -735,7 +738,7 @@ export class DurableEngine {
       }
       return;
     }
-    const childId = retry.subInstanceId ?? randomUUID();
+    const childId = retry.subInstanceId ?? childInstanceId(instance, taskId);
     work.append.push(
       historyEvent(EventType.SubOrchestrationInstanceCreated, {
         EventId: taskId,
@@ -785,7 +788,7 @@ export class DurableEngine {
   }
 
   #continueAsNew(instance: OrchestrationRecord, input: string | null, work: EpisodeWork): void {
-    instance.executionId = randomUUID();
+    instance.executionId = newExecutionId();
     instance.input = input;
     instance.output = null;
     instance.runtimeStatus = 'Running';
@@ -1076,6 +1079,19 @@ interface EntityBatchResult {
   entityState?: string;
   results: { isError?: boolean; result?: string }[];
   signals?: { target: { name: string; key: string }; name: string; input?: string }[];
+}
+
+/** Execution ids are GUIDs without dashes, as the Durable Task Framework writes them. */
+function newExecutionId(): string {
+  return randomUUID().replace(/-/g, '');
+}
+
+/**
+ * The id of a sub-orchestration started without one: the Durable Task Framework names it
+ * `<parent execution id>:<task id>`, so each attempt of a retried call gets its own child.
+ */
+function childInstanceId(parent: Pick<OrchestrationRecord, 'executionId'>, taskId: number): string {
+  return `${parent.executionId}:${String(taskId)}`;
 }
 
 export function parseEntityId(entityId: string): { name: string; key: string } {
