@@ -66,11 +66,18 @@ export function resolveCaller(request: HttpRequest, authMode: 'dev' | 'appservic
     principal = decoded.principal;
   }
 
+  const objectIds = [...new Set(principal?.claimValues(idClaimTypes).map((id) => id.toLowerCase()))];
+  if (objectIds.length > 1) {
+    return unauthorized('The principal carries more than one object id claim, and they differ.');
+  }
   const objectId = principal?.claimValues(idClaimTypes)[0];
-  const userId = (idHeader ?? objectId ?? '').trim();
-  if (objectId !== undefined && idHeader !== null && objectId.toLowerCase() !== userId.toLowerCase()) {
+  const headerId = idHeader?.trim() ?? null;
+  if (objectId !== undefined && headerId !== null && objectId.toLowerCase() !== headerId.toLowerCase()) {
     return unauthorized("x-ms-client-principal-id does not match the principal's object id claim.");
   }
+  // The claim is the user id when there is one, so the header's spelling (case) of the same id cannot
+  // make a second user, with a second quota, out of one person.
+  const userId = objectId ?? headerId ?? '';
   if (userId === '') {
     return unauthorized('The principal has no user id: send x-ms-client-principal-id (App Service sets it).');
   }

@@ -150,6 +150,25 @@ describe('resolveCaller', () => {
     }
   });
 
+  it("takes the user id from the principal's object id claim when the id header spells it in another case", () => {
+    const id = '3f2a9c1e-0000-4000-8000-00000000000a';
+    const headers = { ...easyAuth(id), 'x-ms-client-principal-id': id.toUpperCase() };
+    expect(caller(headers).userId).toBe(id);
+  });
+
+  it('answers 401 to a principal with two different object id claims', () => {
+    const headers = {
+      'x-ms-client-principal': encode({
+        claims: [
+          { typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: 'alice' },
+          { typ: 'oid', val: 'mallory' },
+        ],
+      }),
+      'x-ms-client-principal-id': 'mallory',
+    };
+    expect((refused(headers).jsonBody as { detail: string }).detail).toMatch(/more than one object id/);
+  });
+
   it('treats a request without principal headers in dev mode as local-user, unauthenticated', () => {
     expect(caller({}, 'dev')).toEqual({ userId: 'local-user', roles: [], authenticated: false });
   });
