@@ -15,7 +15,7 @@ import {
   type RunOutcome,
 } from '../contracts/agentRun';
 import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../entities/tokenQuota';
-import { problem, readJsonBody } from '../lib/http';
+import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
 import { canApprove, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId } from '../lib/ids';
 import { eventNames, functionNames, orchestratorNames } from '../names';
@@ -45,21 +45,21 @@ export function registerAgentRunFunctions(config: AppConfig): void {
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: createStartAgentRun(config),
+    handler: withProblemAnswers(createStartAgentRun(config)),
   });
   app.http(functionNames.getAgentRun, {
     route: 'agent-runs/{id}',
     methods: ['GET'],
     authLevel: 'function',
     extraInputs,
-    handler: createGetAgentRun(config),
+    handler: withProblemAnswers(createGetAgentRun(config)),
   });
   app.http(functionNames.approveAgentRun, {
     route: 'agent-runs/{id}/approval',
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: createApproveAgentRun(config),
+    handler: withProblemAnswers(createApproveAgentRun(config)),
   });
 }
 

@@ -17,7 +17,7 @@ import {
   tokenQuotaEntityId,
   type TokenQuotaState,
 } from '../entities/tokenQuota';
-import { problem, readJsonBody } from '../lib/http';
+import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
 import { isAdmin, resolveCaller, roles } from '../lib/identity';
 import { isValidUserId, userIdRule } from '../lib/ids';
 import { functionNames } from '../names';
@@ -167,16 +167,17 @@ export function registerQuotaFunctions(config: AppConfig): void {
     methods: ['GET'],
     authLevel: 'function',
     extraInputs,
-    handler: handlers.getMyQuota,
+    handler: withProblemAnswers(handlers.getMyQuota),
   });
   app.http(functionNames.manageQuota, {
     route: 'quota/{userId}',
     methods: ['GET', 'PUT'],
     authLevel: 'function',
     extraInputs,
-    handler: (request, context) =>
+    handler: withProblemAnswers((request, context) =>
       request.method === 'PUT'
         ? handlers.putUserQuota(request, context)
         : handlers.getUserQuota(request, context),
+    ),
   });
 }

@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpHandler, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { duplicateKeys, unsafeValues, type JsonIssue } from './json';
 
@@ -21,6 +21,27 @@ export function problem(
     headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...headers },
     // `type` may be refined by `extra`; the fixed fields always win so a caller cannot contradict them.
     jsonBody: { type: 'about:blank', ...extra, title, status, ...(detail === undefined ? {} : { detail }) },
+  };
+}
+
+/**
+ * Wraps a handler so that a fault it did not expect (a storage outage, a bug) still answers
+ * problem+json: a 500 that says the fault is ours and gives the invocation id to quote, while the error
+ * itself, with its stack and whatever its message holds, goes only to the log.
+ */
+export function withProblemAnswers(handler: HttpHandler): HttpHandler {
+  return async (request, context) => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      context.error(`${request.method} ${new URL(request.url).pathname} failed:`, error);
+      return problem(
+        500,
+        'Internal error',
+        'The request failed because of a fault on our side, not because of what was sent. Try again later; if it keeps failing, quote the invocationId.',
+        { invocationId: context.invocationId },
+      );
+    }
   };
 }
 

@@ -1,6 +1,6 @@
-import { HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { problem, readJsonBody, zodProblem } from '../../src/lib/http';
+import { problem, readJsonBody, withProblemAnswers, zodProblem } from '../../src/lib/http';
 
 const schema = z.strictObject({
   prompt: z.string({ error: 'is required and must be a string' }).min(1, { error: 'must not be empty' }),
@@ -275,5 +275,33 @@ describe('zodProblem', () => {
       detail: 'n: must be a number',
       errors: [{ field: 'n', message: 'must be a number' }],
     });
+  });
+});
+
+describe('withProblemAnswers', () => {
+  it('answers a fault the handler did not expect with a 500 problem that carries no stack or message', async () => {
+    const logged: unknown[][] = [];
+    const context = new InvocationContext({
+      invocationId: 'inv-123',
+      logHandler: (_level, ...args) => logged.push(args),
+    });
+    const failing = withProblemAnswers(() => {
+      throw new Error('connect ECONNREFUSED AccountKey=c2VjcmV0 at /app/dist/src/functions/quota.js:12:3');
+    });
+    const response = (await failing(post('{}'), context)) as HttpResponseInit;
+    expect(response.status).toBe(500);
+    expect(headersOf(response).get('content-type')).toBe('application/problem+json');
+    expect(response.jsonBody).toMatchObject({
+      status: 500,
+      title: 'Internal error',
+      invocationId: 'inv-123',
+    });
+    expect(JSON.stringify(response.jsonBody)).not.toMatch(/ECONNREFUSED|AccountKey|\.js:\d+/);
+    expect(String(logged[0]?.[1])).toContain('ECONNREFUSED');
+  });
+
+  it('passes answers through unchanged', async () => {
+    const ok = withProblemAnswers(() => ({ status: 204 }));
+    expect(await ok(post('{}'), new InvocationContext())).toEqual({ status: 204 });
   });
 });
