@@ -74,4 +74,21 @@ describe('patterns of public Durable Functions samples', () => {
       [`${prefix}:4`, 'Broken', 'Failed'],
     ]);
   });
+
+  it('adds a bearer token for a ManagedIdentityTokenSource, or fails the call without sending it', async () => {
+    const started = await call<{ id: string }>(api('/launch/CallAsApp'), {
+      method: 'POST',
+      body: JSON.stringify(api('/authorization')),
+    });
+    const done = await pollUntil(
+      async () => (await call<Status>(webhook(`/instances/${started.body.id}`))).body,
+      (s) => ['Completed', 'Failed'].includes(s.runtimeStatus),
+    );
+    // With an Azure login on the machine the call carries its token; without one (CI) it never goes out.
+    if (done.runtimeStatus === 'Completed') {
+      expect((done.output as { authorization: string }).authorization).toMatch(/^Bearer \S+/);
+    } else {
+      expect(done.output).toMatch(/Http request to .*\/api\/authorization failed: .*credential/i);
+    }
+  });
 });

@@ -39,6 +39,8 @@ export interface OrchestratorAction {
     content?: string;
     headers?: Record<string, string>;
     asynchronousPatternEnabled?: boolean;
+    /** `new df.ManagedIdentityTokenSource(resource)`: the host adds a bearer token for that resource. */
+    tokenSource?: { resource?: string; kind?: string };
   };
 }
 

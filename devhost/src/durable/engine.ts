@@ -923,10 +923,13 @@ export class DurableEngine {
       let url = request.uri ?? '';
       let method = request.method ?? 'GET';
       let body: string | undefined = request.content;
+      const headers: Record<string, string> = { ...request.headers };
+      const resource = request.tokenSource?.resource;
+      if (resource) headers.Authorization = `Bearer ${await accessToken(resource)}`;
       for (;;) {
         const response = await fetch(url, {
           method,
-          headers: request.headers ?? {},
+          headers,
           ...(body !== undefined ? { body } : {}),
         });
         const location = response.headers.get('location');
@@ -945,13 +948,13 @@ export class DurableEngine {
           body = undefined;
           continue;
         }
-        const headers: Record<string, string> = {};
+        const responseHeaders: Record<string, string> = {};
         response.headers.forEach((value, name) => {
-          headers[name] = value;
+          responseHeaders[name] = value;
         });
         const content = await response.text();
         answer = this.#answer(instance, EventType.TaskCompleted, taskId, {
-          Result: JSON.stringify({ statusCode: response.status, headers, content }),
+          Result: JSON.stringify({ statusCode: response.status, headers: responseHeaders, content }),
         });
         break;
       }
@@ -1079,6 +1082,21 @@ interface EntityBatchResult {
   entityState?: string;
   results: { isError?: boolean; result?: string }[];
   signals?: { target: { name: string; key: string }; name: string; input?: string }[];
+}
+
+/**
+ * A token for `callHttp` with a ManagedIdentityTokenSource, got as the extension gets it: from
+ * DefaultAzureCredential (locally: environment, Azure CLI, azd... logins). The two well-known resources get
+ * `/.default` appended, others are used as the scope as given. Without credentials the call fails and
+ * nothing is sent, as on the real host.
+ */
+async function accessToken(resource: string): Promise<string> {
+  const wellKnown = ['https://management.core.windows.net', 'https://graph.microsoft.com'];
+  const bare = resource.replace(/\/$/, '');
+  const scope = wellKnown.includes(bare) ? `${bare}/.default` : resource;
+  const { DefaultAzureCredential } = await import('@azure/identity');
+  const token = await new DefaultAzureCredential().getToken(scope);
+  return token.token;
 }
 
 /** Execution ids are GUIDs without dashes, as the Durable Task Framework writes them. */
