@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { type DevHostProcess, devhostCli, startDevHostProcess } from './harness';
 import { call, fixture, waitForLog } from './support';
 
@@ -81,6 +82,20 @@ describe('an HTTP app (CommonJS, glob main, routePrefix "v1", hooks)', () => {
   it('runs authLevel "function" endpoints without a key and ignores code=, as func start does', async () => {
     expect(await call(url('/v1/secure'))).toMatchObject({ status: 200, text: 'secret stuff' });
     expect(await call(url('/v1/secure?code=anything'))).toMatchObject({ status: 200, text: 'secret stuff' });
+  });
+
+  it('answers 400 to a request whose Host header is not a host, and keeps serving', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: host.port }, () => {
+        socket.end('GET /v1/hello HTTP/1.1\r\nHost: exa mple\r\nConnection: close\r\n\r\n');
+      });
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await call(url('/v1/boom'))).status).toBe(500); // still serving
   });
 
   it('answers 500 when the handler throws, and logs the error', async () => {

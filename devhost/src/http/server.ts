@@ -66,7 +66,14 @@ export async function handleRequest(
 ): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
-  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? fallbackHost}`);
+  // A Host header that is not a host (`exa mple`) is the client's error: answer 400, as Kestrel does.
+  const base = `http://${req.headers.host ?? fallbackHost}`;
+  if (!URL.canParse(req.url ?? '/', base)) {
+    send(res, 400, 'Bad Request: invalid Host header or request target.');
+    context?.log.request(`${method} ${req.url ?? '/'} 400 (invalid Host header or target)`);
+    return;
+  }
+  const url = new URL(req.url ?? '/', base);
   try {
     if (!context) {
       send(res, 503, 'The host is starting.');
