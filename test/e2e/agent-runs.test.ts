@@ -221,6 +221,7 @@ describe('an agent run over HTTP', () => {
 
   it('waits out a storm of long rate limits on durable timers, calling no sooner than each retry-after', async () => {
     const retryAfterMs = 6000; // above what callModel waits inside the activity (5 s)
+    await call(`${product.emulatorUrl}/_emulator/reset`, { body: {} }); // only this run's requests in the log
     await call(`${product.emulatorUrl}/_emulator/faults`, {
       body: { status: 429, count: 2, retryAfterMs, deployment: 'gpt-4o-mini' },
     });
