@@ -1,13 +1,20 @@
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
+import type { Product } from '../support/product';
+import { call, pollUntil, principalHeaders } from '../support/product';
 import {
-  call,
-  pollUntil,
-  principalHeaders,
-  startProduct,
-  type JsonResponse,
-  type Product,
-} from '../support/product';
+  admin,
+  encode,
+  expectProblem,
+  json,
+  maxBodyBytes,
+  owner,
+  startWithWaitingRun,
+  stranger,
+  world as worldOf,
+  type BadInput,
+  type Problem,
+} from '../support/badInputs';
 
 /**
  * Issue #6, second table: bad inputs nobody listed in bad-inputs.test.ts. Each gets its status, a
@@ -16,89 +23,21 @@ import {
  * with AUTH_MODE=appservice, as in Azure.
  */
 
-interface Problem {
-  type?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
-  errors?: { field: string; message: string }[];
-}
-
-interface InstanceStatus {
-  instanceId: string;
-  runtimeStatus: string;
-  lastUpdatedTime: string;
-}
-
-const owner = principalHeaders('owner-1');
-const stranger = principalHeaders('mallory');
-const admin = principalHeaders('quota-admin', ['AgentRuns.Admin']);
-const maxBodyBytes = 4096;
-const maxPromptChars = 500;
 const oidClaim = 'http://schemas.microsoft.com/identity/claims/objectidentifier';
 
 let product: Product;
 /** A run of owner-1 waiting for approval, with Boss@Example.com as a listed approver. */
 let waitingRunId: string;
 
-const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
-
 beforeAll(async () => {
-  product = await startProduct({
-    env: {
-      AUTH_MODE: 'appservice',
-      RUN_MAX_BODY_BYTES: String(maxBodyBytes),
-      RUN_MAX_PROMPT_CHARS: String(maxPromptChars),
-    },
-  });
-  const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
-    body: {
-      prompt: 'What is 2 + 2?',
-      approval: { required: true, timeoutMinutes: 60, approvers: ['Boss@Example.com'] },
-    },
-    headers: owner,
-  });
-  expect(started.status).toBe(202);
-  waitingRunId = started.body.runId;
-  await pollUntil(
-    () => call<{ status: string }>(`${product.baseUrl}/api/agent-runs/${waitingRunId}`, { headers: owner }),
-    (r) => r.status === 200 && r.body.status === 'awaiting-approval',
-  );
+  ({ product, waitingRunId } = await startWithWaitingRun({ approvers: ['Boss@Example.com'] }));
 });
 
 afterAll(async () => {
   await product?.stop();
 });
 
-/** Everything a bad request could change: the instances, the waiting run's history, everyone's quota. */
-async function world() {
-  const instances: InstanceStatus[] = [];
-  let continuation: string | null = null;
-  do {
-    const listed: JsonResponse<InstanceStatus[]> = await call<InstanceStatus[]>(
-      `${product.baseUrl}/runtime/webhooks/durabletask/instances`,
-      { headers: continuation ? { 'x-ms-continuation-token': continuation } : {} },
-    );
-    if (listed.status !== 200) throw new Error(`listing instances answered ${listed.status}`);
-    instances.push(...listed.body);
-    continuation = listed.headers.get('x-ms-continuation-token');
-  } while (continuation);
-  const waiting = await call<{ historyEvents?: unknown[]; customStatus?: unknown }>(
-    `${product.baseUrl}/runtime/webhooks/durabletask/instances/${waitingRunId}?showHistory=true`,
-  );
-  const quotas: Record<string, unknown> = {};
-  for (const user of ['owner-1', 'mallory', 'quota-admin', 'victim', 'VICTIM']) {
-    const quota = await call(`${product.baseUrl}/api/quota/${user}`, { headers: admin });
-    quotas[user] = quota.body;
-  }
-  return {
-    instances: instances
-      .map((i) => ({ id: i.instanceId, status: i.runtimeStatus, updated: i.lastUpdatedTime }))
-      .sort((a, b) => a.id.localeCompare(b.id)),
-    waitingRun: { events: waiting.body.historyEvents?.length, customStatus: waiting.body.customStatus },
-    quotas,
-  };
-}
+const world = () => worldOf(product, waitingRunId);
 
 /** One HTTP/1.1 request written by hand, for what fetch will not send; answers the first status line. */
 function rawRequest(head: string, body: Buffer | string): Promise<{ status: number; text: string }> {
@@ -127,19 +66,6 @@ function headerLines(headers: Record<string, string>): string {
     .join('');
 }
 
-interface BadInput {
-  name: string;
-  method?: string;
-  path: () => string;
-  headers?: Record<string, string>;
-  /** A string or bytes are sent as they are; anything else as JSON. */
-  body?: unknown;
-  status: number;
-  /** Must match the problem's detail or errors: what was wrong, by name. */
-  says?: RegExp;
-}
-
-const json = { 'content-type': 'application/json' };
 const runs = '/api/agent-runs';
 const runOf = () => `${runs}/${waitingRunId}`;
 const approvalOf = () => `${runs}/${waitingRunId}/approval`;
@@ -750,18 +676,6 @@ const hostAnswers: {
     status: 431,
   },
 ];
-
-function expectProblem(response: JsonResponse<Problem>, status: number, says?: RegExp) {
-  expect({ status: response.status, body: response.body }).toMatchObject({ status });
-  expect(response.headers.get('content-type')).toContain('application/problem+json');
-  expect(response.body.status).toBe(status);
-  expect(response.body.title).toEqual(expect.any(String));
-  const text = JSON.stringify(response.body);
-  expect(text).not.toMatch(/\n\s+at |\bat [^ ]+\.(js|ts):\d+/);
-  expect(text).not.toMatch(/AccountKey|SharedAccessSignature|api-key|Bearer [A-Za-z0-9]/i);
-  if (says)
-    expect(`${response.body.detail ?? ''} ${JSON.stringify(response.body.errors ?? [])}`).toMatch(says);
-}
 
 describe('more bad inputs get their status and change nothing', () => {
   it('can see what it compares: the waiting run, its history and the quotas', async () => {

@@ -1,11 +1,19 @@
+import type { Product } from '../support/product';
+import { call, pollUntil, principalHeaders } from '../support/product';
 import {
-  call,
-  pollUntil,
-  principalHeaders,
-  startProduct,
-  type JsonResponse,
-  type Product,
-} from '../support/product';
+  admin,
+  encode,
+  expectProblem,
+  json,
+  maxBodyBytes,
+  maxPromptChars,
+  owner,
+  startWithWaitingRun,
+  stranger,
+  world as worldOf,
+  type BadInput,
+  type Problem,
+} from '../support/badInputs';
 
 /**
  * Issue #6: bad inputs, each with the status it must get, and nothing started or changed by any of
@@ -13,95 +21,20 @@ import {
  * they are behind App Service Authentication (which would also strip client-sent ones).
  */
 
-interface Problem {
-  type?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
-  errors?: { field: string; message: string }[];
-}
-
-interface InstanceStatus {
-  instanceId: string;
-  runtimeStatus: string;
-  lastUpdatedTime: string;
-}
-
-const owner = principalHeaders('owner-1');
-const stranger = principalHeaders('mallory');
-const admin = principalHeaders('quota-admin', ['AgentRuns.Admin']);
-const maxBodyBytes = 4096;
-const maxPromptChars = 500;
-
 let product: Product;
 /** A run of owner-1 waiting for approval: the target of the approval and visibility cases. */
 let waitingRunId: string;
 
-const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
-
 beforeAll(async () => {
-  product = await startProduct({
-    env: {
-      AUTH_MODE: 'appservice',
-      RUN_MAX_BODY_BYTES: String(maxBodyBytes),
-      RUN_MAX_PROMPT_CHARS: String(maxPromptChars),
-    },
-  });
-  const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
-    body: { prompt: 'What is 2 + 2?', approval: { required: true, timeoutMinutes: 60 } },
-    headers: owner,
-  });
-  expect(started.status).toBe(202);
-  waitingRunId = started.body.runId;
-  await pollUntil(
-    () => call<{ status: string }>(`${product.baseUrl}/api/agent-runs/${waitingRunId}`, { headers: owner }),
-    (r) => r.status === 200 && r.body.status === 'awaiting-approval',
-  );
+  ({ product, waitingRunId } = await startWithWaitingRun());
 });
 
 afterAll(async () => {
   await product?.stop();
 });
 
-/** Everything a bad request could have changed: the durable instances and the quotas of everyone involved. */
-async function world() {
-  const instances: InstanceStatus[] = [];
-  let continuation: string | null = null;
-  do {
-    const listed: JsonResponse<InstanceStatus[]> = await call<InstanceStatus[]>(
-      `${product.baseUrl}/runtime/webhooks/durabletask/instances`,
-      { headers: continuation ? { 'x-ms-continuation-token': continuation } : {} },
-    );
-    if (listed.status !== 200) throw new Error(`listing instances answered ${listed.status}`);
-    instances.push(...listed.body);
-    continuation = listed.headers.get('x-ms-continuation-token');
-  } while (continuation);
-  const quotas: Record<string, unknown> = {};
-  for (const user of ['owner-1', 'mallory', 'quota-admin', 'victim']) {
-    const quota = await call(`${product.baseUrl}/api/quota/${user}`, { headers: admin });
-    quotas[user] = quota.body;
-  }
-  return {
-    instances: instances
-      .map((i) => ({ id: i.instanceId, status: i.runtimeStatus, updated: i.lastUpdatedTime }))
-      .sort((a, b) => a.id.localeCompare(b.id)),
-    quotas,
-  };
-}
+const world = () => worldOf(product, waitingRunId);
 
-interface BadInput {
-  name: string;
-  method?: string;
-  path: () => string;
-  headers?: Record<string, string>;
-  /** A string is sent as is; anything else as JSON. */
-  body?: unknown;
-  status: number;
-  /** A problem field that must say what is wrong. */
-  says?: RegExp;
-}
-
-const json = { 'content-type': 'application/json' };
 const runs = '/api/agent-runs';
 const approvalOf = () => `/api/agent-runs/${waitingRunId}/approval`;
 
@@ -502,16 +435,7 @@ describe('bad inputs get their status and change nothing', () => {
       headers: c.headers ?? {},
       ...(c.body === undefined ? {} : { body: c.body }),
     });
-    expect({ status: response.status, body: response.body }).toMatchObject({ status: c.status });
-    if (c.status >= 400) {
-      expect(response.headers.get('content-type')).toContain('application/problem+json');
-      expect(response.body.status).toBe(c.status);
-      const text = JSON.stringify(response.body);
-      expect(text).not.toMatch(/\n\s+at |\bat [^ ]+\.(js|ts):\d+/);
-      expect(text).not.toMatch(/AccountKey|SharedAccessSignature|api-key/i);
-      if (c.says)
-        expect(`${response.body.detail ?? ''} ${JSON.stringify(response.body.errors ?? [])}`).toMatch(c.says);
-    }
+    expectProblem(response, c.status, c.says);
     expect(await world()).toEqual(before);
   });
 
