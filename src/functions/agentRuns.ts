@@ -346,9 +346,13 @@ export function runView(request: HttpRequest, status: DurableOrchestrationStatus
           ...(output.blobName ? { resultBlob: output.blobName } : {}),
         }
       : {}),
-    ...(runtime === 'Failed'
-      ? { error: typeof status.output === 'string' ? status.output : 'The run failed.' }
-      : {}),
+    ...(runtime === 'Failed' ? { error: failureSummary(status.output) } : {}),
     links,
   };
+}
+
+/** The first line of a failed orchestration's output: the message, never the stack the host may append. */
+function failureSummary(output: unknown): string {
+  const text = typeof output === 'string' ? output : '';
+  return text.split('\n')[0]?.trim() || 'The run failed.';
 }

@@ -1,0 +1,61 @@
+import { HttpRequest } from '@azure/functions';
+import type { DurableOrchestrationStatus } from 'durable-functions';
+import { runView } from '../../src/functions/agentRuns';
+
+const request = new HttpRequest({ method: 'GET', url: 'http://127.0.0.1:7071/api/agent-runs/run-0001' });
+
+function status(fields: Partial<DurableOrchestrationStatus>): DurableOrchestrationStatus {
+  return {
+    name: 'agentRunOrchestrator',
+    instanceId: 'run-0001',
+    createdTime: new Date('2026-11-01T00:00:00Z'),
+    lastUpdatedTime: new Date('2026-11-01T00:00:05Z'),
+    input: { owner: 'local-user' },
+    output: null,
+    customStatus: null,
+    ...fields,
+  } as DurableOrchestrationStatus;
+}
+
+describe('runView', () => {
+  it('shows a failed run with its message only, never the stack the host appends', () => {
+    const view = runView(
+      request,
+      status({
+        runtimeStatus: 'Failed' as DurableOrchestrationStatus['runtimeStatus'],
+        output:
+          "Orchestrator function 'agentRunOrchestrator' failed: boom\n    at run (/app/dist/src/x.js:1:2)",
+      }),
+    );
+    expect(view.status).toBe('failed');
+    expect(view).toMatchObject({ error: "Orchestrator function 'agentRunOrchestrator' failed: boom" });
+    expect(JSON.stringify(view)).not.toContain('x.js');
+  });
+
+  it('shows the draft and how to approve while the run waits for approval', () => {
+    const view = runView(
+      request,
+      status({
+        runtimeStatus: 'Running' as DurableOrchestrationStatus['runtimeStatus'],
+        customStatus: {
+          stage: 'awaiting-approval',
+          progress: { done: 1, total: 1 },
+          usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
+          owner: 'local-user',
+          approval: {
+            round: 0,
+            draft: 'Four.',
+            citations: [],
+            approvers: ['local-user'],
+            deadline: '',
+            escalated: false,
+          },
+        },
+      }),
+    );
+    expect(view).toMatchObject({
+      status: 'awaiting-approval',
+      approval: { draft: 'Four.', howToApprove: { method: 'POST', url: `${request.url}/approval` } },
+    });
+  });
+});
