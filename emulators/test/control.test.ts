@@ -1,9 +1,7 @@
-import { AgentsClient } from '@azure/ai-agents';
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
 import { AzureOpenAI } from 'openai';
 import { startEmulators, type Emulators } from '../src';
 import type { RequestRecord } from '../src/control';
+import { emulatorAgentsClient } from './loopbackAgents';
 
 let emulators: Emulators;
 let openai: AzureOpenAI;
@@ -81,9 +79,7 @@ describe('faults', () => {
   });
 
   it('makes the Agent Service SDK retry a 429 no sooner than retry-after-ms', async () => {
-    const agents = new AgentsClient(emulators.projectEndpoint.replace(/^http:/, 'https:'), credential, {
-      httpClient: loopbackHttpClient(),
-    });
+    const agents = emulatorAgentsClient(emulators.projectEndpoint);
     await control('POST', '/_emulator/faults', {
       status: 429,
       count: 1,
@@ -234,19 +230,3 @@ describe('latency, the request log and reset', () => {
     expect(Date.now() - started).toBeLessThan(250);
   });
 });
-
-const credential: TokenCredential = {
-  getToken: (): Promise<AccessToken> =>
-    Promise.resolve({ token: 'local-emulator-token', expiresOnTimestamp: Date.now() + 3_600_000 }),
-};
-
-function loopbackHttpClient(): HttpClient {
-  const inner = createDefaultHttpClient();
-  return {
-    sendRequest(request) {
-      request.url = request.url.replace(/^https:\/\/127\.0\.0\.1([:/])/, 'http://127.0.0.1$1');
-      request.allowInsecureConnection = true;
-      return inner.sendRequest(request);
-    },
-  };
-}

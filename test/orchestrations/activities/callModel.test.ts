@@ -11,7 +11,7 @@ import type {
   ChatMessage,
 } from '../../../src/contracts/model';
 import { RetryableError } from '../../../src/lib/errors';
-import { startTestAzurite, testConfig, testContext } from './support';
+import { emulatorControl, startTestAzurite, testConfig, testContext } from './support';
 
 type Emulators = Awaited<ReturnType<typeof startEmulators>>;
 
@@ -27,16 +27,8 @@ describe('callModel against the Azure OpenAI emulator', () => {
   });
   beforeEach(() => control('POST', '/_emulator/reset'));
 
-  async function control(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
-    const response = await fetch(`${emulators.url}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    const text = await response.text();
-    return text ? (JSON.parse(text) as unknown) : undefined;
-  }
+  const control = (method: 'GET' | 'POST', path: string, body?: unknown) =>
+    emulatorControl(emulators.url, method, path, body);
 
   /** The chat-completion requests the emulator received, oldest first. */
   async function chatRequests(): Promise<

@@ -14,7 +14,7 @@ import type {
   StartResearchOutput,
 } from '../../../src/contracts/research';
 import { RetryableError } from '../../../src/lib/errors';
-import { testConfig, testContext } from './support';
+import { emulatorControl, testConfig, testContext } from './support';
 
 type Emulators = Awaited<ReturnType<typeof startEmulators>>;
 
@@ -39,16 +39,8 @@ describe('research activities against the Agent Service emulator', () => {
   afterAll(() => emulators?.stop());
   beforeEach(() => control('POST', '/_emulator/reset'));
 
-  async function control(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
-    const response = await fetch(`${emulators.url}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    const text = await response.text();
-    return text ? (JSON.parse(text) as unknown) : undefined;
-  }
+  const control = (method: 'GET' | 'POST', path: string, body?: unknown) =>
+    emulatorControl(emulators.url, method, path, body);
 
   /** The Agent Service operations the emulator received, in order (createAgent, getRun, ...). */
   async function operations(): Promise<string[]> {

@@ -28,3 +28,20 @@ export function testContext(functionName: string): InvocationContext & { lines: 
   });
   return Object.assign(context, { lines });
 }
+
+/** Calls the emulators' control API (/_emulator/...) and answers its JSON, failing on any error status. */
+export async function emulatorControl(
+  emulatorUrl: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const response = await fetch(`${emulatorUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  const text = await response.text();
+  return text ? (JSON.parse(text) as unknown) : undefined;
+}
