@@ -144,7 +144,7 @@ export function createStartAgentRun(config: AppConfig, signer: Signer) {
     // tenant only): Durable's URLs, whose code= is the task hub's system key.
     const urls =
       config.statusUrls === 'builtin'
-        ? client.createHttpManagementPayload(runId)
+        ? withoutRestart(client.createHttpManagementPayload(runId))
         : scopedRunUrls(request, runId, signer);
     const links = runLinks(request, runId);
     return {
@@ -153,6 +153,15 @@ export function createStartAgentRun(config: AppConfig, signer: Signer) {
       jsonBody: { ...urls, runId, links },
     };
   };
+}
+
+/**
+ * The host adds `restartPostUri` to the payload. Restarting would start a second run on the same input
+ * without the starter's quota check, so it is never handed out.
+ */
+function withoutRestart<T extends object>(payload: T): Omit<T, 'restartPostUri'> {
+  const { restartPostUri: _restart, ...rest } = payload as T & { restartPostUri?: unknown };
+  return rest;
 }
 
 /** `GET /api/agent-runs/{id}`: the run as its owner (or one of its approvers) sees it. */

@@ -323,3 +323,26 @@ describe('a client written for Durable', () => {
     expect(quota.body.reserved).toBe(0);
   });
 });
+
+describe('STATUS_URLS=builtin, the single-tenant opt-out', () => {
+  it("hands out Durable's raw management URLs, with no restart URL", async () => {
+    const builtin = await startProduct({
+      env: {
+        AUTH_MODE: 'appservice',
+        RUN_URL_SIGNING_KEY: 'security-test-signing-key-0123456789abcdefgh',
+        STATUS_URLS: 'builtin',
+      },
+    });
+    try {
+      const started = await call<StartBody>(`${builtin.baseUrl}/api/agent-runs`, {
+        body: { prompt: 'What is 1 + 1? Use the calculator.', tools: ['calculator'] },
+        headers: alice,
+      });
+      expect(started.status).toBe(202);
+      expect(started.body.statusQueryGetUri).toContain('/runtime/webhooks/durabletask/instances/');
+      expect(started.body).not.toHaveProperty('restartPostUri');
+    } finally {
+      await builtin.stop();
+    }
+  });
+});
