@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentService } from './agents/service';
 import { type EmulatorState, sendJson, type Fault, type RequestRecord, type Service } from './control';
 import { AzureError } from './errors';
+import { loseReply } from './lostReply';
 import { handleChatCompletions } from './openai/chat';
 
 /** Routes one HTTP server to the two emulated services and the /_emulator/ control API. */
@@ -128,6 +129,13 @@ async function handle(
     if (fault?.status) {
       record.fault = fault.status;
       throw faultError(fault, route, url.searchParams.get('api-version'));
+    }
+    if (fault?.lostReply) {
+      loseReply(response, () => {
+        record.lostReply = true;
+        record.status = response.statusCode;
+        record.durationMs = Date.now() - arrived;
+      });
     }
 
     if (route.service === 'openai') {
