@@ -112,6 +112,13 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
           `the devhost ignores it and keeps durable state in its own ${options.dataDir ? `SQLite store in ${options.dataDir}` : 'store'}.`,
       );
     }
+    log.info(
+      options.store
+        ? 'Durable store: given by the caller.'
+        : options.dataDir
+          ? `Durable store: SQLite in ${options.dataDir} (survives restarts and crashes).`
+          : 'Durable store: in memory (gone when the host stops).',
+    );
     engine = new DurableEngine(store, runtime, log, settings.durable);
     const resumed = await engine.recover();
     if (resumed > 0)

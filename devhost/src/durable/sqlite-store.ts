@@ -11,7 +11,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type * as sqlite from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { type HistoryEvent } from './history';
 import {
   type DurableStore,
@@ -60,6 +61,25 @@ CREATE TABLE IF NOT EXISTS work (
 );
 `;
 
+/**
+ * node:sqlite, loaded without Node 22's one-time "SQLite is an experimental feature" warning: the devhost
+ * says once at start where its store is, and an extra warning line on every start would only be noise.
+ */
+function loadSqlite(): typeof sqlite {
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  const original = Object.getOwnPropertyDescriptor(process, 'emitWarning');
+  process.emitWarning = (warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (text.includes('SQLite is an experimental feature')) return;
+    emitWarning(warning, ...rest);
+  };
+  try {
+    return process.getBuiltinModule('node:sqlite');
+  } finally {
+    if (original) Object.defineProperty(process, 'emitWarning', original);
+  }
+}
+
 /** The file name under the data folder. */
 export const sqliteFileName = 'durable.sqlite';
 
@@ -71,7 +91,7 @@ export class SqliteStore implements DurableStore {
   /** Opens (or creates) `<dataDir>/durable.sqlite`. */
   constructor(readonly dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
-    this.#db = new DatabaseSync(path.join(dataDir, sqliteFileName));
+    this.#db = new (loadSqlite().DatabaseSync)(path.join(dataDir, sqliteFileName));
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(schema);
   }
