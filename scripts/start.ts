@@ -66,6 +66,8 @@ async function main(): Promise<void> {
     if (storage === '' || storage === 'UseDevelopmentStorage=true') {
       const azurite = await startAzurite({
         location: path.join(dataDir, 'azurite'),
+        // --port 0 (tests, several products at once): Azurite takes free ports too.
+        ...(port === 0 ? { blobPort: 0 } : {}),
         services: 'all',
         log: (line) => console.log(line),
       });
