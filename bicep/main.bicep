@@ -130,6 +130,13 @@ param approvalDefaultTimeoutMinutes int = 60
 param approvalMaxRevisions int = 3
 param toolsAllowNetwork bool = false
 
+// --- Secrets -----------------------------------------------------------------------------------------
+
+@secure()
+@minLength(32)
+@description('Signs per-run URLs and approval events. Generated when not given, so each provision rotates it (per-run URLs handed out before then stop working by signature; callers can still use them signed in). Pass a fixed value to keep it.')
+param runUrlSigningKey string = '${newGuid()}${newGuid()}'
+
 // --- Names -------------------------------------------------------------------------------------------
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -270,6 +277,7 @@ module functionApp 'modules/functionapp.bicep' = {
     approvalDefaultTimeoutMinutes: approvalDefaultTimeoutMinutes
     approvalMaxRevisions: approvalMaxRevisions
     toolsAllowNetwork: toolsAllowNetwork
+    runUrlSigningKey: runUrlSigningKey
     durableTaskSchedulerEndpoint: useDurableTaskScheduler ? durableTask!.outputs.endpoint : ''
     authClientId: authClientId
   }
