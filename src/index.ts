@@ -12,6 +12,7 @@ import { createTokenQuotaEntity } from './entities/tokenQuota';
 import { registerAgentRunFunctions } from './functions/agentRuns';
 import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
+import { registerRunUrlFunctions } from './functions/runUrls';
 import { createSigner } from './lib/capability';
 import { activityNames, entityNames, functionNames, orchestratorNames } from './names';
 import { agentRunOrchestrator } from './orchestrators/agentRun';
@@ -34,6 +35,7 @@ app.http(functionNames.health, {
   handler: health,
 });
 registerAgentRunFunctions(config, signer);
+registerRunUrlFunctions(config, signer, clients);
 registerQuotaFunctions(config);
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);

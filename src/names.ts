@@ -7,6 +7,13 @@ export const functionNames = {
   startAgentRun: 'startAgentRun',
   getAgentRun: 'getAgentRun',
   approveAgentRun: 'approveAgentRun',
+  runStatus: 'agentRunStatus',
+  runEvent: 'agentRunEvent',
+  runTerminate: 'agentRunTerminate',
+  runCancel: 'agentRunCancel',
+  runSuspend: 'agentRunSuspend',
+  runResume: 'agentRunResume',
+  runPurge: 'agentRunPurge',
   getQuota: 'getQuota',
   manageQuota: 'manageQuota',
 } as const;

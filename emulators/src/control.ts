@@ -73,11 +73,30 @@ export interface FaultRequest {
   lostReply?: unknown;
 }
 
+/** The request log keeps this many of the latest requests, so a long session cannot grow it forever. */
+export const maxLoggedRequests = 5000;
+
+/**
+ * Undefined when a control request may go on. Anything but GET must be `application/json`: a web page
+ * can post a form or `text/plain` to loopback without asking, but a JSON request needs a CORS preflight
+ * that this server never answers, so no page the developer visits can steer or reset the emulators.
+ */
+export function controlRequestProblem(method: string, contentType: string | undefined): string | undefined {
+  if (method === 'GET' || method === 'HEAD') return undefined;
+  const essence = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (essence === 'application/json') return undefined;
+  return `${method} requests to /_emulator/ must have Content-Type: application/json${
+    contentType ? ` (got ${contentType.slice(0, 60)})` : ''
+  }, so that a web page cannot send them.`;
+}
+
 export class EmulatorState {
   latencyMs: number;
   private faults: Fault[] = [];
   private nextFaultId = 1;
   readonly requests: RequestRecord[] = [];
+  /** Requests dropped from the front of the log to keep it at `maxLoggedRequests`. */
+  droppedRequests = 0;
   private seq = 0;
 
   constructor(private readonly initialLatencyMs: number) {
@@ -86,6 +105,16 @@ export class EmulatorState {
 
   nextSeq(): number {
     return ++this.seq;
+  }
+
+  /** Adds to the request log, dropping the oldest records beyond `limit`. */
+  logRequest(record: RequestRecord, limit = maxLoggedRequests): void {
+    this.requests.push(record);
+    const excess = this.requests.length - limit;
+    if (excess > 0) {
+      this.requests.splice(0, excess);
+      this.droppedRequests += excess;
+    }
   }
 
   /** Validates a POST /_emulator/faults body; a message naming the field when it is wrong. */
@@ -170,6 +199,7 @@ export class EmulatorState {
     this.faults = [];
     this.latencyMs = this.initialLatencyMs;
     this.requests.length = 0;
+    this.droppedRequests = 0;
   }
 }
 

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentService } from './agents/service';
-import { type EmulatorState, sendJson, type Fault, type RequestRecord, type Service } from './control';
+import {
+  controlRequestProblem,
+  type EmulatorState,
+  sendJson,
+  type Fault,
+  type RequestRecord,
+  type Service,
+} from './control';
 import { AzureError } from './errors';
 import { loseReply } from './lostReply';
 import { handleChatCompletions } from './openai/chat';
@@ -52,7 +59,9 @@ async function handle(
   const text = await readBody(request);
 
   if (url.pathname === '/_emulator' || url.pathname.startsWith('/_emulator/')) {
-    control(settings, method, url, text, response);
+    const refused = controlRequestProblem(method, request.headers['content-type']);
+    if (refused) sendJson(response, 415, { error: { code: 'UnsupportedMediaType', message: refused } });
+    else control(settings, method, url, text, response);
     return;
   }
 
@@ -71,7 +80,7 @@ async function handle(
     status: 0,
     durationMs: 0,
   };
-  state.requests.push(record);
+  state.logRequest(record);
   const requestId = randomUUID();
   const headers: Record<string, string> = {
     'apim-request-id': requestId,
@@ -368,7 +377,7 @@ function control(
           }) &&
           (path === null || r.path.includes(path)),
       );
-      sendJson(response, 200, { count: requests.length, requests });
+      sendJson(response, 200, { count: requests.length, dropped: state.droppedRequests, requests });
       return;
     }
     case 'POST /_emulator/reset':

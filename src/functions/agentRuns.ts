@@ -21,6 +21,7 @@ import { canApprove, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId } from '../lib/ids';
 import { eventNames, functionNames, orchestratorNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
+import { eventNameProblem, scopedRunUrls } from './runUrls';
 
 /** What the owner sees of a run: the contract of `GET /api/agent-runs/{id}`. */
 export type RunViewStatus =
@@ -41,12 +42,13 @@ const approvalSettleMs = 5000;
 
 export function registerAgentRunFunctions(config: AppConfig, signer: Signer): void {
   const extraInputs = [df.input.durableClient()];
+  const approve = createApproveAgentRun(config, signer);
   app.http(functionNames.startAgentRun, {
     route: 'agent-runs',
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: withProblemAnswers(createStartAgentRun(config)),
+    handler: withProblemAnswers(createStartAgentRun(config, signer)),
   });
   app.http(functionNames.getAgentRun, {
     route: 'agent-runs/{id}',
@@ -60,12 +62,24 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer): vo
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: withProblemAnswers(createApproveAgentRun(config, signer)),
+    handler: withProblemAnswers(approve),
+  });
+  app.http(functionNames.runEvent, {
+    route: 'agent-runs/{id}/events/{eventName}',
+    methods: ['POST'],
+    // Handed out in the starter's answer, so no function key (see runUrls.ts); the approval check decides.
+    authLevel: 'anonymous',
+    extraInputs,
+    // Durable's event URL, narrowed to what the product allows: the approval, decided by who is calling.
+    handler: withProblemAnswers(
+      async (request, context) =>
+        eventNameProblem(request.params.eventName ?? '') ?? approve(request, context),
+    ),
   });
 }
 
 /** `POST /api/agent-runs`: validate, check the quota, start the orchestration, answer 202 with its URLs. */
-export function createStartAgentRun(config: AppConfig) {
+export function createStartAgentRun(config: AppConfig, signer: Signer) {
   const schema = startAgentRunBodySchema({
     maxPromptChars: config.limits.maxPromptChars,
     maxRunTokens,
@@ -126,12 +140,17 @@ export function createStartAgentRun(config: AppConfig) {
     await client.startNew(orchestratorNames.agentRun, { instanceId: runId, input });
     context.log(`Started agent run ${runId} for ${caller.userId}.`);
 
-    const management = client.createHttpManagementPayload(runId);
+    // Scoped: the product's own per-run URLs, each signed for one action. Built-in (opt-in, single
+    // tenant only): Durable's URLs, whose code= is the task hub's system key.
+    const urls =
+      config.statusUrls === 'builtin'
+        ? client.createHttpManagementPayload(runId)
+        : scopedRunUrls(request, runId, signer);
     const links = runLinks(request, runId);
     return {
       status: 202,
-      headers: { Location: management.statusQueryGetUri, 'Retry-After': '2' },
-      jsonBody: { ...management, runId, links },
+      headers: { Location: urls.statusQueryGetUri, 'Retry-After': '2' },
+      jsonBody: { ...urls, runId, links },
     };
   };
 }
@@ -258,7 +277,7 @@ async function findVisibleRun(
   return notFound;
 }
 
-async function getStatusOrNull(
+export async function getStatusOrNull(
   client: DurableClient,
   id: string,
   showInput = true,
@@ -288,20 +307,20 @@ async function waitUntilDecided(
   return status;
 }
 
-function inputOf(status: DurableOrchestrationStatus): AgentRunInput | undefined {
+export function inputOf(status: DurableOrchestrationStatus): AgentRunInput | undefined {
   return status.input && typeof status.input === 'object' ? (status.input as AgentRunInput) : undefined;
 }
 
-function ownerOf(status: DurableOrchestrationStatus): string {
+export function ownerOf(status: DurableOrchestrationStatus): string {
   return inputOf(status)?.owner ?? '';
 }
 
-function customStatusOf(status: DurableOrchestrationStatus): AgentRunStatus | undefined {
+export function customStatusOf(status: DurableOrchestrationStatus): AgentRunStatus | undefined {
   const custom = status.customStatus;
   return custom && typeof custom === 'object' ? (custom as AgentRunStatus) : undefined;
 }
 
-function isFinished(status: DurableOrchestrationStatus): boolean {
+export function isFinished(status: DurableOrchestrationStatus): boolean {
   return ['Completed', 'Failed', 'Terminated', 'Canceled'].includes(String(status.runtimeStatus));
 }
 
