@@ -25,6 +25,7 @@ export const activityNames = {
   pollResearch: 'pollResearch',
   collectResearch: 'collectResearch',
   saveResult: 'saveResult',
+  verifyApproval: 'verifyApproval',
 } as const;
 
 export const entityNames = {

@@ -166,6 +166,8 @@ export const approvalEventSchema = z.object({
   comment: z.string().optional(),
   by: z.string(),
   round: z.number().int().min(0),
+  /** The product's signature over the run, round, decision, decider and comment (see lib/capability). */
+  proof: z.string().max(200).optional(),
 });
 
 export type ApprovalEvent = z.output<typeof approvalEventSchema>;

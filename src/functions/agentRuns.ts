@@ -16,6 +16,7 @@ import {
 } from '../contracts/agentRun';
 import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../entities/tokenQuota';
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
+import type { Signer } from '../lib/capability';
 import { canApprove, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId } from '../lib/ids';
 import { eventNames, functionNames, orchestratorNames } from '../names';
@@ -38,7 +39,7 @@ const maxRunTokens = 1_000_000;
 /** How long the approval endpoint waits for the run to take the decision before answering. */
 const approvalSettleMs = 5000;
 
-export function registerAgentRunFunctions(config: AppConfig): void {
+export function registerAgentRunFunctions(config: AppConfig, signer: Signer): void {
   const extraInputs = [df.input.durableClient()];
   app.http(functionNames.startAgentRun, {
     route: 'agent-runs',
@@ -59,7 +60,7 @@ export function registerAgentRunFunctions(config: AppConfig): void {
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: withProblemAnswers(createApproveAgentRun(config)),
+    handler: withProblemAnswers(createApproveAgentRun(config, signer)),
   });
 }
 
@@ -148,7 +149,7 @@ export function createGetAgentRun(config: AppConfig) {
 }
 
 /** `POST /api/agent-runs/{id}/approval`: raises the approval event for the draft now on offer. */
-export function createApproveAgentRun(config: AppConfig) {
+export function createApproveAgentRun(config: AppConfig, signer: Signer) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const who = resolveCaller(request, config.authMode);
     if (!who.ok) return who.response;
@@ -182,17 +183,26 @@ export function createApproveAgentRun(config: AppConfig) {
       return problem(404, 'Run not found', `No run ${runId} that you can see.`);
     }
 
-    const event: ApprovalEvent = {
-      decision: body.value.decision,
-      ...(body.value.comment ? { comment: body.value.comment } : {}),
-      by: caller.userId,
+    const claim = {
+      runId,
       round: pending.round,
+      decision: body.value.decision,
+      by: caller.userId,
+      ...(body.value.comment ? { comment: body.value.comment } : {}),
+    };
+    const event: ApprovalEvent = {
+      decision: claim.decision,
+      ...(claim.comment ? { comment: claim.comment } : {}),
+      by: claim.by,
+      round: claim.round,
+      proof: signer.approvalProof(claim),
     };
     const client = df.getClient(context);
     await client.raiseEvent(runId, eventNames.approval, event);
     context.log(`Run ${runId}: ${caller.userId} chose ${event.decision} for round ${event.round}.`);
     const settled = await waitUntilDecided(client, runId, pending.round);
-    return { status: 202, jsonBody: { accepted: event, run: runView(request, settled ?? status) } };
+    const { proof: _proof, ...accepted } = event;
+    return { status: 202, jsonBody: { accepted, run: runView(request, settled ?? status) } };
   };
 }
 

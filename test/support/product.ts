@@ -48,6 +48,7 @@ export async function startProduct(
         BING_CONNECTION_ID: 'emulator-bing-connection',
         AUTH_MODE: 'dev',
         TASK_HUB_NAME: 'testhub',
+        RUN_URL_SIGNING_KEY: 'test-only-run-url-signing-key-0123456789abcdef',
         ...options.env,
       },
     });
