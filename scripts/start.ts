@@ -2,7 +2,9 @@
  * `npm start`: the whole product on one machine with nothing configured. Azurite for storage, the
  * offline AI emulators when no Azure OpenAI endpoint is configured, and the app under the devhost.
  *
- *   npm start -- [--port 7071] [--data .data]
+ *   npm start -- [--port 7071] [--data .data] [--app DIR]
+ *
+ * --app runs another copy of the app, such as an unpacked deployment package (npm run package).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,11 +20,12 @@ async function main(): Promise<void> {
     options: {
       port: { type: 'string', default: '7071' },
       data: { type: 'string', default: path.join(root, '.data') },
+      app: { type: 'string', default: root },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('Usage: npm start -- [--port 7071] [--data DIR]');
+    console.log('Usage: npm start -- [--port 7071] [--data DIR] [--app DIR]');
     return;
   }
   const port = Number(values.port);
@@ -70,7 +73,9 @@ async function main(): Promise<void> {
       );
     }
 
-    const host = await startDevHost({ appDir: root, port });
+    const appDir = path.resolve(values.app);
+    console.log(`App: ${appDir}`);
+    const host = await startDevHost({ appDir, port });
     stops.push(() => host.stop());
     console.log(`Agent runs API: POST ${host.url}/api/agent-runs   (README.md has a curl walk-through)`);
   } catch (error) {
