@@ -14,6 +14,8 @@ const project = (displayName, dir) => ({
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': tsJest },
   testPathIgnorePatterns: ['/node_modules/', '/fixtures/', '/dist/'],
+  // npm run package leaves a copy of the app (its own package.json) under dist/deploy.
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 });
 
 /** @type {import('jest').Config} */
