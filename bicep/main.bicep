@@ -239,7 +239,7 @@ module rbac 'modules/rbac.bicep' = {
     aiAccountName: ai.outputs.accountName
     aiProjectName: ai.outputs.projectName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
-    durableTaskSchedulerName: useDurableTaskScheduler ? durableTask.outputs.schedulerName : ''
+    durableTaskSchedulerName: useDurableTaskScheduler ? durableTask!.outputs.schedulerName : ''
   }
 }
 
@@ -278,7 +278,7 @@ module functionApp 'modules/functionapp.bicep' = {
     approvalMaxRevisions: approvalMaxRevisions
     toolsAllowNetwork: toolsAllowNetwork
     runUrlSigningKey: runUrlSigningKey
-    durableTaskSchedulerEndpoint: useDurableTaskScheduler ? durableTask.outputs.endpoint : ''
+    durableTaskSchedulerEndpoint: useDurableTaskScheduler ? durableTask!.outputs.endpoint : ''
     authClientId: authClientId
   }
   // The app starts as soon as it exists: let it find its roles in place.
@@ -313,4 +313,4 @@ output BING_CONNECTION_ID string = ai.outputs.bingConnectionId
 
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
 output DURABLE_STORAGE_PROVIDER string = durableStorageProvider
-output DURABLE_TASK_SCHEDULER_ENDPOINT string = useDurableTaskScheduler ? durableTask.outputs.endpoint : ''
+output DURABLE_TASK_SCHEDULER_ENDPOINT string = useDurableTaskScheduler ? durableTask!.outputs.endpoint : ''

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { checkLostReply } from './lostReply';
 
 /**
  * What tests steer and inspect through /_emulator/: injected faults, added latency, and the log of
@@ -22,6 +23,8 @@ export interface Fault {
   /** A substring of the request path, such as "/chat/completions" or "/runs". */
   path?: string;
   method?: string;
+  /** The request is applied, then the connection is dropped before the answer (see lostReply.ts). */
+  lostReply?: true;
 }
 
 export interface ChatSummary {
@@ -51,6 +54,8 @@ export interface RequestRecord {
   durationMs: number;
   /** The status of the injected fault that answered, when one did. */
   fault?: number;
+  /** The request was applied but its answer was dropped by a lostReply fault. */
+  lostReply?: true;
   error?: { code: string; message: string };
   chat?: ChatSummary;
 }
@@ -65,6 +70,7 @@ export interface FaultRequest {
   path?: unknown;
   method?: unknown;
   content?: unknown;
+  lostReply?: unknown;
 }
 
 /** The request log keeps this many of the latest requests, so a long session cannot grow it forever. */
@@ -120,8 +126,11 @@ export class EmulatorState {
     if (content !== undefined && (typeof content !== 'string' || status !== undefined)) {
       return '"content" must be the text of a 200 answer (a string), and cannot be combined with "status".';
     }
-    if (status === undefined && delayMs === undefined && content === undefined) {
-      return 'Give "status" (429, 500 or 503), "delayMs" or "content"; the fault otherwise does nothing.';
+    const lostReplyProblem = checkLostReply(body);
+    if (lostReplyProblem) return lostReplyProblem;
+    const lostReply = body.lostReply === true;
+    if (status === undefined && delayMs === undefined && content === undefined && !lostReply) {
+      return 'Give "status" (429, 500 or 503), "delayMs", "content" or "lostReply"; the fault otherwise does nothing.';
     }
     const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
     if (count !== undefined && !(Number.isInteger(count) && (count as number) >= 1)) {
@@ -156,6 +165,7 @@ export class EmulatorState {
       ...(path !== undefined ? { path } : {}),
       ...(method !== undefined ? { method: method.toUpperCase() } : {}),
       ...(typeof content === 'string' ? { content } : {}),
+      ...(lostReply ? { lostReply: true as const } : {}),
     };
     this.faults.push(fault);
     return fault;

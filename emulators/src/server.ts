@@ -11,6 +11,7 @@ import {
   type Service,
 } from './control';
 import { AzureError } from './errors';
+import { loseReply } from './lostReply';
 import { handleChatCompletions } from './openai/chat';
 
 /** Routes one HTTP server to the two emulated services and the /_emulator/ control API. */
@@ -137,6 +138,13 @@ async function handle(
     if (fault?.status) {
       record.fault = fault.status;
       throw faultError(fault, route, url.searchParams.get('api-version'));
+    }
+    if (fault?.lostReply) {
+      loseReply(response, () => {
+        record.lostReply = true;
+        record.status = response.statusCode;
+        record.durationMs = Date.now() - arrived;
+      });
     }
 
     if (route.service === 'openai') {
