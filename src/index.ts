@@ -10,6 +10,7 @@ import { createTokenQuotaEntity } from './entities/tokenQuota';
 import { registerAgentRunFunctions } from './functions/agentRuns';
 import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
+import { registerRunListFunction } from './functions/runList';
 import { activityNames, entityNames, functionNames, orchestratorNames } from './names';
 import { agentRunOrchestrator } from './orchestrators/agentRun';
 import { answerSubtaskOrchestrator } from './orchestrators/answerSubtask';
@@ -31,6 +32,7 @@ app.http(functionNames.health, {
 });
 registerAgentRunFunctions(config);
 registerQuotaFunctions(config);
+registerRunListFunction(config);
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
 df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);

@@ -6,6 +6,7 @@ export const functionNames = {
   health: 'health',
   startAgentRun: 'startAgentRun',
   getAgentRun: 'getAgentRun',
+  listAgentRuns: 'listAgentRuns',
   approveAgentRun: 'approveAgentRun',
   getQuota: 'getQuota',
   manageQuota: 'manageQuota',

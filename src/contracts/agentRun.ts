@@ -180,6 +180,8 @@ export interface ApprovalSettings {
 export interface AgentRunInput {
   runId: string;
   owner: string;
+  /** When the starter took the request (ISO, ms): orders the run list, as the host's created time has whole seconds. */
+  requestedAt?: string;
   prompt: string;
   approval: ApprovalSettings | null;
   maxTokens: number;

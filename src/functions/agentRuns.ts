@@ -102,6 +102,7 @@ export function createStartAgentRun(config: AppConfig) {
     const input: AgentRunInput = {
       runId,
       owner: caller.userId,
+      requestedAt: new Date().toISOString(),
       prompt: body.value.prompt,
       approval: approval?.required
         ? {
