@@ -130,6 +130,14 @@ param approvalDefaultTimeoutMinutes int = 60
 param approvalMaxRevisions int = 3
 param toolsAllowNetwork bool = false
 
+// Set once per environment (`azd env set WEBHOOK_SECRET_SEED "$(openssl rand -base64 32)"`), so the
+// webhook secret stays the same across deployments and receivers keep verifying; rotate by setting a
+// new one and deploying.
+@secure()
+@minLength(24)
+@description('Random seed of the webhook signing secret (WEBHOOK_SECRET is whsec_ + its base64).')
+param webhookSecretSeed string
+
 // --- Names -------------------------------------------------------------------------------------------
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -270,6 +278,7 @@ module functionApp 'modules/functionapp.bicep' = {
     approvalDefaultTimeoutMinutes: approvalDefaultTimeoutMinutes
     approvalMaxRevisions: approvalMaxRevisions
     toolsAllowNetwork: toolsAllowNetwork
+    webhookSecret: 'whsec_${base64(webhookSecretSeed)}'
     durableTaskSchedulerEndpoint: useDurableTaskScheduler ? durableTask.outputs.endpoint : ''
     authClientId: authClientId
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { webhookKey } from './lib/webhooks';
 
 /**
  * Every setting the app reads, in one schema. This module is the only reader of `process.env`;
@@ -104,6 +105,18 @@ export const settingsSchema = z.object({
   APPROVAL_MAX_REVISIONS: setting(positiveInt(3).max(10).default(3)),
   /** Tools that reach the network stay off unless this is true. */
   TOOLS_ALLOW_NETWORK: setting(flag.default(false)),
+
+  /** Signs webhooks (Standard Webhooks): `whsec_` + base64 of at least 16 random bytes. Without it, runs cannot ask for webhooks. */
+  WEBHOOK_SECRET: setting(
+    z
+      .string()
+      .refine((v) => webhookKey(v) !== undefined, {
+        error: 'expected whsec_ followed by the base64 of at least 16 random bytes',
+      })
+      .optional(),
+  ),
+  /** Lets webhooks reach loopback, private and link-local addresses: for local development only. */
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: setting(flag.default(false)),
 });
 
 /**
@@ -163,6 +176,13 @@ export interface AppConfig {
     readonly approvalMaxRevisions: number;
   };
   readonly toolsAllowNetwork: boolean;
+  readonly webhooks: {
+    /** The signing key; without it the start request refuses a webhook. */
+    readonly key?: Buffer;
+    readonly allowPrivateNetworks: boolean;
+    /** Deployed (App Service Authentication) means https only; local dev may use http receivers. */
+    readonly requireHttps: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -239,5 +259,10 @@ function toAppConfig(s: Settings): AppConfig {
       approvalMaxRevisions: s.APPROVAL_MAX_REVISIONS,
     },
     toolsAllowNetwork: s.TOOLS_ALLOW_NETWORK,
+    webhooks: {
+      ...(s.WEBHOOK_SECRET ? { key: webhookKey(s.WEBHOOK_SECRET) } : {}),
+      allowPrivateNetworks: s.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      requireHttps: s.AUTH_MODE === 'appservice',
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { app } from '@azure/functions';
 import * as df from 'durable-functions';
 import { createCallModel } from './activities/callModel';
+import { createDeliverWebhook } from './activities/deliverWebhook';
 import { createCollectResearch, createPollResearch, createStartResearch } from './activities/research';
 import { createRunTool } from './activities/runTool';
 import { createSaveResult } from './activities/saveResult';
@@ -50,3 +51,4 @@ df.app.activity(activityNames.startResearch, { handler: createStartResearch({ cl
 df.app.activity(activityNames.pollResearch, { handler: createPollResearch({ clients, config }) });
 df.app.activity(activityNames.collectResearch, { handler: createCollectResearch({ clients, config }) });
 df.app.activity(activityNames.saveResult, { handler: createSaveResult({ clients, config }) });
+df.app.activity(activityNames.deliverWebhook, { handler: createDeliverWebhook({ config }) });

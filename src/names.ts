@@ -26,6 +26,7 @@ export const activityNames = {
   pollResearch: 'pollResearch',
   collectResearch: 'collectResearch',
   saveResult: 'saveResult',
+  deliverWebhook: 'deliverWebhook',
 } as const;
 
 export const entityNames = {

@@ -52,6 +52,10 @@ param approvalDefaultTimeoutMinutes int
 param approvalMaxRevisions int
 param toolsAllowNetwork bool
 
+@secure()
+@description('Signs webhooks (Standard Webhooks): whsec_ followed by base64 of random bytes.')
+param webhookSecret string
+
 @description('Durable Task Scheduler endpoint; empty keeps Azure Storage as the durable storage provider.')
 param durableTaskSchedulerEndpoint string = ''
 
@@ -114,6 +118,10 @@ var appSettings = {
   APPROVAL_DEFAULT_TIMEOUT_MINUTES: string(approvalDefaultTimeoutMinutes)
   APPROVAL_MAX_REVISIONS: string(approvalMaxRevisions)
   TOOLS_ALLOW_NETWORK: toolsAllowNetwork ? 'true' : 'false'
+
+  // Webhooks: signed with this secret, and never sent to private or link-local addresses in Azure.
+  WEBHOOK_SECRET: webhookSecret
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'false'
 }
 
 // With the Durable Task Scheduler, app settings override host.json's durableTask.storageProvider, so the

@@ -18,6 +18,7 @@ import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../enti
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
 import { canApprove, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId } from '../lib/ids';
+import { checkWebhookUrl } from '../lib/webhooks';
 import { eventNames, functionNames, orchestratorNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
 
@@ -98,6 +99,19 @@ export function createStartAgentRun(config: AppConfig) {
     }
 
     const runId = randomUUID();
+    let webhook: AgentRunInput['webhook'];
+    if (body.value.webhook) {
+      const refused = (message: string) =>
+        problem(400, 'Invalid request body', `webhook.url: ${message}`, {
+          errors: [{ field: 'webhook.url', message }],
+        });
+      if (!config.webhooks.key) {
+        return refused('webhooks are off on this deployment: WEBHOOK_SECRET is not set');
+      }
+      const checked = await checkWebhookUrl(body.value.webhook.url, config.webhooks);
+      if (!checked.ok) return refused(checked.reason);
+      webhook = { url: checked.url.href, links: runLinks(request, runId) };
+    }
     const approval = body.value.approval;
     const input: AgentRunInput = {
       runId,
@@ -116,6 +130,7 @@ export function createStartAgentRun(config: AppConfig) {
       tools: body.value.tools ?? [...toolNames],
       research: body.value.research ?? null,
       researchAvailable: config.agents !== undefined,
+      ...(webhook ? { webhook } : {}),
       limits: {
         maxSubtasks: config.limits.maxSubtasks,
         maxToolTurns: config.limits.maxToolTurns,
@@ -348,6 +363,7 @@ export function runView(request: HttpRequest, status: DurableOrchestrationStatus
         }
       : {}),
     ...(runtime === 'Failed' ? { error: failureSummary(status.output) } : {}),
+    ...((output?.webhook ?? custom?.webhook) ? { webhook: output?.webhook ?? custom?.webhook } : {}),
     links,
   };
 }
