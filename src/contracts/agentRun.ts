@@ -283,7 +283,15 @@ export interface AgentRunStatus {
   webhook?: { deliveries: WebhookDelivery[] };
 }
 
-export const runOutcomes = ['completed', 'rejected', 'expired', 'failed', 'quota-exceeded'] as const;
+/** `budget-spent`: the run used up its reservation before it could write an answer; it says what it has. */
+export const runOutcomes = [
+  'completed',
+  'rejected',
+  'expired',
+  'failed',
+  'quota-exceeded',
+  'budget-spent',
+] as const;
 export type RunOutcome = (typeof runOutcomes)[number];
 
 /** The orchestration output, and the JSON saved to Blob Storage. */

@@ -33,7 +33,8 @@ export type RunViewStatus =
   | 'expired'
   | 'failed'
   | 'terminated'
-  | 'quota-exceeded';
+  | 'quota-exceeded'
+  | 'budget-spent';
 
 /** Largest budget one run may ask for; the caller's quota is the real bound. */
 const maxRunTokens = 1_000_000;
