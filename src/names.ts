@@ -6,6 +6,7 @@ export const functionNames = {
   health: 'health',
   startAgentRun: 'startAgentRun',
   getAgentRun: 'getAgentRun',
+  listAgentRuns: 'listAgentRuns',
   approveAgentRun: 'approveAgentRun',
   runStatus: 'agentRunStatus',
   runEvent: 'agentRunEvent',
@@ -33,6 +34,7 @@ export const activityNames = {
   collectResearch: 'collectResearch',
   saveResult: 'saveResult',
   verifyApproval: 'verifyApproval',
+  deliverWebhook: 'deliverWebhook',
 } as const;
 
 export const entityNames = {

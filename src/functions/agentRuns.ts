@@ -19,6 +19,7 @@ import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
 import type { Signer } from '../lib/capability';
 import { canApprove, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId } from '../lib/ids';
+import { checkWebhookUrl } from '../lib/webhooks';
 import { eventNames, functionNames, orchestratorNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
 import { eventNameProblem, scopedRunUrls } from './runUrls';
@@ -32,7 +33,8 @@ export type RunViewStatus =
   | 'expired'
   | 'failed'
   | 'terminated'
-  | 'quota-exceeded';
+  | 'quota-exceeded'
+  | 'budget-spent';
 
 /** Largest budget one run may ask for; the caller's quota is the real bound. */
 const maxRunTokens = 1_000_000;
@@ -113,10 +115,24 @@ export function createStartAgentRun(config: AppConfig, signer: Signer) {
     }
 
     const runId = randomUUID();
+    let webhook: AgentRunInput['webhook'];
+    if (body.value.webhook) {
+      const refused = (message: string) =>
+        problem(400, 'Invalid request body', `webhook.url: ${message}`, {
+          errors: [{ field: 'webhook.url', message }],
+        });
+      if (!config.webhooks.key) {
+        return refused('webhooks are off on this deployment: WEBHOOK_SECRET is not set');
+      }
+      const checked = await checkWebhookUrl(body.value.webhook.url, config.webhooks);
+      if (!checked.ok) return refused(checked.reason);
+      webhook = { url: checked.url.href, links: runLinks(request, runId) };
+    }
     const approval = body.value.approval;
     const input: AgentRunInput = {
       runId,
       owner: caller.userId,
+      requestedAt: new Date().toISOString(),
       prompt: body.value.prompt,
       approval: approval?.required
         ? {
@@ -130,6 +146,7 @@ export function createStartAgentRun(config: AppConfig, signer: Signer) {
       tools: body.value.tools ?? [...toolNames],
       research: body.value.research ?? null,
       researchAvailable: config.agents !== undefined,
+      ...(webhook ? { webhook } : {}),
       limits: {
         maxSubtasks: config.limits.maxSubtasks,
         maxToolTurns: config.limits.maxToolTurns,
@@ -385,6 +402,7 @@ export function runView(request: HttpRequest, status: DurableOrchestrationStatus
         }
       : {}),
     ...(runtime === 'Failed' ? { error: failureSummary(status.output) } : {}),
+    ...((output?.webhook ?? custom?.webhook) ? { webhook: output?.webhook ?? custom?.webhook } : {}),
     links,
   };
 }

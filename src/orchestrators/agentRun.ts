@@ -16,6 +16,8 @@ import {
   type RunStage,
   type Subtask,
   type SubtaskResult,
+  type WebhookDelivery,
+  type WebhookEventType,
 } from '../contracts/agentRun';
 import type { ModelUsage } from '../contracts/model';
 import type { ReserveResult } from '../contracts/quota';
@@ -25,9 +27,11 @@ import type { VerifyApprovalInput, VerifyApprovalOutput } from '../contracts/app
 import { activityNames, entityNames, eventNames, orchestratorNames } from '../names';
 import type { AnswerSubtaskInput } from './answerSubtask';
 import { messageOnly } from '../lib/safeErrors';
-import { activityRetry, callModelDurably, type Durable } from './durable';
+import { isBudgetSpent, TokenBudget, type BudgetShare } from './budget';
+import { activityRetry, type Durable } from './durable';
 import { defaultResearchPolling, type ResearchSubtaskInput } from './researchSubtask';
 import type { ToolSubtaskInput } from './toolSubtask';
+import { notifyWebhook } from './webhook';
 
 /** Per-call completion cap, so one answer cannot spend the whole run's budget. */
 const maxTokensPerCall = 2000;
@@ -70,18 +74,26 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
   if (!reservation.granted) {
     const q = reservation.quota;
     run.setStage('done');
-    return run.result('quota-exceeded', {
+    const refused = run.result('quota-exceeded', {
       message:
         `The run needs ${input.maxTokens} tokens but only ${q.remaining} of ${q.monthlyTokenLimit} remain ` +
         `until ${q.periodEnd}. Ask for fewer tokens (maxTokens) or ask an admin to raise the limit.`,
       quota: { remaining: q.remaining, monthlyTokenLimit: q.monthlyTokenLimit, periodEnd: q.periodEnd },
     });
+    yield* run.notify('run.ended', { status: refused.outcome, message: refused.message });
+    return run.withWebhook(refused);
   }
 
-  let committed = false;
+  const budget = new TokenBudget(context, {
+    owner: input.owner,
+    reservationKey: runId,
+    tokens: input.maxTokens,
+  });
+  const settle = () => context.df.callEntity(quota, 'settle', { runId, now: now() });
+  let settled = false;
   try {
-    const subtasks = yield* plan(context, input, run);
-    const results = yield* fanOut(context, input, run, subtasks);
+    const subtasks = yield* plan(context, input, run, budget);
+    const results = yield* fanOut(context, input, run, subtasks, budget);
 
     let outcome: RunOutcome;
     let draft: Draft | null = null;
@@ -91,22 +103,24 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
       message = `Every subtask failed: ${results.map((r) => `${r.id}: ${r.error ?? 'unknown error'}`).join('; ')}`;
     } else {
       run.setStage('synthesizing');
-      const synthesis = yield* synthesize(context, input, run, results);
+      const synthesis = yield* synthesize(context, input, run, results, budget);
       if (synthesis.ok) {
         draft = synthesis.draft;
         outcome = 'completed';
+      } else if (synthesis.budgetSpent) {
+        outcome = 'budget-spent';
+        message =
+          `The run spent its ${input.maxTokens} tokens before it could write the final answer; ` +
+          `the subtasks' results are all it has. Ask for more tokens (maxTokens) to get a full answer.`;
       } else {
         outcome = 'failed';
         message = `Could not write the final answer: ${synthesis.message}`;
       }
     }
 
-    yield context.df.callEntity(quota, 'commit', {
-      runId,
-      tokensUsed: run.usage.totalTokens,
-      now: now(),
-    });
-    committed = true;
+    // What was spent stays counted; the rest of the reservation goes back before any wait for approval.
+    yield settle();
+    settled = true;
 
     let approval: ApprovalOutcome | undefined;
     if (draft && input.approval) {
@@ -128,16 +142,16 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
       result,
     } satisfies SaveResultInput)) as SaveResultOutput;
     run.setStage('done');
-    return { ...result, blobName: saved.blobName };
+    yield* run.notify('run.ended', {
+      status: outcome,
+      usage: run.usage,
+      ...(message ? { message } : {}),
+    });
+    return run.withWebhook({ ...result, blobName: saved.blobName });
   } catch (error) {
     // Whatever was spent is counted, and the rest of the reservation goes back to the user.
-    if (!committed) {
-      yield context.df.callEntity(quota, 'commit', {
-        runId,
-        tokensUsed: run.usage.totalTokens,
-        now: now(),
-      });
-    }
+    if (!settled) yield settle();
+    yield* run.notify('run.ended', { status: 'failed', usage: run.usage });
     // The failure becomes the run's output: its message only, never a stack with server paths.
     throw messageOnly(error);
   }
@@ -156,6 +170,7 @@ class RunProgress {
   total = 0;
   subtasks: NonNullable<AgentRunStatus['subtasks']> = [];
   approval: PendingApproval | undefined;
+  webhookDeliveries: WebhookDelivery[] = [];
   readonly startedAt: string;
 
   constructor(
@@ -183,8 +198,23 @@ class RunProgress {
       owner: this.input.owner,
       ...(this.subtasks.length > 0 ? { subtasks: this.subtasks } : {}),
       ...(this.approval ? { approval: this.approval } : {}),
+      ...(this.webhookDeliveries.length > 0 ? { webhook: { deliveries: this.webhookDeliveries } } : {}),
     };
     this.context.df.setCustomStatus(status);
+  }
+
+  /** Sends a webhook if the run asked for them, and shows what became of it. */
+  *notify(type: WebhookEventType, data: Record<string, unknown>): Durable<void> {
+    const delivery = yield* notifyWebhook(this.context, this.input, this.webhookDeliveries, type, data);
+    if (!delivery) return;
+    this.webhookDeliveries = [...this.webhookDeliveries, delivery];
+    this.publish();
+  }
+
+  withWebhook<T extends AgentRunResult>(result: T): T {
+    return this.webhookDeliveries.length > 0
+      ? { ...result, webhook: { deliveries: this.webhookDeliveries } }
+      : result;
   }
 
   result(
@@ -224,10 +254,15 @@ class RunProgress {
   }
 }
 
-function* plan(context: OrchestrationContext, input: AgentRunInput, run: RunProgress): Durable<Subtask[]> {
+function* plan(
+  context: OrchestrationContext,
+  input: AgentRunInput,
+  run: RunProgress,
+  budget: TokenBudget,
+): Durable<Subtask[]> {
   run.setStage('planning');
   const schema = planSchema(input.limits.maxSubtasks, input.tools);
-  const call = yield* callModelDurably(context, {
+  const call = yield* budget.call({
     tier: 'fast',
     messages: [
       { role: 'system', content: plannerPrompt },
@@ -315,15 +350,28 @@ function* fanOut(
   input: AgentRunInput,
   run: RunProgress,
   subtasks: Subtask[],
+  budget: TokenBudget,
 ): Durable<SubtaskResult[]> {
   run.total = subtasks.length;
+  // Each answer subtask may spend an equal share; the synthesis keeps at least one share plus whatever
+  // the subtasks leave unspent.
+  const childShare = {
+    owner: input.owner,
+    reservationKey: context.df.instanceId,
+    tokens: Math.floor(budget.left / (subtasks.length + 1)),
+  };
   run.subtasks = subtasks.map((s) => ({ id: s.id, kind: s.kind, title: s.title, state: 'pending' }));
   run.setStage('working');
 
   const results = (yield context.df.Task.all(
-    subtasks.map((subtask) => startSubtask(context, input, subtask)),
+    subtasks.map((subtask) => startSubtask(context, input, subtask, childShare)),
   )) as SubtaskResult[];
-  for (const result of results) run.addUsage(result.usage);
+  for (const result of results) {
+    run.addUsage(result.usage);
+    // Answer subtasks recorded their own spend call by call; research reports its usage at the end.
+    if (result.kind === 'answer') budget.spent += result.usage.totalTokens;
+    else if (result.usage.totalTokens > 0) budget.record(result.usage.totalTokens, `child-${result.id}`);
+  }
   run.done = results.length;
   run.subtasks = results.map((r) => ({
     id: r.id,
@@ -340,7 +388,12 @@ export function subtaskInstanceId(runId: string, subtaskId: string): string {
   return `${runId}-${subtaskId}`;
 }
 
-function startSubtask(context: OrchestrationContext, input: AgentRunInput, subtask: Subtask): Task {
+function startSubtask(
+  context: OrchestrationContext,
+  input: AgentRunInput,
+  subtask: Subtask,
+  share: BudgetShare,
+): Task {
   const runId = context.df.instanceId;
   const childId = subtaskInstanceId(runId, subtask.id);
   switch (subtask.kind) {
@@ -356,6 +409,7 @@ function startSubtask(context: OrchestrationContext, input: AgentRunInput, subta
         tools: input.tools,
         maxTurns: input.limits.maxToolTurns,
         maxTokensPerCall,
+        budget: share,
       };
       return context.df.callSubOrchestrator(orchestratorNames.answerSubtask, childInput, childId);
     }
@@ -413,7 +467,8 @@ function* synthesize(
   input: AgentRunInput,
   run: RunProgress,
   results: SubtaskResult[],
-): Durable<{ ok: true; draft: Draft } | { ok: false; message: string }> {
+  budget: TokenBudget,
+): Durable<{ ok: true; draft: Draft } | { ok: false; message: string; budgetSpent: boolean }> {
   const { citations, numbersBySubtask, textBySubtask } = numberCitations(results);
   const findings = results
     .map((r) => {
@@ -424,7 +479,7 @@ function* synthesize(
       return `[${r.id}] ${r.title}:\n${textBySubtask.get(r.id) ?? ''}${sources ? `\n  Sources:\n${sources}` : ''}`;
     })
     .join('\n\n');
-  const call = yield* callModelDurably(context, {
+  const call = yield* budget.call({
     tier: input.model === 'fast' ? 'fast' : 'strong',
     messages: [
       { role: 'system', content: synthesisPrompt },
@@ -432,10 +487,10 @@ function* synthesize(
     ],
     maxTokens: maxTokensPerCall,
   });
-  if (!call.ok) return call;
+  if (!call.ok) return { ok: false, message: call.message, budgetSpent: isBudgetSpent(call) };
   run.addUsage(call.value.usage);
   const text = call.value.message.content?.trim() ?? '';
-  if (text === '') return { ok: false, message: 'the model returned an empty answer' };
+  if (text === '') return { ok: false, message: 'the model returned an empty answer', budgetSpent: false };
   return { ok: true, draft: { text, citations } };
 }
 
@@ -481,6 +536,10 @@ function* awaitApproval(
     };
     run.stage = 'awaiting-approval';
     run.publish();
+    yield* run.notify('run.awaiting_approval', {
+      status: 'awaiting-approval',
+      approval: { round, deadline: deadline.toISOString(), approvers, escalated },
+    });
 
     // A fresh wait and a fresh timer for every Task.any: listing a task in a second Task.any would make
     // the host schedule it again (see fanOut). The newest wait on a name receives the next event.
@@ -574,10 +633,14 @@ function* revise(
       message: `The quota has no room for a revision (${reservation.quota.remaining} tokens left).`,
     };
   }
-  let spent = emptyUsage;
+  const revisionBudget = new TokenBudget(context, {
+    owner: input.owner,
+    reservationKey: revisionId,
+    tokens: budget,
+  });
   try {
     const sources = draft.citations.map((c, i) => `[${i + 1}] ${c.title} ${c.url}`).join('\n');
-    const call = yield* callModelDurably(context, {
+    const call = yield* revisionBudget.call({
       tier: input.model === 'fast' ? 'fast' : 'strong',
       messages: [
         { role: 'system', content: revisionPrompt },
@@ -589,16 +652,11 @@ function* revise(
       maxTokens: maxTokensPerCall,
     });
     if (!call.ok) return { ok: false, message: `The revision failed: ${call.message}` };
-    spent = call.value.usage;
-    run.addUsage(spent);
+    run.addUsage(call.value.usage);
     const text = call.value.message.content?.trim() ?? '';
     if (text === '') return { ok: false, message: 'The revision came back empty.' };
     return { ok: true, draft: { text, citations: draft.citations } };
   } finally {
-    yield context.df.callEntity(quota, 'commit', {
-      runId: revisionId,
-      tokensUsed: spent.totalTokens,
-      now: now(),
-    });
+    yield context.df.callEntity(quota, 'settle', { runId: revisionId, now: now() });
   }
 }
