@@ -16,16 +16,21 @@ import {
   type RunStage,
   type Subtask,
   type SubtaskResult,
+  type WebhookDelivery,
+  type WebhookEventType,
 } from '../contracts/agentRun';
 import type { ModelUsage } from '../contracts/model';
 import type { ReserveResult } from '../contracts/quota';
 import type { Citation } from '../contracts/research';
 import type { SaveResultInput, SaveResultOutput } from '../contracts/result';
+import type { VerifyApprovalInput, VerifyApprovalOutput } from '../contracts/approvalProof';
 import { activityNames, entityNames, eventNames, orchestratorNames } from '../names';
 import type { AnswerSubtaskInput } from './answerSubtask';
+import { messageOnly } from '../lib/safeErrors';
 import { activityRetry, callModelDurably, type Durable } from './durable';
 import { defaultResearchPolling, type ResearchSubtaskInput } from './researchSubtask';
 import type { ToolSubtaskInput } from './toolSubtask';
+import { notifyWebhook } from './webhook';
 
 /** Per-call completion cap, so one answer cannot spend the whole run's budget. */
 const maxTokensPerCall = 2000;
@@ -52,25 +57,30 @@ const revisionPrompt =
  */
 export const agentRunOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<AgentRunInput>();
+  // Every id this run makes (children, reservations, the result blob) comes from its own instance id, not
+  // from the input, so a restarted copy of a run (same input, new instance) can never collide with it.
+  const runId = context.df.instanceId;
   const run = new RunProgress(context, input);
   const quota = new df.EntityId(entityNames.tokenQuota, input.owner);
   const now = () => context.df.currentUtcDateTime.toISOString();
 
   run.setStage('reserving');
   const reservation = (yield context.df.callEntity(quota, 'reserve', {
-    runId: input.runId,
+    runId,
     tokens: input.maxTokens,
     now: now(),
   })) as ReserveResult;
   if (!reservation.granted) {
     const q = reservation.quota;
     run.setStage('done');
-    return run.result('quota-exceeded', {
+    const refused = run.result('quota-exceeded', {
       message:
         `The run needs ${input.maxTokens} tokens but only ${q.remaining} of ${q.monthlyTokenLimit} remain ` +
         `until ${q.periodEnd}. Ask for fewer tokens (maxTokens) or ask an admin to raise the limit.`,
       quota: { remaining: q.remaining, monthlyTokenLimit: q.monthlyTokenLimit, periodEnd: q.periodEnd },
     });
+    yield* run.notify('run.ended', { status: refused.outcome, message: refused.message });
+    return run.withWebhook(refused);
   }
 
   let committed = false;
@@ -97,7 +107,7 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
     }
 
     yield context.df.callEntity(quota, 'commit', {
-      runId: input.runId,
+      runId,
       tokensUsed: run.usage.totalTokens,
       now: now(),
     });
@@ -119,21 +129,28 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
       ...(approval ? { approvalDecision: approval } : {}),
     });
     const saved = (yield context.df.callActivityWithRetry(activityNames.saveResult, activityRetry(), {
-      runId: input.runId,
+      runId,
       result,
     } satisfies SaveResultInput)) as SaveResultOutput;
     run.setStage('done');
-    return { ...result, blobName: saved.blobName };
+    yield* run.notify('run.ended', {
+      status: outcome,
+      usage: run.usage,
+      ...(message ? { message } : {}),
+    });
+    return run.withWebhook({ ...result, blobName: saved.blobName });
   } catch (error) {
     // Whatever was spent is counted, and the rest of the reservation goes back to the user.
     if (!committed) {
       yield context.df.callEntity(quota, 'commit', {
-        runId: input.runId,
+        runId,
         tokensUsed: run.usage.totalTokens,
         now: now(),
       });
     }
-    throw error;
+    yield* run.notify('run.ended', { status: 'failed', usage: run.usage });
+    // The failure becomes the run's output: its message only, never a stack with server paths.
+    throw messageOnly(error);
   }
 };
 
@@ -150,6 +167,7 @@ class RunProgress {
   total = 0;
   subtasks: NonNullable<AgentRunStatus['subtasks']> = [];
   approval: PendingApproval | undefined;
+  webhookDeliveries: WebhookDelivery[] = [];
   readonly startedAt: string;
 
   constructor(
@@ -177,8 +195,23 @@ class RunProgress {
       owner: this.input.owner,
       ...(this.subtasks.length > 0 ? { subtasks: this.subtasks } : {}),
       ...(this.approval ? { approval: this.approval } : {}),
+      ...(this.webhookDeliveries.length > 0 ? { webhook: { deliveries: this.webhookDeliveries } } : {}),
     };
     this.context.df.setCustomStatus(status);
+  }
+
+  /** Sends a webhook if the run asked for them, and shows what became of it. */
+  *notify(type: WebhookEventType, data: Record<string, unknown>): Durable<void> {
+    const delivery = yield* notifyWebhook(this.context, this.input, this.webhookDeliveries, type, data);
+    if (!delivery) return;
+    this.webhookDeliveries = [...this.webhookDeliveries, delivery];
+    this.publish();
+  }
+
+  withWebhook<T extends AgentRunResult>(result: T): T {
+    return this.webhookDeliveries.length > 0
+      ? { ...result, webhook: { deliveries: this.webhookDeliveries } }
+      : result;
   }
 
   result(
@@ -194,7 +227,7 @@ class RunProgress {
   ): AgentRunResult {
     const decision = extra.approvalDecision;
     return {
-      runId: this.input.runId,
+      runId: this.context.df.instanceId,
       owner: this.input.owner,
       outcome,
       prompt: this.input.prompt,
@@ -242,7 +275,9 @@ function* plan(context: OrchestrationContext, input: AgentRunInput, run: RunProg
     planned = parsePlan(call.value.message.content, schema, input);
   }
   if (!planned && !context.df.isReplaying) {
-    context.log(`Run ${input.runId}: the plan was not usable; falling back to a single answer subtask.`);
+    context.log(
+      `Run ${context.df.instanceId}: the plan was not usable; falling back to a single answer subtask.`,
+    );
   }
   return ensureResearch(
     planned ?? [{ id: 's1', kind: 'answer', title: 'Answer the request', instructions: input.prompt }],
@@ -333,11 +368,12 @@ export function subtaskInstanceId(runId: string, subtaskId: string): string {
 }
 
 function startSubtask(context: OrchestrationContext, input: AgentRunInput, subtask: Subtask): Task {
-  const childId = subtaskInstanceId(input.runId, subtask.id);
+  const runId = context.df.instanceId;
+  const childId = subtaskInstanceId(runId, subtask.id);
   switch (subtask.kind) {
     case 'answer': {
       const childInput: AnswerSubtaskInput = {
-        runId: input.runId,
+        runId,
         prompt: input.prompt,
         subtask,
         tier: routeModel(input.model, {
@@ -352,14 +388,14 @@ function startSubtask(context: OrchestrationContext, input: AgentRunInput, subta
     }
     case 'research': {
       const childInput: ResearchSubtaskInput = {
-        runId: input.runId,
+        runId,
         subtask,
         polling: defaultResearchPolling,
       };
       return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
     }
     case 'tool': {
-      const childInput: ToolSubtaskInput = { runId: input.runId, subtask };
+      const childInput: ToolSubtaskInput = { runId, subtask };
       return context.df.callSubOrchestrator(orchestratorNames.toolSubtask, childInput, childId);
     }
   }
@@ -472,6 +508,10 @@ function* awaitApproval(
     };
     run.stage = 'awaiting-approval';
     run.publish();
+    yield* run.notify('run.awaiting_approval', {
+      status: 'awaiting-approval',
+      approval: { round, deadline: deadline.toISOString(), approvers, escalated },
+    });
 
     // A fresh wait and a fresh timer for every Task.any: listing a task in a second Task.any would make
     // the host schedule it again (see fanOut). The newest wait on a name receives the next event.
@@ -483,12 +523,26 @@ function* awaitApproval(
       if (winner === timer) break;
       timer.cancel();
       const parsed = approvalEventSchema.safeParse(eventTask.result);
-      if (parsed.success && parsed.data.round === round) {
+      if (!parsed.success || parsed.data.round !== round) {
+        if (!context.df.isReplaying)
+          context.log(`Run ${context.df.instanceId}: ignored an approval event for another round.`);
+        continue;
+      }
+      // Only the product signs approval events, after checking the decider may decide; one raised around
+      // it (with the task hub's system key, or on the devhost's open API) carries no valid proof.
+      const proof = (yield context.df.callActivity(activityNames.verifyApproval, {
+        runId: context.df.instanceId,
+        event: parsed.data,
+      } satisfies VerifyApprovalInput)) as VerifyApprovalOutput;
+      if (proof.valid) {
         event = parsed.data;
         break;
       }
-      if (!context.df.isReplaying)
-        context.log(`Run ${input.runId}: ignored an approval event for another round.`);
+      if (!context.df.isReplaying) {
+        context.log(
+          `Run ${context.df.instanceId}: ignored an approval event without a valid proof; it did not come through the product's approval endpoint.`,
+        );
+      }
     }
 
     const base = { rounds: round, escalated, draft };
@@ -537,7 +591,7 @@ function* revise(
   round: number,
 ): Durable<{ ok: true; draft: Draft } | { ok: false; message: string }> {
   // Each revision reserves and commits on its own key, so it is counted once, like the run itself.
-  const revisionId = `${input.runId}:revision-${round}`;
+  const revisionId = `${context.df.instanceId}:revision-${round}`;
   const now = () => context.df.currentUtcDateTime.toISOString();
   const budget = Math.min(input.maxTokens, maxTokensPerCall * 2);
   const reservation = (yield context.df.callEntity(quota, 'reserve', {
