@@ -143,6 +143,13 @@ export const settingsSchema = z.object({
   ),
   /** Lets webhooks reach loopback, private and link-local addresses: for local development only. */
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: setting(flag.default(false)),
+
+  /** In Azure: spans go to this Application Insights component (Bicep writes it). */
+  APPLICATIONINSIGHTS_CONNECTION_STRING: setting(z.string().optional()),
+  /** Locally: spans go to this OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318); unset, nowhere. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting(httpUrl('http://127.0.0.1:4318').optional()),
+  /** Records prompts and answers as span events. Off by default: they are the users' data. */
+  OTEL_GENAI_CAPTURE_CONTENT: setting(flag.default(false)),
 });
 
 /**
@@ -181,6 +188,12 @@ export type Settings = z.output<typeof settingsSchema>;
 /** The setting names, for the drift test against local.settings.sample.json and bicep. */
 export const settingNames: readonly string[] = Object.keys(settingsSchema.shape);
 
+export interface TelemetryConfig {
+  readonly applicationInsightsConnectionString?: string;
+  readonly otlpEndpoint?: string;
+  readonly captureContent: boolean;
+}
+
 export interface AppConfig {
   readonly taskHubName: string;
   readonly storage:
@@ -209,6 +222,7 @@ export interface AppConfig {
     readonly approvalMaxRevisions: number;
   };
   readonly toolsAllowNetwork: boolean;
+  readonly telemetry: TelemetryConfig;
   /** Signs per-run capability URLs and approval events (the public dev key only in dev mode). */
   readonly runUrlSigningKey: string;
   readonly statusUrls: 'scoped' | 'builtin';
@@ -295,6 +309,11 @@ function toAppConfig(s: Settings): AppConfig {
       approvalMaxRevisions: s.APPROVAL_MAX_REVISIONS,
     },
     toolsAllowNetwork: s.TOOLS_ALLOW_NETWORK,
+    telemetry: {
+      applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+      otlpEndpoint: s.OTEL_EXPORTER_OTLP_ENDPOINT,
+      captureContent: s.OTEL_GENAI_CAPTURE_CONTENT,
+    },
     runUrlSigningKey: s.RUN_URL_SIGNING_KEY ?? devSigningKey,
     statusUrls: s.STATUS_URLS,
     webhooks: {

@@ -15,6 +15,8 @@ import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
 import { registerRunUrlFunctions } from './functions/runUrls';
 import { createSigner } from './lib/capability';
+import { setupTelemetry } from './telemetry/setup';
+import { withActivitySpan } from './telemetry/spans';
 import { registerRunListFunction } from './functions/runList';
 import { activityNames, entityNames, functionNames, orchestratorNames } from './names';
 import { agentRunOrchestrator } from './orchestrators/agentRun';
@@ -25,6 +27,8 @@ import { toolSubtaskOrchestrator } from './orchestrators/toolSubtask';
 // Composition root: configuration is read once, here, and a bad setting stops the app at start with
 // one message listing every problem. SDK clients are created once per process and handed to activities.
 const config = loadConfig();
+// Before any SDK client exists, so that the Azure distro's instrumentation sees them all.
+setupTelemetry(config.telemetry);
 const clients = createClients(config);
 const signer = createSigner(config.runUrlSigningKey);
 
@@ -51,9 +55,11 @@ df.app.entity(
   createTokenQuotaEntity({ defaultMonthlyTokens: config.quota.defaultMonthlyTokens }),
 );
 
-// Every activity answers through the boundary, so a failure stored in history carries its message only.
+// Every activity answers through the boundary, so a failure stored in history carries its message only,
+// and each attempt is one span (activities never replay, so spans are never duplicated).
+const spanOptions = { captureContent: config.telemetry.captureContent };
 const activity = <I, O>(name: string, handler: (input: I, context: InvocationContext) => O | Promise<O>) =>
-  df.app.activity(name, { handler: atActivityBoundary(name, handler) });
+  df.app.activity(name, { handler: atActivityBoundary(name, withActivitySpan(name, handler, spanOptions)) });
 activity(activityNames.callModel, createCallModel({ clients, config }));
 activity(activityNames.runTool, createRunTool({ config }));
 activity(activityNames.startResearch, createStartResearch({ clients, config }));

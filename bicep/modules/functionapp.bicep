@@ -94,6 +94,8 @@ var appSettings = {
   // Application Insights with local auth disabled: the host authenticates as the identity.
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
+  // The app's own GenAI spans go there too; prompts and answers stay out of them.
+  OTEL_GENAI_CAPTURE_CONTENT: 'false'
 
   // Models and agents, keyless (no AZURE_OPENAI_API_KEY in Azure).
   AZURE_OPENAI_ENDPOINT: openAiEndpoint

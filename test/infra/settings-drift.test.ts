@@ -52,9 +52,9 @@ const allowedGaps: Record<string, { onlyIn: Place[]; why: string }> = {
     onlyIn: ['bicep'],
     why: 'which managed identity the host uses for storage (the user-assigned one)',
   },
-  APPLICATIONINSIGHTS_CONNECTION_STRING: {
-    onlyIn: ['bicep'],
-    why: 'the host sends telemetry to Application Insights; the app has no telemetry code of its own',
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    onlyIn: ['sample', 'config'],
+    why: 'local only: an OTLP collector on the developer machine; Azure uses Application Insights',
   },
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: {
     onlyIn: ['bicep'],

@@ -1,0 +1,92 @@
+import type { InvocationContext } from '@azure/functions';
+import { trace } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import type { CallModelInput, CallModelOutput } from '../../src/contracts/model';
+import { activityNames } from '../../src/names';
+import { withActivitySpan } from '../../src/telemetry/spans';
+import { placeOf, runSpanId, runTraceId, subtaskSpanId } from '../../src/telemetry/tree';
+
+const exporter = new InMemorySpanExporter();
+
+beforeAll(() => {
+  trace.setGlobalTracerProvider(
+    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+  );
+});
+afterAll(() => trace.disable());
+afterEach(() => exporter.reset());
+
+const contextFor = (instanceId: string) =>
+  ({ triggerMetadata: { instanceId } }) as unknown as InvocationContext;
+
+const input: CallModelInput = { tier: 'fast', messages: [{ role: 'user', content: 'the secret prompt' }] };
+const answer: CallModelOutput = {
+  ok: true,
+  value: {
+    message: { role: 'assistant', content: 'the secret answer' },
+    usage: { promptTokens: 11, completionTokens: 7, totalTokens: 18 },
+    deployment: 'gpt-4o-mini',
+    finishReason: 'stop',
+    cached: true,
+  },
+};
+const callModel = (captureContent: boolean) =>
+  withActivitySpan(activityNames.callModel, () => Promise.resolve(answer), { captureContent });
+
+describe('activity spans', () => {
+  it('place a subtask activity under the subtask of its run, with GenAI attributes and no content by default', async () => {
+    await expect(callModel(false)(input, contextFor('run-0001-s2'))).resolves.toBe(answer);
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.name).toBe('chat gpt-4o-mini');
+    expect(span!.spanContext().traceId).toBe(runTraceId('run-0001'));
+    expect(span!.parentSpanContext?.spanId).toBe(subtaskSpanId('run-0001', 's2'));
+    expect(span!.attributes).toMatchObject({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': 'gpt-4o-mini',
+      'gen_ai.usage.input_tokens': 11,
+      'gen_ai.usage.output_tokens': 7,
+      'gen_ai.response.finish_reasons': ['stop'],
+      'app.run.id': 'run-0001',
+      'app.subtask.id': 's2',
+      'app.cache.hit': true,
+    });
+    expect(span!.events).toEqual([]);
+    expect(JSON.stringify(span!.attributes)).not.toContain('secret');
+  });
+
+  it('record the prompt and the answer as events only when content capture is on', async () => {
+    await callModel(true)(input, contextFor('run-0001'));
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.parentSpanContext?.spanId).toBe(runSpanId('run-0001'));
+    expect(span!.events.map((e) => e.name)).toEqual(['gen_ai.content.prompt', 'gen_ai.content.completion']);
+    expect(JSON.stringify(span!.events)).toContain('the secret prompt');
+    expect(JSON.stringify(span!.events)).toContain('the secret answer');
+  });
+
+  it('mark a failed outcome and a thrown error as errors', async () => {
+    const refused = withActivitySpan(
+      activityNames.callModel,
+      () => Promise.resolve<CallModelOutput>({ ok: false, kind: 'permanent', message: 'no' }),
+      { captureContent: false },
+    );
+    await refused(input, contextFor('run-0002'));
+    const thrower = withActivitySpan('saveResult', () => Promise.reject(new Error('disk')), {
+      captureContent: false,
+    });
+    await expect(thrower({}, contextFor('run-0002'))).rejects.toThrow('disk');
+    expect(exporter.getFinishedSpans().map((s) => [s.name, s.status.code, s.status.message])).toEqual([
+      ['chat fast', 2, 'no'],
+      ['activity saveResult', 2, 'disk'],
+    ]);
+  });
+
+  it('read the run and subtask from instance ids', () => {
+    expect(placeOf('abc-def-1234-s12')).toEqual({ runId: 'abc-def-1234', subtaskId: 's12' });
+    expect(placeOf('abcdef12')).toEqual({ runId: 'abcdef12' });
+    expect(placeOf(undefined)).toBeUndefined();
+  });
+});
