@@ -156,3 +156,50 @@ describe('telemetry of one agent run', () => {
     }
   });
 });
+
+describe('telemetry of a research run', () => {
+  it('has invoke_agent spans under the research subtask, and the research tokens in the run total', async () => {
+    const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
+      body: { prompt: 'Research the latest news about Azure Durable Functions.', research: true },
+    });
+    expect(started.status).toBe(202);
+    const runId = started.body.runId;
+    const view = await pollUntil(
+      () =>
+        call<{ status: string; usage: { totalTokens: number }; subtasks?: { id: string; kind: string }[] }>(
+          `${product.baseUrl}/api/agent-runs/${runId}`,
+        ),
+      (r) => r.status === 200 && ['completed', 'failed'].includes(r.body.status),
+    );
+    expect(view.body.status).toBe('completed');
+    const researchIds = (view.body.subtasks ?? []).filter((s) => s.kind === 'research').map((s) => s.id);
+    expect(researchIds.length).toBeGreaterThan(0);
+
+    const traceId = runTraceId(runId);
+    const ofRun = () => spans.filter((s) => s.traceId === traceId);
+    await pollUntil(
+      async () => Promise.resolve(ofRun().some((s) => s.name === 'activity saveResult')),
+      Boolean,
+      20_000,
+    );
+    const run = ofRun();
+
+    const agents = run.filter((s) => s.attrs['gen_ai.operation.name'] === 'invoke_agent');
+    expect(agents.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['invoke_agent research start', 'invoke_agent research collect']),
+    );
+    for (const a of agents) {
+      expect(researchIds).toContain(a.attrs['app.subtask.id']);
+      expect(a.parentSpanId).toBe(subtaskSpanId(runId, a.attrs['app.subtask.id'] as string));
+    }
+    const tokens = run.reduce(
+      (sum, s) =>
+        sum +
+        (Number(s.attrs['gen_ai.usage.input_tokens'] ?? 0) +
+          Number(s.attrs['gen_ai.usage.output_tokens'] ?? 0)),
+      0,
+    );
+    expect(agents.some((a) => Number(a.attrs['gen_ai.usage.input_tokens'] ?? 0) > 0)).toBe(true);
+    expect(tokens).toBe(view.body.usage.totalTokens);
+  });
+});
