@@ -307,7 +307,7 @@ export function intentsOf(focus: string, knownTools: readonly string[]): Intent[
 function clausesOf(sentence: string): string[] {
   const parts = sentence
     .split(
-      /,?\s+(?=(?:and then|then|and also|and)\s+(?:please\s+)?(?:research|search|look up|find|compute|calculate|work out|tell|what|why|how|explain|give|list)\b)/i,
+      /,?\s+(?=(?:and then|then|and also|and)\s+(?:please\s+)?(?:research|search|look up|find|compute|calculate|work out|tell|what|why|how|when|where|who|which|explain|give|list|recommend|suggest|compare|describe|summari[sz]e|propose|choose|pick|estimate|evaluate|assess|advise)\b)/i,
     )
     .map((p) => p.trim())
     .filter((p) => p !== '');

@@ -211,7 +211,8 @@ function synthesize(findings: string): string {
       computed.push(body.length > 600 ? fact : body);
       continue;
     }
-    research.push(`- ${title ? `${title}: ` : ''}${fact}${cites ? ` ${cites}` : ''}`);
+    // The facts name their subject; the subtask's title would only repeat the request's words.
+    research.push(`- ${fact} ${cites}`);
   }
 
   const lines: string[] = [...new Set(computed)];

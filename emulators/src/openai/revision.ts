@@ -31,7 +31,7 @@ function instructionsOf(comment: string): string[] {
   return comment
     .replace(/\s+/g, ' ')
     .split(
-      /(?<=[.;!])\s+|;\s*|,?\s+(?:and|then|also)\s+(?=(?:please\s+)?(?:add|remove|drop|delete|omit|cut|shorten|make|include|mention|summari[sz]e|keep|leave out|take out)\b)/i,
+      /(?<=[.;!])\s+|;\s*|,?\s+(?:and|then|also)\s+(?=(?:please\s+)?(?:add|remove|drop|delete|omit|cut|shorten|make|include|mention|summari[sz]e|keep|leave out|take out|translate|rewrite|rephrase|change|use|write|explain|expand|format|fix|turn|put|replace|move|sort|list|cite|say|give|answer|simplify|reorder|correct|update|split|merge)\b)/i,
     )
     .map((s) =>
       s
