@@ -49,6 +49,11 @@ describe('arithmetic found in prose, in the calculator tool syntax', () => {
     expect(evaluateExpression(expression ?? '')).toBeCloseTo(value, 10);
   });
 
+  it('finds arithmetic that has no value, so that the answer can say why', () => {
+    expect(findExpressions('What is 100 / 0?')).toEqual(['100 / 0']);
+    expect(evaluate('100 / 0')).toBeNull();
+  });
+
   it.each([
     'The migration takes 2-3 weeks.',
     'It happened on 2026-12-01 at 22:33.',

@@ -144,6 +144,17 @@ const cases: Case[] = [
     prompt: 'Explain the difference between TCP and UDP.',
     has: ['TCP and UDP', honest],
   },
+  {
+    name: 'division by zero says why there is no value',
+    prompt: 'What is 100 / 0?',
+    has: ['100 / 0', 'division by zero'],
+    hasNot: [honest, 'Infinity'],
+  },
+  {
+    name: 'a day question in another city',
+    prompt: 'What day is it today in New York?',
+    has: ['current_time', 'America/New_York'],
+  },
   { name: 'greeting', prompt: 'Hello!', has: ['Hello'], hasNot: [honest] },
   {
     name: 'a range is not a subtraction',
@@ -172,6 +183,13 @@ const cases: Case[] = [
     comment: 'Shorten it.',
     has: ['12 * 7 + 5 = 89'],
     hasNot: ['Revised as the reviewer asked', 'could not carry out'],
+  },
+  {
+    name: 'revision: shorten a one-paragraph answer',
+    prompt: 'Explain the difference between TCP and UDP.',
+    comment: 'Make it shorter.',
+    has: ['TCP and UDP'],
+    hasNot: ['could not carry out', 'with Azure OpenAI settings'],
   },
   {
     name: 'revision: remove a part',

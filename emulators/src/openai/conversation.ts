@@ -276,8 +276,9 @@ export function intentsOf(focus: string, knownTools: readonly string[]): Intent[
       } else if (expressions.length > 0) {
         for (const expression of expressions) {
           const part = expressions.length === 1 ? text : `Compute ${expression}`;
+          // An expression without a value is an answer's part, which can say why, not a failing tool step.
           intents.push(
-            calculator
+            calculator && evaluate(expression) !== null
               ? { kind: 'tool', text: part, expression, toolName: calculator }
               : { kind: 'answer', text: part, expression },
           );

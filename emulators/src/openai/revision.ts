@@ -86,7 +86,7 @@ function shortenDraft(draft: string): Edit {
     while (kept.length < lines.length && /:\s*$/.test(kept.at(-1) ?? '')) kept.push(lines[kept.length] ?? '');
     return { draft: kept.join('\n'), done: true };
   }
-  const sentences = draft.split(/(?<=[.?!])\s+/);
+  const sentences = draft.split(/(?<=[.?!]["')]?)\s+/);
   if (sentences.length > 1) {
     return { draft: sentences.slice(0, Math.ceil(sentences.length / 2)).join(' '), done: true };
   }
