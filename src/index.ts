@@ -12,6 +12,7 @@ import { createTokenQuotaEntity } from './entities/tokenQuota';
 import { registerAgentRunFunctions } from './functions/agentRuns';
 import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
+import { registerReconciler } from './functions/reconcile';
 import { createSigner } from './lib/capability';
 import { activityNames, entityNames, functionNames, orchestratorNames } from './names';
 import { agentRunOrchestrator } from './orchestrators/agentRun';
@@ -35,6 +36,7 @@ app.http(functionNames.health, {
 });
 registerAgentRunFunctions(config, signer);
 registerQuotaFunctions(config);
+registerReconciler();
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
 df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);
