@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { devSigningKey, minSigningKeyChars } from './lib/capability';
+import { webhookKey } from './lib/webhooks';
 
 /**
  * Every setting the app reads, in one schema. This module is the only reader of `process.env`;
@@ -130,6 +131,18 @@ export const settingsSchema = z.object({
   APPROVAL_MAX_REVISIONS: setting(positiveInt(3).max(10).default(3)),
   /** Tools that reach the network stay off unless this is true. */
   TOOLS_ALLOW_NETWORK: setting(flag.default(false)),
+
+  /** Signs webhooks (Standard Webhooks): `whsec_` + base64 of at least 16 random bytes. Without it, runs cannot ask for webhooks. */
+  WEBHOOK_SECRET: setting(
+    z
+      .string()
+      .refine((v) => webhookKey(v) !== undefined, {
+        error: 'expected whsec_ followed by the base64 of at least 16 random bytes',
+      })
+      .optional(),
+  ),
+  /** Lets webhooks reach loopback, private and link-local addresses: for local development only. */
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: setting(flag.default(false)),
 });
 
 /**
@@ -199,6 +212,13 @@ export interface AppConfig {
   /** Signs per-run capability URLs and approval events (the public dev key only in dev mode). */
   readonly runUrlSigningKey: string;
   readonly statusUrls: 'scoped' | 'builtin';
+  readonly webhooks: {
+    /** The signing key; without it the start request refuses a webhook. */
+    readonly key?: Buffer;
+    readonly allowPrivateNetworks: boolean;
+    /** Deployed (App Service Authentication) means https only; local dev may use http receivers. */
+    readonly requireHttps: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -277,5 +297,10 @@ function toAppConfig(s: Settings): AppConfig {
     toolsAllowNetwork: s.TOOLS_ALLOW_NETWORK,
     runUrlSigningKey: s.RUN_URL_SIGNING_KEY ?? devSigningKey,
     statusUrls: s.STATUS_URLS,
+    webhooks: {
+      ...(s.WEBHOOK_SECRET ? { key: webhookKey(s.WEBHOOK_SECRET) } : {}),
+      allowPrivateNetworks: s.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      requireHttps: s.AUTH_MODE === 'appservice',
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { createCallModel } from './activities/callModel';
+import { createDeliverWebhook } from './activities/deliverWebhook';
 import { createCollectResearch, createPollResearch, createStartResearch } from './activities/research';
 import { createRunTool } from './activities/runTool';
 import { createSaveResult } from './activities/saveResult';
@@ -13,7 +14,9 @@ import { registerAgentRunFunctions } from './functions/agentRuns';
 import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
 import { registerReconciler } from './functions/reconcile';
+import { registerRunUrlFunctions } from './functions/runUrls';
 import { createSigner } from './lib/capability';
+import { registerRunListFunction } from './functions/runList';
 import { activityNames, entityNames, functionNames, orchestratorNames } from './names';
 import { agentRunOrchestrator } from './orchestrators/agentRun';
 import { answerSubtaskOrchestrator } from './orchestrators/answerSubtask';
@@ -35,8 +38,10 @@ app.http(functionNames.health, {
   handler: health,
 });
 registerAgentRunFunctions(config, signer);
+registerRunUrlFunctions(config, signer, clients);
 registerQuotaFunctions(config);
 registerReconciler();
+registerRunListFunction(config);
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
 df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);
@@ -58,3 +63,4 @@ activity(activityNames.pollResearch, createPollResearch({ clients, config }));
 activity(activityNames.collectResearch, createCollectResearch({ clients, config }));
 activity(activityNames.saveResult, createSaveResult({ clients, config }));
 activity(activityNames.verifyApproval, createVerifyApproval(signer));
+activity(activityNames.deliverWebhook, createDeliverWebhook({ config }));

@@ -6,7 +6,15 @@ export const functionNames = {
   health: 'health',
   startAgentRun: 'startAgentRun',
   getAgentRun: 'getAgentRun',
+  listAgentRuns: 'listAgentRuns',
   approveAgentRun: 'approveAgentRun',
+  runStatus: 'agentRunStatus',
+  runEvent: 'agentRunEvent',
+  runTerminate: 'agentRunTerminate',
+  runCancel: 'agentRunCancel',
+  runSuspend: 'agentRunSuspend',
+  runResume: 'agentRunResume',
+  runPurge: 'agentRunPurge',
   getQuota: 'getQuota',
   manageQuota: 'manageQuota',
 } as const;
@@ -26,6 +34,7 @@ export const activityNames = {
   collectResearch: 'collectResearch',
   saveResult: 'saveResult',
   verifyApproval: 'verifyApproval',
+  deliverWebhook: 'deliverWebhook',
 } as const;
 
 export const entityNames = {

@@ -55,6 +55,10 @@ param toolsAllowNetwork bool
 @description('Signs per-run URLs and approval events (RUN_URL_SIGNING_KEY).')
 param runUrlSigningKey string
 
+@secure()
+@description('Signs webhooks (Standard Webhooks): whsec_ followed by base64 of random bytes.')
+param webhookSecret string
+
 @description('Durable Task Scheduler endpoint; empty keeps Azure Storage as the durable storage provider.')
 param durableTaskSchedulerEndpoint string = ''
 
@@ -120,6 +124,10 @@ var appSettings = {
   APPROVAL_DEFAULT_TIMEOUT_MINUTES: string(approvalDefaultTimeoutMinutes)
   APPROVAL_MAX_REVISIONS: string(approvalMaxRevisions)
   TOOLS_ALLOW_NETWORK: toolsAllowNetwork ? 'true' : 'false'
+
+  // Webhooks: signed with this secret, and never sent to private or link-local addresses in Azure.
+  WEBHOOK_SECRET: webhookSecret
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'false'
 }
 
 // With the Durable Task Scheduler, app settings override host.json's durableTask.storageProvider, so the

@@ -16,6 +16,8 @@ import {
   type RunStage,
   type Subtask,
   type SubtaskResult,
+  type WebhookDelivery,
+  type WebhookEventType,
 } from '../contracts/agentRun';
 import type { ModelUsage } from '../contracts/model';
 import type { ReserveResult } from '../contracts/quota';
@@ -29,6 +31,7 @@ import { isBudgetSpent, TokenBudget, type BudgetShare } from './budget';
 import { activityRetry, type Durable } from './durable';
 import { defaultResearchPolling, type ResearchSubtaskInput } from './researchSubtask';
 import type { ToolSubtaskInput } from './toolSubtask';
+import { notifyWebhook } from './webhook';
 
 /** Per-call completion cap, so one answer cannot spend the whole run's budget. */
 const maxTokensPerCall = 2000;
@@ -71,12 +74,14 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
   if (!reservation.granted) {
     const q = reservation.quota;
     run.setStage('done');
-    return run.result('quota-exceeded', {
+    const refused = run.result('quota-exceeded', {
       message:
         `The run needs ${input.maxTokens} tokens but only ${q.remaining} of ${q.monthlyTokenLimit} remain ` +
         `until ${q.periodEnd}. Ask for fewer tokens (maxTokens) or ask an admin to raise the limit.`,
       quota: { remaining: q.remaining, monthlyTokenLimit: q.monthlyTokenLimit, periodEnd: q.periodEnd },
     });
+    yield* run.notify('run.ended', { status: refused.outcome, message: refused.message });
+    return run.withWebhook(refused);
   }
 
   const budget = new TokenBudget(context, {
@@ -137,10 +142,16 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
       result,
     } satisfies SaveResultInput)) as SaveResultOutput;
     run.setStage('done');
-    return { ...result, blobName: saved.blobName };
+    yield* run.notify('run.ended', {
+      status: outcome,
+      usage: run.usage,
+      ...(message ? { message } : {}),
+    });
+    return run.withWebhook({ ...result, blobName: saved.blobName });
   } catch (error) {
     // Whatever was spent is counted, and the rest of the reservation goes back to the user.
     if (!settled) yield settle();
+    yield* run.notify('run.ended', { status: 'failed', usage: run.usage });
     // The failure becomes the run's output: its message only, never a stack with server paths.
     throw messageOnly(error);
   }
@@ -159,6 +170,7 @@ class RunProgress {
   total = 0;
   subtasks: NonNullable<AgentRunStatus['subtasks']> = [];
   approval: PendingApproval | undefined;
+  webhookDeliveries: WebhookDelivery[] = [];
   readonly startedAt: string;
 
   constructor(
@@ -186,8 +198,23 @@ class RunProgress {
       owner: this.input.owner,
       ...(this.subtasks.length > 0 ? { subtasks: this.subtasks } : {}),
       ...(this.approval ? { approval: this.approval } : {}),
+      ...(this.webhookDeliveries.length > 0 ? { webhook: { deliveries: this.webhookDeliveries } } : {}),
     };
     this.context.df.setCustomStatus(status);
+  }
+
+  /** Sends a webhook if the run asked for them, and shows what became of it. */
+  *notify(type: WebhookEventType, data: Record<string, unknown>): Durable<void> {
+    const delivery = yield* notifyWebhook(this.context, this.input, this.webhookDeliveries, type, data);
+    if (!delivery) return;
+    this.webhookDeliveries = [...this.webhookDeliveries, delivery];
+    this.publish();
+  }
+
+  withWebhook<T extends AgentRunResult>(result: T): T {
+    return this.webhookDeliveries.length > 0
+      ? { ...result, webhook: { deliveries: this.webhookDeliveries } }
+      : result;
   }
 
   result(
@@ -509,6 +536,10 @@ function* awaitApproval(
     };
     run.stage = 'awaiting-approval';
     run.publish();
+    yield* run.notify('run.awaiting_approval', {
+      status: 'awaiting-approval',
+      approval: { round, deadline: deadline.toISOString(), approvers, escalated },
+    });
 
     // A fresh wait and a fresh timer for every Task.any: listing a task in a second Task.any would make
     // the host schedule it again (see fanOut). The newest wait on a name receives the next event.

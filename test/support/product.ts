@@ -116,12 +116,14 @@ export function principalHeaders(
   userId: string,
   roles: string[] = [],
   name = `${userId}@example.com`,
+  /** More claims, such as `preferred_username`, the sign-in name approver lists match. */
+  claims: { typ: string; val: string }[] = [],
 ): Record<string, string> {
   const principal = {
     auth_typ: 'aad',
     name_typ: 'name',
     role_typ: 'roles',
-    claims: [{ typ: 'name', val: name }, ...roles.map((val) => ({ typ: 'roles', val }))],
+    claims: [{ typ: 'name', val: name }, ...roles.map((val) => ({ typ: 'roles', val })), ...claims],
   };
   return {
     'x-ms-client-principal': Buffer.from(JSON.stringify(principal)).toString('base64'),
