@@ -13,6 +13,7 @@ import { createTokenQuotaEntity } from './entities/tokenQuota';
 import { registerAgentRunFunctions } from './functions/agentRuns';
 import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
+import { registerReconciler } from './functions/reconcile';
 import { registerRunUrlFunctions } from './functions/runUrls';
 import { createSigner } from './lib/capability';
 import { registerRunListFunction } from './functions/runList';
@@ -39,6 +40,7 @@ app.http(functionNames.health, {
 registerAgentRunFunctions(config, signer);
 registerRunUrlFunctions(config, signer, clients);
 registerQuotaFunctions(config);
+registerReconciler();
 registerRunListFunction(config);
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
