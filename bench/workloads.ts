@@ -96,7 +96,11 @@ async function measureDevhost(workload: Workload, store: 'memory' | 'sqlite'): P
     const started = performance.now();
     if (workload.signals) {
       for (let i = 0; i < workload.signals; i++) {
-        const answer = await fetch(`${api}/entities/tally/k?op=add`, { method: 'POST', body: '1' });
+        const answer = await fetch(`${api}/entities/tally/k?op=add`, {
+          method: 'POST',
+          body: '1',
+          headers: { 'content-type': 'application/json' },
+        });
         await answer.arrayBuffer();
       }
       for (;;) {
