@@ -2,11 +2,12 @@
  * `npm start`: the whole product on one machine with nothing configured. Azurite for storage, the
  * offline AI emulators when no Azure OpenAI endpoint is configured, and the app under the devhost.
  *
- *   npm start -- [--port 7071] [--data .data] [--log quiet|info|verbose] [--store sqlite|memory]
+ *   npm start -- [--port 7071] [--data .data] [--log quiet|info|verbose] [--store sqlite|memory] [--app DIR]
  *
  * Everything the product keeps lives under --data: the devhost's SQLite store (runs, approvals, quotas) in
  * `<data>/devhost` and Azurite's blobs in `<data>/azurite`, so a restart - even after kill -9 - continues
- * where it stopped.
+ * where it stopped. --app runs another copy of the app, such as an unpacked deployment package
+ * (npm run package).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -25,16 +26,18 @@ async function main(): Promise<void> {
       data: { type: 'string', default: path.join(root, '.data') },
       log: { type: 'string' },
       store: { type: 'string', default: 'sqlite' },
+      app: { type: 'string', default: root },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'Usage: npm start -- [--port 7071] [--data DIR] [--log quiet|info|verbose] [--store sqlite|memory]\n\n' +
+      'Usage: npm start -- [--port 7071] [--data DIR] [--log quiet|info|verbose] [--store sqlite|memory] [--app DIR]\n\n' +
         '  --data   where runs, quotas (SQLite) and result blobs (Azurite) are kept; default .data\n' +
         '  --log    quiet: start-up, warnings, errors; info (default): plus one line per request and per run\n' +
         "           event; verbose: plus every invocation, including the app's own durable API calls\n" +
-        '  --store  sqlite (default) keeps everything across restarts; memory forgets it when stopped',
+        '  --store  sqlite (default) keeps everything across restarts; memory forgets it when stopped\n' +
+        '  --app    the app folder to run; default this project (for example an unpacked deployment package)',
     );
     return;
   }
@@ -93,8 +96,10 @@ async function main(): Promise<void> {
       );
     }
 
+    const appDir = path.resolve(values.app);
+    console.log(`App: ${appDir}`);
     const host = await startDevHost({
-      appDir: root,
+      appDir,
       port,
       logLevel,
       ...(values.store === 'sqlite' ? { dataDir: path.join(dataDir, 'devhost') } : {}),

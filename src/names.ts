@@ -6,7 +6,15 @@ export const functionNames = {
   health: 'health',
   startAgentRun: 'startAgentRun',
   getAgentRun: 'getAgentRun',
+  listAgentRuns: 'listAgentRuns',
   approveAgentRun: 'approveAgentRun',
+  runStatus: 'agentRunStatus',
+  runEvent: 'agentRunEvent',
+  runTerminate: 'agentRunTerminate',
+  runCancel: 'agentRunCancel',
+  runSuspend: 'agentRunSuspend',
+  runResume: 'agentRunResume',
+  runPurge: 'agentRunPurge',
   getQuota: 'getQuota',
   manageQuota: 'manageQuota',
 } as const;
@@ -25,6 +33,8 @@ export const activityNames = {
   pollResearch: 'pollResearch',
   collectResearch: 'collectResearch',
   saveResult: 'saveResult',
+  verifyApproval: 'verifyApproval',
+  deliverWebhook: 'deliverWebhook',
 } as const;
 
 export const entityNames = {

@@ -51,6 +51,13 @@ param runMaxBodyBytes int
 param approvalDefaultTimeoutMinutes int
 param approvalMaxRevisions int
 param toolsAllowNetwork bool
+@secure()
+@description('Signs per-run URLs and approval events (RUN_URL_SIGNING_KEY).')
+param runUrlSigningKey string
+
+@secure()
+@description('Signs webhooks (Standard Webhooks): whsec_ followed by base64 of random bytes.')
+param webhookSecret string
 
 @description('Durable Task Scheduler endpoint; empty keeps Azure Storage as the durable storage provider.')
 param durableTaskSchedulerEndpoint string = ''
@@ -103,6 +110,9 @@ var appSettings = {
 
   // Callers are identified by App Service Authentication (authsettingsV2 below), never trusted headers.
   AUTH_MODE: 'appservice'
+  // Per-run URLs and approval events are signed with this key; users never get the task hub's system key.
+  RUN_URL_SIGNING_KEY: runUrlSigningKey
+  STATUS_URLS: 'scoped'
 
   // Quotas and limits.
   QUOTA_DEFAULT_MONTHLY_TOKENS: string(quotaDefaultMonthlyTokens)
@@ -114,6 +124,10 @@ var appSettings = {
   APPROVAL_DEFAULT_TIMEOUT_MINUTES: string(approvalDefaultTimeoutMinutes)
   APPROVAL_MAX_REVISIONS: string(approvalMaxRevisions)
   TOOLS_ALLOW_NETWORK: toolsAllowNetwork ? 'true' : 'false'
+
+  // Webhooks: signed with this secret, and never sent to private or link-local addresses in Azure.
+  WEBHOOK_SECRET: webhookSecret
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'false'
 }
 
 // With the Durable Task Scheduler, app settings override host.json's durableTask.storageProvider, so the

@@ -136,6 +136,17 @@ export function startAgentRunBodySchema(limits: StartAgentRunLimits) {
       }),
       { max: toolNames.length, what: `tool names (${toolNames.join(', ')})`, sameKey: (tool) => tool },
     ).optional(),
+    webhook: z
+      .strictObject(
+        {
+          url: z
+            .string({ error: requiredAs('a URL string') })
+            .min(1, { error: 'must not be empty' })
+            .max(2048, { error: 'must be at most 2048 characters' }),
+        },
+        { error: 'must be an object such as {"url": "https://example.com/hooks/runs"}' },
+      )
+      .optional(),
     research: z
       .boolean({ error: 'must be true or false' })
       .refine((research) => !research || limits.researchAvailable !== false, {
@@ -166,6 +177,8 @@ export const approvalEventSchema = z.object({
   comment: z.string().optional(),
   by: z.string(),
   round: z.number().int().min(0),
+  /** The product's signature over the run, round, decision, decider and comment (see lib/capability). */
+  proof: z.string().max(200).optional(),
 });
 
 export type ApprovalEvent = z.output<typeof approvalEventSchema>;
@@ -180,6 +193,8 @@ export interface ApprovalSettings {
 export interface AgentRunInput {
   runId: string;
   owner: string;
+  /** When the starter took the request (ISO, ms): orders the run list, as the host's created time has whole seconds. */
+  requestedAt?: string;
   prompt: string;
   approval: ApprovalSettings | null;
   maxTokens: number;
@@ -188,6 +203,8 @@ export interface AgentRunInput {
   /** true: at least one research subtask; false: none; null: the planner decides. */
   research: boolean | null;
   researchAvailable: boolean;
+  /** Where to POST signed notifications, with the links they carry (checked by the starter). */
+  webhook?: WebhookTarget;
   limits: {
     maxSubtasks: number;
     maxToolTurns: number;
@@ -240,6 +257,22 @@ export interface PendingApproval {
 }
 
 /** The orchestration's custom status, readable through the status URL at every stage. */
+export interface WebhookTarget {
+  url: string;
+  links: { run: string; approval: string };
+}
+
+export const webhookEventTypes = ['run.awaiting_approval', 'run.ended'] as const;
+export type WebhookEventType = (typeof webhookEventTypes)[number];
+
+/** What became of one notification; shown in the run view. */
+export interface WebhookDelivery {
+  webhookId: string;
+  type: WebhookEventType;
+  state: 'delivered' | 'failed';
+  error?: string;
+}
+
 export interface AgentRunStatus {
   stage: RunStage;
   progress: { done: number; total: number };
@@ -247,9 +280,18 @@ export interface AgentRunStatus {
   owner: string;
   subtasks?: { id: string; kind: SubtaskKind; title: string; state: 'pending' | 'succeeded' | 'failed' }[];
   approval?: PendingApproval;
+  webhook?: { deliveries: WebhookDelivery[] };
 }
 
-export const runOutcomes = ['completed', 'rejected', 'expired', 'failed', 'quota-exceeded'] as const;
+/** `budget-spent`: the run used up its reservation before it could write an answer; it says what it has. */
+export const runOutcomes = [
+  'completed',
+  'rejected',
+  'expired',
+  'failed',
+  'quota-exceeded',
+  'budget-spent',
+] as const;
 export type RunOutcome = (typeof runOutcomes)[number];
 
 /** The orchestration output, and the JSON saved to Blob Storage. */
@@ -275,6 +317,8 @@ export interface AgentRunResult {
   startedAt: string;
   finishedAt: string;
   blobName?: string;
+  /** Set on the orchestration output after the last notification: the saved blob is written before it. */
+  webhook?: { deliveries: WebhookDelivery[] };
 }
 
 /** The plan the fast model returns (response format with this schema). */

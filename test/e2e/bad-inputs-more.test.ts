@@ -774,8 +774,11 @@ describe('more bad inputs get their status and change nothing', () => {
     expect(quota.body.userId).toBe(id);
   });
 
-  it('lets an approver listed as Boss@Example.com approve as boss@example.com (names match ignoring case)', async () => {
-    const boss = principalHeaders('boss-1', [], 'boss@example.com');
+  it('lets an approver listed as Boss@Example.com approve as boss@example.com (sign-in names match ignoring case)', async () => {
+    // The sign-in name (preferred_username) counts; the display name never does (see security.test.ts).
+    const boss = principalHeaders('boss-1', [], 'The Boss', [
+      { typ: 'preferred_username', val: 'boss@example.com' },
+    ]);
     const approved = await call<{ accepted: { by: string } }>(`${product.baseUrl}${approvalOf()}`, {
       body: { decision: 'approve' },
       headers: boss,

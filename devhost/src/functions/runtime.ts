@@ -172,13 +172,15 @@ export class FunctionsRuntime {
   async finishLoading(): Promise<void> {
     this.#loading = false;
     const capabilities = await this.#programmingModel?.getCapabilities?.({});
-    if (capabilities?.HttpUri) {
-      throw new Error(
-        'The app enables HTTP streaming (app.setup({ enableHttpStream: true })), which the devhost does not support. ' +
-          'Turn it off to run the app here.',
-      );
+    // With app.setup({ enableHttpStream: true }) the library serves HTTP triggers from its own proxy
+    // server and reports its address; the host then forwards each request there, as the real host does.
+    if (typeof capabilities?.HttpUri === 'string' && capabilities.HttpUri !== '') {
+      this.httpStreamUri = capabilities.HttpUri;
     }
   }
+
+  /** The library's HTTP proxy, when the app streams HTTP; undefined otherwise. */
+  httpStreamUri: string | undefined;
 
   async runAppHooks(name: 'appStart' | 'appTerminate', functionAppDirectory: string): Promise<void> {
     const appHookData = this.#appHookData;
@@ -195,7 +197,13 @@ export class FunctionsRuntime {
   async invoke(
     functionName: string,
     inputData: ParameterBinding[],
-    options: { triggerMetadata?: Record<string, TypedData>; reason: string; quiet?: boolean },
+    options: {
+      triggerMetadata?: Record<string, TypedData>;
+      reason: string;
+      quiet?: boolean;
+      /** Given by the caller when it must name the invocation elsewhere (the HTTP stream proxy). */
+      invocationId?: string;
+    },
   ): Promise<InvocationOutcome> {
     const registered = this.functions.get(functionName);
     if (!registered)
@@ -204,7 +212,7 @@ export class FunctionsRuntime {
     if (!model)
       return { ok: false, error: new Error('The app never set a programming model (no @azure/functions?).') };
 
-    const invocationId = randomUUID();
+    const invocationId = options.invocationId ?? randomUUID();
     const started = performance.now();
     const logInvocation = (line: string) =>
       options.quiet ? this.log.debug(line) : this.log.invocation(line);

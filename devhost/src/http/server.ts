@@ -19,6 +19,7 @@ import {
 } from '../functions/runtime';
 import { type HostLog, describeError } from '../log';
 import { readBody, send } from './io';
+import { invokeStreaming } from './stream';
 import { type RouteTemplate, compareRouteSpecificity, matchRoute, parseRouteTemplate } from './routes';
 
 export interface HttpRoute {
@@ -146,6 +147,22 @@ async function invokeHttp(
 ): Promise<void> {
   const registered = context.runtime.functions.get(functionName);
   if (!registered) return send(res, 404);
+  const streamUri = context.runtime.httpStreamUri;
+  if (streamUri) {
+    const extra = durableClientInputs(context, registered);
+    return invokeStreaming(
+      context.runtime,
+      context.log,
+      streamUri,
+      req,
+      res,
+      url,
+      functionName,
+      registered.triggerKey,
+      params,
+      extra,
+    );
+  }
   const body = await readBody(req);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
