@@ -11,6 +11,7 @@ import { createTokenQuotaEntity } from './entities/tokenQuota';
 import { registerAgentRunFunctions } from './functions/agentRuns';
 import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
+import { registerRunEventsFunction } from './functions/runEvents';
 import { registerRunListFunction } from './functions/runList';
 import { activityNames, entityNames, functionNames, orchestratorNames } from './names';
 import { agentRunOrchestrator } from './orchestrators/agentRun';
@@ -23,7 +24,8 @@ import { toolSubtaskOrchestrator } from './orchestrators/toolSubtask';
 const config = loadConfig();
 const clients = createClients(config);
 
-app.setup({ enableHttpStream: false });
+// Streams HTTP (the event stream needs it): needs @azure/functions 4.3+ and Functions host 4.28+.
+app.setup({ enableHttpStream: true });
 
 app.http(functionNames.health, {
   route: 'health',
@@ -34,6 +36,7 @@ app.http(functionNames.health, {
 registerAgentRunFunctions(config);
 registerQuotaFunctions(config);
 registerRunListFunction(config);
+registerRunEventsFunction(config);
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
 df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);

@@ -7,6 +7,7 @@ export const functionNames = {
   startAgentRun: 'startAgentRun',
   getAgentRun: 'getAgentRun',
   listAgentRuns: 'listAgentRuns',
+  agentRunEvents: 'agentRunEvents',
   approveAgentRun: 'approveAgentRun',
   getQuota: 'getQuota',
   manageQuota: 'manageQuota',

@@ -216,7 +216,7 @@ export function createApproveAgentRun(config: AppConfig) {
  * While subtasks run, the parent waits on one Task.all and cannot update its custom status, so the
  * live progress comes from the children (`<runId>-<subtaskId>`), read here.
  */
-async function withLiveProgress(
+export async function withLiveProgress(
   client: DurableClient,
   status: DurableOrchestrationStatus,
 ): Promise<DurableOrchestrationStatus> {
@@ -264,7 +264,7 @@ async function findVisibleRun(
   return notFound;
 }
 
-async function getStatusOrNull(
+export async function getStatusOrNull(
   client: DurableClient,
   id: string,
   showInput = true,
@@ -294,7 +294,7 @@ async function waitUntilDecided(
   return status;
 }
 
-function inputOf(status: DurableOrchestrationStatus): AgentRunInput | undefined {
+export function inputOf(status: DurableOrchestrationStatus): AgentRunInput | undefined {
   return status.input && typeof status.input === 'object' ? (status.input as AgentRunInput) : undefined;
 }
 
@@ -307,7 +307,7 @@ function customStatusOf(status: DurableOrchestrationStatus): AgentRunStatus | un
   return custom && typeof custom === 'object' ? (custom as AgentRunStatus) : undefined;
 }
 
-function isFinished(status: DurableOrchestrationStatus): boolean {
+export function isFinished(status: DurableOrchestrationStatus): boolean {
   return ['Completed', 'Failed', 'Terminated', 'Canceled'].includes(String(status.runtimeStatus));
 }
 
