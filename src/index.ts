@@ -9,6 +9,7 @@ import { createClients } from './clients';
 import { loadConfig } from './config';
 import { createTokenQuotaEntity } from './entities/tokenQuota';
 import { registerAgentRunFunctions } from './functions/agentRuns';
+import { registerApprovalPageFunction } from './functions/approvalPage';
 import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
 import { registerRunEventsFunction } from './functions/runEvents';
@@ -37,6 +38,7 @@ registerAgentRunFunctions(config);
 registerQuotaFunctions(config);
 registerRunListFunction(config);
 registerRunEventsFunction(config);
+registerApprovalPageFunction(config);
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
 df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);

@@ -8,6 +8,7 @@ export const functionNames = {
   getAgentRun: 'getAgentRun',
   listAgentRuns: 'listAgentRuns',
   agentRunEvents: 'agentRunEvents',
+  approvalPage: 'approvalPage',
   approveAgentRun: 'approveAgentRun',
   getQuota: 'getQuota',
   manageQuota: 'manageQuota',
