@@ -79,7 +79,7 @@ export function renderApproval(view: PageView, pending: PendingApproval | undefi
     `<p class="local">Run <code>${escapeHtml(view.id)}</code></p>`,
     `<p>Status: <strong id="status">${escapeHtml(view.status)}</strong> <span id="stage">(${escapeHtml(view.stage)})</span></p>`,
     waiting
-      ? `<p>Decide by <time id="deadline" datetime="${escapeHtml(pending.deadline)}">${escapeHtml(pending.deadline)}</time>${pending.escalated ? ' (escalated)' : ''}, round ${pending.round}.</p>`
+      ? `<p id="due">Decide by <time id="deadline" datetime="${escapeHtml(pending.deadline)}">${escapeHtml(pending.deadline)}</time>${pending.escalated ? ' (escalated)' : ''}, round ${pending.round}.</p>`
       : '',
     view.message ? `<p id="message">${escapeHtml(view.message)}</p>` : '<p id="message"></p>',
     `<h2>${waiting ? 'Draft' : 'Answer'}</h2>`,
@@ -177,6 +177,7 @@ const script = `(function () {
       var d = JSON.parse(e.data); set('status', d.status); set('stage', '(done)');
       if (d.answer) set('draft', d.answer);
       showCitations(d.citations); set('message', d.message || ''); form.hidden = true; events.close();
+      var due = document.getElementById('due'); if (due) due.hidden = true;
     });
   }
 })();`;
