@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * Jest projects: a test's folder says what it needs. unit: nothing. devhost and emulators: their own
- * servers, started by the tests. orchestrations: the app under the devhost with the emulators. e2e: the
+ * servers, started by the tests. orchestrations: the app under the devhost with the emulators. replay: recorded histories against the built
+ * orchestrators. e2e: the
  * whole product over HTTP. infra: the Bicep templates and settings.
  */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
@@ -13,6 +14,8 @@ const project = (displayName, dir) => ({
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': tsJest },
   testPathIgnorePatterns: ['/node_modules/', '/fixtures/', '/dist/'],
+  // npm run package leaves a copy of the app (its own package.json) under dist/deploy.
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 });
 
 /** @type {import('jest').Config} */
@@ -26,6 +29,7 @@ module.exports = {
     project('devhost', 'devhost/test'),
     project('emulators', 'emulators/test'),
     project('orchestrations', 'test/orchestrations'),
+    project('replay', 'test/replay'),
     project('e2e', 'test/e2e'),
   ],
 };

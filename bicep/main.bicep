@@ -130,6 +130,13 @@ param approvalDefaultTimeoutMinutes int = 60
 param approvalMaxRevisions int = 3
 param toolsAllowNetwork bool = false
 
+// --- Secrets -----------------------------------------------------------------------------------------
+
+@secure()
+@minLength(32)
+@description('Signs per-run URLs and approval events. Generated when not given, so each provision rotates it (per-run URLs handed out before then stop working by signature; callers can still use them signed in). Pass a fixed value to keep it.')
+param runUrlSigningKey string = '${newGuid()}${newGuid()}'
+
 // Set once per environment (`azd env set WEBHOOK_SECRET_SEED "$(openssl rand -base64 32)"`), so the
 // webhook secret stays the same across deployments and receivers keep verifying; rotate by setting a
 // new one and deploying.
@@ -240,7 +247,7 @@ module rbac 'modules/rbac.bicep' = {
     aiAccountName: ai.outputs.accountName
     aiProjectName: ai.outputs.projectName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
-    durableTaskSchedulerName: useDurableTaskScheduler ? durableTask.outputs.schedulerName : ''
+    durableTaskSchedulerName: useDurableTaskScheduler ? durableTask!.outputs.schedulerName : ''
   }
 }
 
@@ -278,8 +285,9 @@ module functionApp 'modules/functionapp.bicep' = {
     approvalDefaultTimeoutMinutes: approvalDefaultTimeoutMinutes
     approvalMaxRevisions: approvalMaxRevisions
     toolsAllowNetwork: toolsAllowNetwork
+    runUrlSigningKey: runUrlSigningKey
     webhookSecret: 'whsec_${base64(webhookSecretSeed)}'
-    durableTaskSchedulerEndpoint: useDurableTaskScheduler ? durableTask.outputs.endpoint : ''
+    durableTaskSchedulerEndpoint: useDurableTaskScheduler ? durableTask!.outputs.endpoint : ''
     authClientId: authClientId
   }
   // The app starts as soon as it exists: let it find its roles in place.
@@ -314,4 +322,4 @@ output BING_CONNECTION_ID string = ai.outputs.bingConnectionId
 
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
 output DURABLE_STORAGE_PROVIDER string = durableStorageProvider
-output DURABLE_TASK_SCHEDULER_ENDPOINT string = useDurableTaskScheduler ? durableTask.outputs.endpoint : ''
+output DURABLE_TASK_SCHEDULER_ENDPOINT string = useDurableTaskScheduler ? durableTask!.outputs.endpoint : ''

@@ -2,12 +2,18 @@
  * `npm start`: the whole product on one machine with nothing configured. Azurite for storage, the
  * offline AI emulators when no Azure OpenAI endpoint is configured, and the app under the devhost.
  *
- *   npm start -- [--port 7071] [--data .data]
+ *   npm start -- [--port 7071] [--data .data] [--log quiet|info|verbose] [--store sqlite|memory] [--app DIR]
+ *
+ * Everything the product keeps lives under --data: the devhost's SQLite store (runs, approvals, quotas) in
+ * `<data>/devhost` and Azurite's blobs in `<data>/azurite`, so a restart - even after kill -9 - continues
+ * where it stopped. --app runs another copy of the app, such as an unpacked deployment package
+ * (npm run package).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDevHost } from '../devhost/src';
+import { parseLogLevel } from '../devhost/src/log';
 import { startEmulators } from '../emulators/src';
 import { startAzurite } from './azurite';
 
@@ -18,13 +24,30 @@ async function main(): Promise<void> {
     options: {
       port: { type: 'string', default: '7071' },
       data: { type: 'string', default: path.join(root, '.data') },
+      log: { type: 'string' },
+      store: { type: 'string', default: 'sqlite' },
+      app: { type: 'string', default: root },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('Usage: npm start -- [--port 7071] [--data DIR]');
+    console.log(
+      'Usage: npm start -- [--port 7071] [--data DIR] [--log quiet|info|verbose] [--store sqlite|memory] [--app DIR]\n\n' +
+        '  --data   where runs, quotas (SQLite) and result blobs (Azurite) are kept; default .data\n' +
+        '  --log    quiet: start-up, warnings, errors; info (default): plus one line per request and per run\n' +
+        "           event; verbose: plus every invocation, including the app's own durable API calls\n" +
+        '  --store  sqlite (default) keeps everything across restarts; memory forgets it when stopped\n' +
+        '  --app    the app folder to run; default this project (for example an unpacked deployment package)',
+    );
     return;
   }
+  if (values.store !== 'sqlite' && values.store !== 'memory') {
+    throw new Error(`--store must be sqlite or memory, got "${values.store}".`);
+  }
+  const logLevel = parseLogLevel(
+    values.log ?? process.env.DEVHOST_LOG,
+    values.log !== undefined ? '--log' : 'DEVHOST_LOG',
+  );
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`--port must be a port number (0-65535), got "${values.port}".`);
@@ -46,13 +69,16 @@ async function main(): Promise<void> {
     if (storage === '' || storage === 'UseDevelopmentStorage=true') {
       const azurite = await startAzurite({
         location: path.join(dataDir, 'azurite'),
+        // --port 0 (tests, several products at once): Azurite takes free ports too.
+        ...(port === 0 ? { blobPort: 0 } : {}),
         services: 'all',
         log: (line) => console.log(line),
       });
       stops.push(() => azurite.stop());
       process.env.AzureWebJobsStorage = azurite.connectionString;
-      if (azurite.startedHere)
-        console.log(`Azurite (local Azure Storage) is running; its data is in ${dataDir}/azurite.`);
+      console.log(
+        `Azurite (local Azure Storage) is running on ${azurite.blobEndpoint}; its data is in ${dataDir}/azurite.`,
+      );
     }
 
     if (!process.env.AZURE_OPENAI_ENDPOINT) {
@@ -70,7 +96,14 @@ async function main(): Promise<void> {
       );
     }
 
-    const host = await startDevHost({ appDir: root, port });
+    const appDir = path.resolve(values.app);
+    console.log(`App: ${appDir}`);
+    const host = await startDevHost({
+      appDir,
+      port,
+      logLevel,
+      ...(values.store === 'sqlite' ? { dataDir: path.join(dataDir, 'devhost') } : {}),
+    });
     stops.push(() => host.stop());
     console.log(`Agent runs API: POST ${host.url}/api/agent-runs   (README.md has a curl walk-through)`);
   } catch (error) {

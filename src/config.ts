@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { devSigningKey, minSigningKeyChars } from './lib/capability';
 import { webhookKey } from './lib/webhooks';
 
 /**
@@ -95,6 +96,31 @@ export const settingsSchema = z.object({
     z.enum(['dev', 'appservice'], { error: 'expected dev (local only) or appservice' }).default('appservice'),
   ),
 
+  /**
+   * Secret that signs the per-run URLs the starter hands out and the approval events the product raises.
+   * Required with AUTH_MODE=appservice (Bicep generates it and keeps it in Key Vault); AUTH_MODE=dev
+   * falls back to a public development key, which proves nothing.
+   */
+  RUN_URL_SIGNING_KEY: setting(
+    z
+      .string()
+      .min(minSigningKeyChars, {
+        error: `expected a random secret of at least ${minSigningKeyChars} characters (for example: openssl rand -base64 48)`,
+      })
+      .optional(),
+  ),
+  /**
+   * `scoped` (default): the starter's status, event, terminate and purge URLs are the product's own, one
+   * run each. `builtin`: the raw Durable management URLs with the task hub's system key; single-tenant only.
+   */
+  STATUS_URLS: setting(
+    z
+      .enum(['scoped', 'builtin'], {
+        error: 'expected scoped (per-run URLs) or builtin (the raw Durable URLs)',
+      })
+      .default('scoped'),
+  ),
+
   QUOTA_DEFAULT_MONTHLY_TOKENS: setting(positiveInt(200000).default(200000)),
   RUN_DEFAULT_MAX_TOKENS: setting(positiveInt(20000).default(20000)),
   RUN_MAX_SUBTASKS: setting(positiveInt(8).max(32).default(8)),
@@ -131,6 +157,13 @@ function crossSettingProblems(raw: Record<string, unknown>): { key: string; mess
       key: 'AzureWebJobsStorage',
       message:
         'missing; expected a storage connection string (UseDevelopmentStorage=true locally) or, in Azure, AzureWebJobsStorage__blobServiceUri with a managed identity',
+    });
+  }
+  if (!present('RUN_URL_SIGNING_KEY') && (blankToUndefined(raw.AUTH_MODE) ?? 'appservice') === 'appservice') {
+    problems.push({
+      key: 'RUN_URL_SIGNING_KEY',
+      message:
+        'missing; required with AUTH_MODE=appservice: a random secret of at least 32 characters that signs per-run URLs and approval events (Bicep generates one in Azure)',
     });
   }
   if (present('AZURE_AI_PROJECT_ENDPOINT') && !present('BING_CONNECTION_ID')) {
@@ -176,6 +209,9 @@ export interface AppConfig {
     readonly approvalMaxRevisions: number;
   };
   readonly toolsAllowNetwork: boolean;
+  /** Signs per-run capability URLs and approval events (the public dev key only in dev mode). */
+  readonly runUrlSigningKey: string;
+  readonly statusUrls: 'scoped' | 'builtin';
   readonly webhooks: {
     /** The signing key; without it the start request refuses a webhook. */
     readonly key?: Buffer;
@@ -259,6 +295,8 @@ function toAppConfig(s: Settings): AppConfig {
       approvalMaxRevisions: s.APPROVAL_MAX_REVISIONS,
     },
     toolsAllowNetwork: s.TOOLS_ALLOW_NETWORK,
+    runUrlSigningKey: s.RUN_URL_SIGNING_KEY ?? devSigningKey,
+    statusUrls: s.STATUS_URLS,
     webhooks: {
       ...(s.WEBHOOK_SECRET ? { key: webhookKey(s.WEBHOOK_SECRET) } : {}),
       allowPrivateNetworks: s.WEBHOOK_ALLOW_PRIVATE_NETWORKS,

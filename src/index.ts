@@ -1,10 +1,12 @@
-import { app } from '@azure/functions';
+import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { createCallModel } from './activities/callModel';
 import { createDeliverWebhook } from './activities/deliverWebhook';
 import { createCollectResearch, createPollResearch, createStartResearch } from './activities/research';
 import { createRunTool } from './activities/runTool';
 import { createSaveResult } from './activities/saveResult';
+import { atActivityBoundary } from './activities/boundary';
+import { createVerifyApproval } from './activities/verifyApproval';
 import { createClients } from './clients';
 import { loadConfig } from './config';
 import { createTokenQuotaEntity } from './entities/tokenQuota';
@@ -13,6 +15,8 @@ import { registerApprovalPageFunction } from './functions/approvalPage';
 import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
 import { registerRunEventsFunction } from './functions/runEvents';
+import { registerRunUrlFunctions } from './functions/runUrls';
+import { createSigner } from './lib/capability';
 import { registerRunListFunction } from './functions/runList';
 import { activityNames, entityNames, functionNames, orchestratorNames } from './names';
 import { agentRunOrchestrator } from './orchestrators/agentRun';
@@ -24,6 +28,7 @@ import { toolSubtaskOrchestrator } from './orchestrators/toolSubtask';
 // one message listing every problem. SDK clients are created once per process and handed to activities.
 const config = loadConfig();
 const clients = createClients(config);
+const signer = createSigner(config.runUrlSigningKey);
 
 // Streams HTTP (the event stream needs it): needs @azure/functions 4.3+ and Functions host 4.28+.
 app.setup({ enableHttpStream: true });
@@ -34,7 +39,8 @@ app.http(functionNames.health, {
   authLevel: 'anonymous',
   handler: health,
 });
-registerAgentRunFunctions(config);
+registerAgentRunFunctions(config, signer);
+registerRunUrlFunctions(config, signer, clients);
 registerQuotaFunctions(config);
 registerRunListFunction(config);
 registerRunEventsFunction(config);
@@ -50,10 +56,14 @@ df.app.entity(
   createTokenQuotaEntity({ defaultMonthlyTokens: config.quota.defaultMonthlyTokens }),
 );
 
-df.app.activity(activityNames.callModel, { handler: createCallModel({ clients, config }) });
-df.app.activity(activityNames.runTool, { handler: createRunTool({ config }) });
-df.app.activity(activityNames.startResearch, { handler: createStartResearch({ clients, config }) });
-df.app.activity(activityNames.pollResearch, { handler: createPollResearch({ clients, config }) });
-df.app.activity(activityNames.collectResearch, { handler: createCollectResearch({ clients, config }) });
-df.app.activity(activityNames.saveResult, { handler: createSaveResult({ clients, config }) });
-df.app.activity(activityNames.deliverWebhook, { handler: createDeliverWebhook({ config }) });
+// Every activity answers through the boundary, so a failure stored in history carries its message only.
+const activity = <I, O>(name: string, handler: (input: I, context: InvocationContext) => O | Promise<O>) =>
+  df.app.activity(name, { handler: atActivityBoundary(name, handler) });
+activity(activityNames.callModel, createCallModel({ clients, config }));
+activity(activityNames.runTool, createRunTool({ config }));
+activity(activityNames.startResearch, createStartResearch({ clients, config }));
+activity(activityNames.pollResearch, createPollResearch({ clients, config }));
+activity(activityNames.collectResearch, createCollectResearch({ clients, config }));
+activity(activityNames.saveResult, createSaveResult({ clients, config }));
+activity(activityNames.verifyApproval, createVerifyApproval(signer));
+activity(activityNames.deliverWebhook, createDeliverWebhook({ config }));

@@ -10,6 +10,13 @@ export const functionNames = {
   agentRunEvents: 'agentRunEvents',
   approvalPage: 'approvalPage',
   approveAgentRun: 'approveAgentRun',
+  runStatus: 'agentRunStatus',
+  runEvent: 'agentRunEvent',
+  runTerminate: 'agentRunTerminate',
+  runCancel: 'agentRunCancel',
+  runSuspend: 'agentRunSuspend',
+  runResume: 'agentRunResume',
+  runPurge: 'agentRunPurge',
   getQuota: 'getQuota',
   manageQuota: 'manageQuota',
 } as const;
@@ -28,6 +35,7 @@ export const activityNames = {
   pollResearch: 'pollResearch',
   collectResearch: 'collectResearch',
   saveResult: 'saveResult',
+  verifyApproval: 'verifyApproval',
   deliverWebhook: 'deliverWebhook',
 } as const;
 

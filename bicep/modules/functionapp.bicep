@@ -51,6 +51,9 @@ param runMaxBodyBytes int
 param approvalDefaultTimeoutMinutes int
 param approvalMaxRevisions int
 param toolsAllowNetwork bool
+@secure()
+@description('Signs per-run URLs and approval events (RUN_URL_SIGNING_KEY).')
+param runUrlSigningKey string
 
 @secure()
 @description('Signs webhooks (Standard Webhooks): whsec_ followed by base64 of random bytes.')
@@ -107,6 +110,9 @@ var appSettings = {
 
   // Callers are identified by App Service Authentication (authsettingsV2 below), never trusted headers.
   AUTH_MODE: 'appservice'
+  // Per-run URLs and approval events are signed with this key; users never get the task hub's system key.
+  RUN_URL_SIGNING_KEY: runUrlSigningKey
+  STATUS_URLS: 'scoped'
 
   // Quotas and limits.
   QUOTA_DEFAULT_MONTHLY_TOKENS: string(quotaDefaultMonthlyTokens)

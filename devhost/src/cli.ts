@@ -9,12 +9,16 @@ import { startDevHost } from './index';
 import { errorMessage, parseLogLevel } from './log';
 
 const usage = `Usage: devhost start [--app DIR] [--port 7071] [--host 127.0.0.1] [--log quiet|info|verbose]
+                     [--store sqlite|memory] [--data DIR]
 
   --app   the Functions app folder (host.json, package.json "main"); default: the current folder
   --port  port to listen on; 0 picks a free one; default 7071
   --host  interface to listen on; default 127.0.0.1
   --log   quiet (start-up, warnings, errors), info (plus requests and invocations), verbose (plus engine details);
-          default: DEVHOST_LOG or info`;
+          default: DEVHOST_LOG or info
+  --store sqlite (default): instances, histories, messages and entities survive a restart or a crash;
+          memory: gone when the process ends (fast tests)
+  --data  folder for the SQLite store (durable.sqlite); default: <app>/.devhost`;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -24,6 +28,8 @@ async function main(): Promise<void> {
       port: { type: 'string', default: '7071' },
       host: { type: 'string', default: '127.0.0.1' },
       log: { type: 'string' },
+      store: { type: 'string', default: 'sqlite' },
+      data: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -42,6 +48,13 @@ async function main(): Promise<void> {
     values.log !== undefined ? '--log' : 'DEVHOST_LOG',
   );
 
+  if (values.store !== 'sqlite' && values.store !== 'memory') {
+    throw new Error(`--store must be sqlite or memory, got "${values.store}".`);
+  }
+  const appDir = path.resolve(values.app ?? process.cwd());
+  const dataDir =
+    values.store === 'sqlite' ? path.resolve(values.data ?? path.join(appDir, '.devhost')) : undefined;
+
   process.on('unhandledRejection', (reason) => {
     console.error(`ERROR: unhandled promise rejection in the app: ${errorMessage(reason)}`);
   });
@@ -56,10 +69,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 
   const host = await startDevHost({
-    appDir: path.resolve(values.app ?? process.cwd()),
+    appDir,
     port,
     host: values.host,
     logLevel,
+    ...(dataDir ? { dataDir } : {}),
   });
 
   let stopping = false;

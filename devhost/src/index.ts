@@ -7,6 +7,7 @@ import { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { DurableEngine } from './durable/engine';
 import { ManagementApi } from './durable/management';
+import { SqliteStore } from './durable/sqlite-store';
 import { type DurableStore, MemoryStore } from './durable/store';
 import { applyLocalSettings, findEntryPoints, loadEntryPoint, readHostSettings } from './functions/loader';
 import { FunctionsRuntime } from './functions/runtime';
@@ -15,6 +16,7 @@ import { HostLog, type LogLevel, describeError, parseLogLevel } from './log';
 
 export type { DurableStore } from './durable/store';
 export { MemoryStore } from './durable/store';
+export { SqliteStore } from './durable/sqlite-store';
 export type { LogLevel } from './log';
 
 export interface DevHostOptions {
@@ -28,8 +30,10 @@ export interface DevHostOptions {
   log?: (line: string) => void;
   /** quiet | info | verbose; DEVHOST_LOG or info unless given. */
   logLevel?: LogLevel;
-  /** The durable store; a fresh in-memory store unless given. */
+  /** The durable store; unless given, a SQLite store in `dataDir`, or a fresh in-memory store without one. */
   store?: DurableStore;
+  /** Folder for the durable store (`durable.sqlite`); ignored when `store` is given. */
+  dataDir?: string;
 }
 
 export interface DevHost {
@@ -75,6 +79,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
   const runtime = new FunctionsRuntime(log);
   let uninstall: (() => void) | undefined;
   let engine: DurableEngine | undefined;
+  let store: DurableStore | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -104,9 +109,24 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
     await runtime.finishLoading();
     await runtime.runAppHooks('appStart', appDir);
 
-    const store = options.store ?? new MemoryStore();
-    engine = new DurableEngine(store, runtime, log);
-    await engine.recover();
+    store = options.store ?? (options.dataDir ? new SqliteStore(options.dataDir) : new MemoryStore());
+    if (settings.storageProvider) {
+      log.warn(
+        `host.json sets extensions.durableTask.storageProvider (type '${settings.storageProvider}'): ` +
+          `the devhost ignores it and keeps durable state in its own ${options.dataDir ? `SQLite store in ${options.dataDir}` : 'store'}.`,
+      );
+    }
+    log.info(
+      options.store
+        ? 'Durable store: given by the caller.'
+        : options.dataDir
+          ? `Durable store: SQLite in ${options.dataDir} (survives restarts and crashes).`
+          : 'Durable store: in memory (gone when the host stops).',
+    );
+    engine = new DurableEngine(store, runtime, log, settings.durable);
+    const resumed = await engine.recover();
+    if (resumed > 0)
+      log.info(`Durable store: resumed ${String(resumed)} instances, entities and work items in flight.`);
     const routes = httpRoutes(runtime, settings.routePrefix);
     context = {
       runtime,
@@ -139,6 +159,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
     log.info(`Host started (devhost). Listening on ${origin}`);
   } catch (error) {
     await engine?.stop();
+    await store?.close();
     await closeServer(server);
     uninstall?.();
     running = false;
@@ -157,6 +178,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
         log.error(`An appTerminate hook failed: ${describeError(error)}`);
       }
       await closed;
+      await store?.close();
       uninstall?.();
       running = false;
     })();

@@ -4,7 +4,8 @@
  * `@azure/functions-core` the host supplies. Run `npm run build` first (`npm test` does).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export interface DevHostProcess {
@@ -17,6 +18,10 @@ export interface DevHostProcess {
   logs(): string;
   /** SIGTERM, then SIGKILL if it has not exited within 5 s. Safe to call twice. */
   stop(): Promise<void>;
+  /** SIGKILL at once, as a crash would; resolves when the process is gone. */
+  kill(): Promise<void>;
+  /** The folder of its SQLite store, when it has one. */
+  dataDir?: string;
 }
 
 export interface DevHostProcessOptions {
@@ -28,6 +33,11 @@ export interface DevHostProcessOptions {
   args?: string[];
   /** How long to wait for the host to listen; 30 s unless given. */
   readyTimeoutMs?: number;
+  /**
+   * The SQLite store's folder, kept after the host stops (restart tests). Without it (and without `--store`
+   * or `--data` in `args`) each host gets a fresh temporary folder, removed when it stops.
+   */
+  dataDir?: string;
 }
 
 // Two levels up from this file, whether it runs from source (ts-jest) or compiled under dist/ (the bench).
@@ -40,9 +50,22 @@ export async function startDevHostProcess(options: DevHostProcessOptions): Promi
   if (!existsSync(devhostCli)) {
     throw new Error(`${devhostCli} does not exist: run "npm run build" before the tests.`);
   }
+  const args = options.args ?? [];
+  const ownsData = !options.dataDir && !args.includes('--store') && !args.includes('--data');
+  const dataDir =
+    options.dataDir ?? (ownsData ? mkdtempSync(path.join(tmpdir(), 'devhost-data-')) : undefined);
   const child = spawn(
     process.execPath,
-    [devhostCli, 'start', '--app', options.appDir, '--port', '0', ...(options.args ?? [])],
+    [
+      devhostCli,
+      'start',
+      '--app',
+      options.appDir,
+      '--port',
+      '0',
+      ...(dataDir ? ['--data', dataDir] : []),
+      ...args,
+    ],
     {
       cwd: projectRoot,
       env: { ...process.env, ...options.env },
@@ -57,6 +80,9 @@ export async function startDevHostProcess(options: DevHostProcessOptions): Promi
   child.stderr?.on('data', append);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
+  const removeData = () => {
+    if (ownsData && dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
   const stop = once(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -64,11 +90,27 @@ export async function startDevHostProcess(options: DevHostProcessOptions): Promi
       await exited;
       clearTimeout(killer);
     }
+    removeData();
+  });
+  const kill = once(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    removeData();
   });
 
   try {
     const baseUrl = await waitForReady(child, () => output, options.readyTimeoutMs ?? 30_000);
-    return { baseUrl, port: Number(new URL(baseUrl).port), pid: child.pid ?? 0, logs: () => output, stop };
+    return {
+      baseUrl,
+      port: Number(new URL(baseUrl).port),
+      pid: child.pid ?? 0,
+      logs: () => output,
+      stop,
+      kill,
+      ...(dataDir ? { dataDir } : {}),
+    };
   } catch (error) {
     await stop();
     throw error;

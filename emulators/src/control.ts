@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { checkLostReply } from './lostReply';
 
 /**
  * What tests steer and inspect through /_emulator/: injected faults, added latency, and the log of
@@ -22,6 +23,8 @@ export interface Fault {
   /** A substring of the request path, such as "/chat/completions" or "/runs". */
   path?: string;
   method?: string;
+  /** The request is applied, then the connection is dropped before the answer (see lostReply.ts). */
+  lostReply?: true;
 }
 
 export interface ChatSummary {
@@ -51,6 +54,8 @@ export interface RequestRecord {
   durationMs: number;
   /** The status of the injected fault that answered, when one did. */
   fault?: number;
+  /** The request was applied but its answer was dropped by a lostReply fault. */
+  lostReply?: true;
   error?: { code: string; message: string };
   chat?: ChatSummary;
 }
@@ -65,6 +70,24 @@ export interface FaultRequest {
   path?: unknown;
   method?: unknown;
   content?: unknown;
+  lostReply?: unknown;
+}
+
+/** The request log keeps this many of the latest requests, so a long session cannot grow it forever. */
+export const maxLoggedRequests = 5000;
+
+/**
+ * Undefined when a control request may go on. Anything but GET must be `application/json`: a web page
+ * can post a form or `text/plain` to loopback without asking, but a JSON request needs a CORS preflight
+ * that this server never answers, so no page the developer visits can steer or reset the emulators.
+ */
+export function controlRequestProblem(method: string, contentType: string | undefined): string | undefined {
+  if (method === 'GET' || method === 'HEAD') return undefined;
+  const essence = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (essence === 'application/json') return undefined;
+  return `${method} requests to /_emulator/ must have Content-Type: application/json${
+    contentType ? ` (got ${contentType.slice(0, 60)})` : ''
+  }, so that a web page cannot send them.`;
 }
 
 export class EmulatorState {
@@ -72,6 +95,8 @@ export class EmulatorState {
   private faults: Fault[] = [];
   private nextFaultId = 1;
   readonly requests: RequestRecord[] = [];
+  /** Requests dropped from the front of the log to keep it at `maxLoggedRequests`. */
+  droppedRequests = 0;
   private seq = 0;
 
   constructor(private readonly initialLatencyMs: number) {
@@ -80,6 +105,16 @@ export class EmulatorState {
 
   nextSeq(): number {
     return ++this.seq;
+  }
+
+  /** Adds to the request log, dropping the oldest records beyond `limit`. */
+  logRequest(record: RequestRecord, limit = maxLoggedRequests): void {
+    this.requests.push(record);
+    const excess = this.requests.length - limit;
+    if (excess > 0) {
+      this.requests.splice(0, excess);
+      this.droppedRequests += excess;
+    }
   }
 
   /** Validates a POST /_emulator/faults body; a message naming the field when it is wrong. */
@@ -91,8 +126,11 @@ export class EmulatorState {
     if (content !== undefined && (typeof content !== 'string' || status !== undefined)) {
       return '"content" must be the text of a 200 answer (a string), and cannot be combined with "status".';
     }
-    if (status === undefined && delayMs === undefined && content === undefined) {
-      return 'Give "status" (429, 500 or 503), "delayMs" or "content"; the fault otherwise does nothing.';
+    const lostReplyProblem = checkLostReply(body);
+    if (lostReplyProblem) return lostReplyProblem;
+    const lostReply = body.lostReply === true;
+    if (status === undefined && delayMs === undefined && content === undefined && !lostReply) {
+      return 'Give "status" (429, 500 or 503), "delayMs", "content" or "lostReply"; the fault otherwise does nothing.';
     }
     const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
     if (count !== undefined && !(Number.isInteger(count) && (count as number) >= 1)) {
@@ -127,6 +165,7 @@ export class EmulatorState {
       ...(path !== undefined ? { path } : {}),
       ...(method !== undefined ? { method: method.toUpperCase() } : {}),
       ...(typeof content === 'string' ? { content } : {}),
+      ...(lostReply ? { lostReply: true as const } : {}),
     };
     this.faults.push(fault);
     return fault;
@@ -160,6 +199,7 @@ export class EmulatorState {
     this.faults = [];
     this.latencyMs = this.initialLatencyMs;
     this.requests.length = 0;
+    this.droppedRequests = 0;
   }
 }
 

@@ -2,8 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentService } from './agents/service';
-import { type EmulatorState, sendJson, type Fault, type RequestRecord, type Service } from './control';
+import {
+  controlRequestProblem,
+  type EmulatorState,
+  sendJson,
+  type Fault,
+  type RequestRecord,
+  type Service,
+} from './control';
 import { AzureError } from './errors';
+import { loseReply } from './lostReply';
 import { handleChatCompletions } from './openai/chat';
 
 /** Routes one HTTP server to the two emulated services and the /_emulator/ control API. */
@@ -51,7 +59,9 @@ async function handle(
   const text = await readBody(request);
 
   if (url.pathname === '/_emulator' || url.pathname.startsWith('/_emulator/')) {
-    control(settings, method, url, text, response);
+    const refused = controlRequestProblem(method, request.headers['content-type']);
+    if (refused) sendJson(response, 415, { error: { code: 'UnsupportedMediaType', message: refused } });
+    else control(settings, method, url, text, response);
     return;
   }
 
@@ -70,7 +80,7 @@ async function handle(
     status: 0,
     durationMs: 0,
   };
-  state.requests.push(record);
+  state.logRequest(record);
   const requestId = randomUUID();
   const headers: Record<string, string> = {
     'apim-request-id': requestId,
@@ -128,6 +138,13 @@ async function handle(
     if (fault?.status) {
       record.fault = fault.status;
       throw faultError(fault, route, url.searchParams.get('api-version'));
+    }
+    if (fault?.lostReply) {
+      loseReply(response, () => {
+        record.lostReply = true;
+        record.status = response.statusCode;
+        record.durationMs = Date.now() - arrived;
+      });
     }
 
     if (route.service === 'openai') {
@@ -360,7 +377,7 @@ function control(
           }) &&
           (path === null || r.path.includes(path)),
       );
-      sendJson(response, 200, { count: requests.length, requests });
+      sendJson(response, 200, { count: requests.length, dropped: state.droppedRequests, requests });
       return;
     }
     case 'POST /_emulator/reset':

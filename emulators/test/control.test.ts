@@ -1,6 +1,6 @@
 import { AzureOpenAI } from 'openai';
 import { startEmulators, type Emulators } from '../src';
-import type { RequestRecord } from '../src/control';
+import { EmulatorState, maxLoggedRequests, type RequestRecord } from '../src/control';
 import { emulatorAgentsClient } from './loopbackAgents';
 
 let emulators: Emulators;
@@ -228,5 +228,42 @@ describe('latency, the request log and reset', () => {
     const started = Date.now();
     await ask();
     expect(Date.now() - started).toBeLessThan(250);
+  });
+});
+
+describe('the control API stays out of reach of web pages', () => {
+  it.each([
+    ['text/plain', 'text/plain'],
+    ['a form', 'application/x-www-form-urlencoded'],
+    ['no content type', undefined],
+  ])('refuses a POST sent as %s, and changes nothing', async (_what, contentType) => {
+    const response = await fetch(`${emulators.url}/_emulator/faults`, {
+      method: 'POST',
+      ...(contentType ? { headers: { 'content-type': contentType } } : {}),
+      body: contentType ? JSON.stringify({ status: 500, count: 1 }) : null,
+    });
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain(
+      'application/json',
+    );
+    expect((await control<{ faults: unknown[] }>('GET', '/_emulator/faults')).body.faults).toEqual([]);
+  });
+
+  it('keeps only the latest requests in its log', () => {
+    const state = new EmulatorState(0);
+    const record = (seq: number): RequestRecord => ({
+      seq,
+      method: 'GET',
+      path: '/x',
+      service: 'unknown',
+      time: '',
+      timeMs: 0,
+      status: 200,
+      durationMs: 0,
+    });
+    for (let seq = 1; seq <= 12; seq++) state.logRequest(record(seq), 10);
+    expect(state.requests.map((r) => r.seq)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(state.droppedRequests).toBe(2);
+    expect(maxLoggedRequests).toBeGreaterThan(0);
   });
 });

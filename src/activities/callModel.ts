@@ -1,3 +1,6 @@
+import * as cl100k from 'gpt-tokenizer/encoding/cl100k_base';
+import * as o200k from 'gpt-tokenizer/encoding/o200k_base';
+import { budgetSpentPrefix, minCompletionTokens } from '../contracts/model';
 import type { ContentFilterResultsForChoiceOutput } from '@azure/openai/types';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InvocationContext } from '@azure/functions';
@@ -73,7 +76,7 @@ export function createCallModel(
       }
       const deployment =
         input.tier === 'strong' ? config.openai.strongDeployment : config.openai.fastDeployment;
-      const body = toRequestBody(input, deployment);
+      const body = boundToBudget(toRequestBody(input, deployment), input.budgetTokens, deployment);
 
       // A cache hit reports the usage of the call that produced it, so the quota is charged as if the
       // model had answered: the cache saves latency and Azure cost, not a user's allowance, and a
@@ -85,7 +88,7 @@ export function createCallModel(
             messages: body.messages,
             tools: body.tools,
             responseFormat: body.response_format,
-            maxTokens: input.maxTokens,
+            maxTokens: body.max_tokens ?? undefined,
             temperature: input.temperature,
           })
         : undefined;
@@ -147,6 +150,54 @@ function toRequestBody(input: CallModelInput, deployment: string): ChatCompletio
     ...(input.maxTokens === undefined ? {} : { max_tokens: input.maxTokens }),
     ...(input.temperature === undefined ? {} : { temperature: input.temperature }),
   };
+}
+
+/** Over the tokenizer's count: the service's chat framing is not published exactly for every model. */
+const promptEstimateMargin = { factor: 1.05, tokens: 32 };
+
+/**
+ * A count of the prompt's tokens that is never below the service's: the deployment's tokenizer, chat
+ * framing per message, tool definitions and the response schema, plus a margin.
+ */
+export function estimatePromptTokens(
+  body: ChatCompletionCreateParamsNonStreaming,
+  deployment: string,
+): number {
+  const encoding = /gpt-?4o|gpt-?4\.1|gpt-?5|^o\d/i.test(deployment)
+    ? o200k
+    : /gpt-?4|gpt-?35|gpt-?3\.5/i.test(deployment)
+      ? cl100k
+      : o200k;
+  const count = (text: string) => encoding.encode(text).length;
+  let total = 3;
+  for (const message of body.messages) {
+    total += 4 + count(message.role) + count(JSON.stringify(message.content ?? ''));
+    if ('tool_calls' in message && message.tool_calls) total += count(JSON.stringify(message.tool_calls));
+    if ('tool_call_id' in message) total += count(message.tool_call_id);
+  }
+  if (body.tools) total += 8 * body.tools.length + count(JSON.stringify(body.tools));
+  if (body.response_format) total += 8 + count(JSON.stringify(body.response_format));
+  return Math.ceil(total * promptEstimateMargin.factor) + promptEstimateMargin.tokens;
+}
+
+/**
+ * Lowers max_tokens so that the prompt and the reply fit what the run has left; refuses the call when
+ * not even a short reply fits, so a run never spends more than it reserved.
+ */
+function boundToBudget(
+  body: ChatCompletionCreateParamsNonStreaming,
+  budget: number | undefined,
+  deployment: string,
+): ChatCompletionCreateParamsNonStreaming {
+  if (budget === undefined) return body;
+  const prompt = estimatePromptTokens(body, deployment);
+  const room = budget - prompt;
+  if (room < minCompletionTokens) {
+    throw new PermanentError(
+      `${budgetSpentPrefix} ${budget} tokens are left, and the prompt alone takes about ${prompt}.`,
+    );
+  }
+  return { ...body, max_tokens: Math.min(body.max_tokens ?? room, room) };
 }
 
 /**

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
 import type {
+  Agent,
   AgentsClient,
   MessageTextUrlCitationAnnotation,
   ThreadMessage,
@@ -10,7 +12,10 @@ import { isRestError } from '@azure/core-rest-pipeline';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
 import type { ModelUsage } from '../contracts/model';
+import { z } from 'zod';
+import { modelUsageSchema } from '../contracts/model';
 import {
+  citationSchema,
   researchHandleSchema,
   researchRunStatuses,
   startResearchInputSchema,
@@ -36,7 +41,14 @@ export interface ResearchDeps {
   now?: () => number;
 }
 
+/** The agents' name prefix; the full name adds a hash of the agent's definition (see researchAgentFor). */
 export const researchAgentName = 'durable-agent-runs-research';
+
+/** How far back startResearch looks for a thread an earlier attempt created; far beyond any retry window. */
+const earlierThreadLookbackMs = 6 * 60 * 60_000;
+
+/** Run ids and subtask ids become blob names. */
+const blobKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
 export const researchInstructions = [
   'You are a research assistant. Search the web with Bing to answer the query with current, verifiable facts.',
@@ -58,21 +70,17 @@ export function createStartResearch(
 ): (input: StartResearchInput, context: InvocationContext) => Promise<StartResearchOutput> {
   const { config } = deps;
   const now = deps.now ?? Date.now;
-  // One agent per process: created on first use, shared by every run; a failed creation is forgotten so
-  // the next call tries again.
+  // One agent per definition, found by name across processes and deploys; looked up once per process,
+  // and a failed lookup is forgotten so the next call tries again.
   let agentId: Promise<string> | undefined;
   const ensureAgent = (client: AgentsClient, bingConnectionId: string): Promise<string> => {
-    agentId ??= client
-      .createAgent(config.openai.fastDeployment, {
-        name: researchAgentName,
-        instructions: researchInstructions,
-        tools: [ToolUtility.createBingGroundingTool([{ connectionId: bingConnectionId }]).definition],
-      })
-      .then((agent) => agent.id)
-      .catch((error: unknown) => {
-        agentId = undefined;
-        throw error;
-      });
+    agentId ??= findOrCreateAgent(
+      client,
+      researchAgentFor(config.openai.fastDeployment, bingConnectionId),
+    ).catch((error: unknown) => {
+      agentId = undefined;
+      throw error;
+    });
     return agentId;
   };
 
@@ -97,20 +105,36 @@ export function createStartResearch(
           now(),
         );
       });
-      const run = await client.runs.createThreadAndRun(id, {
-        thread: {
-          messages: [{ role: 'user', content: parsed.data.query }],
-          // Lets a person find the thread of a run in the Foundry portal, and a leaked one be traced.
-          metadata: {
-            agentRunId: parsed.data.runId.slice(0, 512),
-            subtaskId: parsed.data.subtaskId.slice(0, 512),
-          },
+      const { runId, subtaskId } = parsed.data;
+      // Lets a retry find what an earlier attempt started (its reply may have been lost), a person find
+      // the thread of a run in the Foundry portal, and a leaked one be traced.
+      const metadata = { agentRunId: runId.slice(0, 512), subtaskId: subtaskId.slice(0, 512) };
+      const earlier = await findEarlierThread(client, metadata, now());
+      let run: ThreadRun;
+      if (earlier?.run) {
+        run = earlier.run;
+        context.log(`Found research run ${run.id} on thread ${run.threadId} for ${runId}/${subtaskId}.`);
+      } else if (earlier) {
+        run = await client.runs.create(earlier.threadId, id);
+        context.log(
+          `Started research run ${run.id} on the earlier thread ${run.threadId} for ${runId}/${subtaskId}.`,
+        );
+      } else {
+        run = await client.runs.createThreadAndRun(id, {
+          thread: { messages: [{ role: 'user', content: parsed.data.query }], metadata },
+        });
+        context.log(`Started research run ${run.id} on thread ${run.threadId} for ${runId}/${subtaskId}.`);
+      }
+      return {
+        ok: true,
+        value: {
+          threadId: run.threadId,
+          agentRunId: run.id,
+          agentId: run.assistantId || id,
+          runId,
+          subtaskId,
         },
-      });
-      context.log(
-        `Started research run ${run.id} on thread ${run.threadId} for ${parsed.data.runId}/${parsed.data.subtaskId}.`,
-      );
-      return { ok: true, value: { threadId: run.threadId, agentRunId: run.id, agentId: id } };
+      };
     } catch (error) {
       return toOutcome<ResearchHandle>(classifyAgentsError(error, 'starting a research run', now()));
     }
@@ -143,9 +167,24 @@ export function createCollectResearch(
   deps: ResearchDeps,
 ): (input: CollectResearchInput, context: InvocationContext) => Promise<CollectResearchOutput> {
   const now = deps.now ?? Date.now;
+  const kept = keptResults(deps);
   return async (input, context) => {
     try {
       const { client, handle } = checkHandle(deps, input);
+      const deleteThread = () =>
+        client.threads.delete(handle.threadId).catch((error: unknown) => {
+          // The answer is already read and kept; a thread left behind is not worth failing the subtask for.
+          if (!(isRestError(error) && error.statusCode === 404)) {
+            context.warn(`Could not delete research thread ${handle.threadId}: ${describe(error)}`);
+          }
+        });
+      const key = kept.keyOf(handle);
+      // A rerun (the reply was lost, or the thread is already gone) gives the answer collected the first time.
+      const earlier = key ? await kept.read(key) : undefined;
+      if (earlier) {
+        await deleteThread();
+        return { ok: true, value: earlier };
+      }
       // A run the orchestrator saw complete needs no second read; any other is cancelled before the thread goes.
       let usage = input.completedUsage;
       if (!usage) {
@@ -165,23 +204,146 @@ export function createCollectResearch(
         messages.push(message);
       }
       const { text, citations } = answerWithCitations(messages);
-      await client.threads.delete(handle.threadId).catch((error: unknown) => {
-        // The answer is already read; a thread left behind is not worth failing the subtask for.
-        if (!(isRestError(error) && error.statusCode === 404)) {
-          context.warn(`Could not delete research thread ${handle.threadId}: ${describe(error)}`);
-        }
-      });
-      return {
-        ok: true,
-        value: {
-          text,
-          citations,
-          usage: usage ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
-        },
+      const value = {
+        text,
+        citations,
+        usage: usage ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
       };
+      // Kept before the thread goes: after the delete, nothing else could answer a rerun.
+      if (key) await kept.write(key, value);
+      await deleteThread();
+      return { ok: true, value };
     } catch (error) {
       return toOutcome(classifyAgentsError(error, `collecting research run ${input?.agentRunId}`, now()));
     }
+  };
+}
+
+/** The research agent's definition; a hash of it names the agent, so a changed definition gets a new one. */
+export function researchAgentFor(
+  model: string,
+  bingConnectionId: string,
+): { name: string; model: string; instructions: string; tools: ReturnType<typeof bingTool>[] } {
+  const definition = { model, instructions: researchInstructions, tools: [bingTool(bingConnectionId)] };
+  const hash = createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 12);
+  return { name: `${researchAgentName}-${hash}`, ...definition };
+}
+
+function bingTool(connectionId: string) {
+  return ToolUtility.createBingGroundingTool([{ connectionId }]).definition;
+}
+
+/**
+ * The agent with this definition's name, created when there is none. Two processes may create one at
+ * the same moment: both then settle on the oldest, and the other copy is deleted.
+ */
+async function findOrCreateAgent(
+  client: AgentsClient,
+  definition: ReturnType<typeof researchAgentFor>,
+): Promise<string> {
+  const oldest = async (): Promise<Agent | undefined> => {
+    let found: Agent | undefined;
+    for await (const agent of client.listAgents({ order: 'asc', limit: 100 })) {
+      if (agent.name !== definition.name) continue;
+      const older =
+        !found ||
+        agent.createdAt.getTime() < found.createdAt.getTime() ||
+        (agent.createdAt.getTime() === found.createdAt.getTime() && agent.id < found.id);
+      if (older) found = agent;
+    }
+    return found;
+  };
+  const existing = await oldest();
+  if (existing) return existing.id;
+  const created = await client.createAgent(definition.model, {
+    name: definition.name,
+    instructions: definition.instructions,
+    tools: definition.tools,
+    metadata: { app: researchAgentName },
+  });
+  const winner = (await oldest()) ?? created;
+  if (winner.id !== created.id) await client.deleteAgent(created.id).catch(() => undefined);
+  return winner.id;
+}
+
+/** The thread (and its run, when it has one) an earlier attempt started for this run and subtask. */
+async function findEarlierThread(
+  client: AgentsClient,
+  metadata: { agentRunId: string; subtaskId: string },
+  now: number,
+): Promise<{ threadId: string; run?: ThreadRun } | undefined> {
+  // Newest first, so the search stops at the lookback horizon instead of reading every thread.
+  for await (const thread of client.threads.list({ order: 'desc', limit: 100 })) {
+    if (thread.createdAt.getTime() < now - earlierThreadLookbackMs) return undefined;
+    if (
+      thread.metadata?.agentRunId !== metadata.agentRunId ||
+      thread.metadata?.subtaskId !== metadata.subtaskId
+    ) {
+      continue;
+    }
+    for await (const run of client.runs.list(thread.id, { order: 'asc', limit: 1 })) {
+      return { threadId: thread.id, run };
+    }
+    return { threadId: thread.id };
+  }
+  return undefined;
+}
+
+type CollectedResearch = Extract<CollectResearchOutput, { ok: true }>['value'];
+const keptResearchSchema = z.object({
+  text: z.string(),
+  citations: z.array(citationSchema),
+  usage: modelUsageSchema,
+});
+
+/** Collected research results, kept in the results container under research/<runId>/<subtaskId>.json. */
+function keptResults(deps: ResearchDeps) {
+  const container = deps.clients.blobService.getContainerClient(deps.config.resultsContainer);
+  let containerReady: Promise<unknown> | undefined;
+  const failed = (doing: string, error: unknown) => {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    const message = `Could not ${doing} in ${container.containerName}: ${describe(error)}`;
+    return status === 403 || status === 401 || status === 400
+      ? new PermanentError(message, status)
+      : new RetryableError(message, typeof status === 'number' ? status : undefined);
+  };
+  return {
+    keyOf(handle: ResearchHandle): string | undefined {
+      if (handle.runId === undefined || handle.subtaskId === undefined) return undefined;
+      if (!blobKeyPattern.test(handle.runId) || !blobKeyPattern.test(handle.subtaskId)) {
+        throw new PermanentError(
+          `The research handle's runId and subtaskId must be letters, digits, '.', '_' or '-' (got ${JSON.stringify(handle.runId)}, ${JSON.stringify(handle.subtaskId)})`,
+        );
+      }
+      return `research/${handle.runId}/${handle.subtaskId}.json`;
+    },
+    async read(blobName: string): Promise<CollectedResearch | undefined> {
+      try {
+        const body = await container.getBlockBlobClient(blobName).downloadToBuffer();
+        const parsed = keptResearchSchema.safeParse(JSON.parse(body.toString('utf8')));
+        // A blob this code cannot read is collected again rather than trusted.
+        return parsed.success ? parsed.data : undefined;
+      } catch (error) {
+        const status = (error as { statusCode?: unknown }).statusCode;
+        if (status === 404) return undefined;
+        throw failed(`read the kept research result ${blobName}`, error);
+      }
+    },
+    async write(blobName: string, value: CollectedResearch): Promise<void> {
+      try {
+        containerReady ??= container.createIfNotExists().catch((error: unknown) => {
+          containerReady = undefined;
+          throw error;
+        });
+        await containerReady;
+        const body = JSON.stringify(value);
+        await container.getBlockBlobClient(blobName).upload(body, Buffer.byteLength(body), {
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+        });
+      } catch (error) {
+        throw failed(`keep the research result ${blobName}`, error);
+      }
+    },
   };
 }
 

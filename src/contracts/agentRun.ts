@@ -177,6 +177,8 @@ export const approvalEventSchema = z.object({
   comment: z.string().optional(),
   by: z.string(),
   round: z.number().int().min(0),
+  /** The product's signature over the run, round, decision, decider and comment (see lib/capability). */
+  proof: z.string().max(200).optional(),
 });
 
 export type ApprovalEvent = z.output<typeof approvalEventSchema>;
@@ -281,7 +283,15 @@ export interface AgentRunStatus {
   webhook?: { deliveries: WebhookDelivery[] };
 }
 
-export const runOutcomes = ['completed', 'rejected', 'expired', 'failed', 'quota-exceeded'] as const;
+/** `budget-spent`: the run used up its reservation before it could write an answer; it says what it has. */
+export const runOutcomes = [
+  'completed',
+  'rejected',
+  'expired',
+  'failed',
+  'quota-exceeded',
+  'budget-spent',
+] as const;
 export type RunOutcome = (typeof runOutcomes)[number];
 
 /** The orchestration output, and the JSON saved to Blob Storage. */

@@ -50,6 +50,11 @@ export const callModelInputSchema = z.object({
     })
     .optional(),
   maxTokens: z.number().int().positive().optional(),
+  /**
+   * What the run's reservation has left for this call, prompt included. The activity estimates the
+   * prompt's tokens and lowers max_tokens so that prompt + completion stay within it.
+   */
+  budgetTokens: z.number().int().min(0).optional(),
   temperature: z.number().min(0).max(2).optional(),
 });
 
@@ -60,8 +65,14 @@ export interface CallModelInput {
   tools?: string[];
   responseFormat?: { name: string; schema: Record<string, unknown> };
   maxTokens?: number;
+  budgetTokens?: number;
   temperature?: number;
 }
+
+/** A call is not worth making when fewer completion tokens than this fit the budget. */
+export const minCompletionTokens = 16;
+/** How a callModel refusal for an exhausted budget begins, so orchestrators can tell it apart. */
+export const budgetSpentPrefix = 'The run has spent its token budget:';
 
 export const modelUsageSchema = z.object({
   promptTokens: z.number().int().min(0),

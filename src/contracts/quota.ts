@@ -84,6 +84,37 @@ export interface ReleaseInput {
 }
 export const releaseInputSchema = z.object({ runId: reservationKey, now: isoInstant });
 
+/**
+ * Tokens one model call spent, recorded as soon as the call returns so that a run stopped at any point
+ * has already paid for what it spent. `key` names the call (the instance and its call number), so a
+ * repeated delivery counts once. The tokens move from the run's reservation to `used`.
+ */
+export interface SpendInput {
+  runId: string;
+  key: string;
+  tokens: number;
+  now: string;
+}
+export const spendInputSchema = z.object({
+  runId: reservationKey,
+  key: z
+    .string()
+    .min(1)
+    .max(maxReservationKeyChars * 2),
+  tokens: tokenCount('tokens', 0),
+  now: isoInstant,
+});
+
+/**
+ * Ends a run's bookkeeping: what it spent stays in `used`, the rest of its reservation (and of every
+ * reservation keyed `<runId>:...`, such as its revisions) goes back to the user. Safe to repeat.
+ */
+export interface SettleInput {
+  runId: string;
+  now: string;
+}
+export const settleInputSchema = z.object({ runId: reservationKey, now: isoInstant });
+
 export interface GetInput {
   now: string;
 }
@@ -120,5 +151,13 @@ export const setQuotaLimitBodySchema = z.strictObject({
 export type SetQuotaLimitBody = z.output<typeof setQuotaLimitBodySchema>;
 
 /** The operations the entity understands, by name. */
-export const quotaOperations = ['reserve', 'commit', 'release', 'get', 'setLimit'] as const;
+export const quotaOperations = [
+  'reserve',
+  'spend',
+  'settle',
+  'commit',
+  'release',
+  'get',
+  'setLimit',
+] as const;
 export type QuotaOperation = (typeof quotaOperations)[number];

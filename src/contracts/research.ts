@@ -22,11 +22,19 @@ export const researchHandleSchema = z.object({
   threadId: z.string().min(1),
   agentRunId: z.string().min(1),
   agentId: z.string().min(1),
+  runId: z.string().min(1).optional(),
+  subtaskId: z.string().min(1).optional(),
 });
 export interface ResearchHandle {
   threadId: string;
   agentRunId: string;
   agentId: string;
+  /**
+   * The agent run and subtask this research belongs to: collection keeps its result under them, so a
+   * rerun after the thread is gone gives the same answer. Absent in handles from before that was done.
+   */
+  runId?: string;
+  subtaskId?: string;
 }
 export type StartResearchOutput = ActivityOutcome<ResearchHandle>;
 /** When the orchestrator saw the run complete, it passes the usage it read, and collect skips re-reading the run. */

@@ -8,6 +8,8 @@ import {
   releaseInputSchema,
   reserveInputSchema,
   setLimitInputSchema,
+  settleInputSchema,
+  spendInputSchema,
   type QuotaOperation,
   type QuotaSnapshot,
   type ReserveResult,
@@ -26,6 +28,10 @@ import { entityNames } from '../names';
  * - `commit` records the tokens actually spent, all of them, even beyond the reservation (the model
  *   may overshoot; spent is spent), removes the reservation, and remembers the run id so a repeat
  *   counts once, also across a period roll-over. A commit after a `release` still records the usage.
+ * - `spend` moves the tokens one model call spent from the run's reservation to `used`, once per call key.
+ *   Each call's max_tokens is bounded by what the reservation has left (prompt included), so `used`
+ *   never passes the limit; a spend for a run that is already settled is ignored (the run was stopped).
+ * - `settle` ends a run and every reservation keyed `<runId>:...`: spent stays, the rest is released.
  * - `release` drops a reservation without usage.
  * - `setLimit` sets an admin override; without one the configured default applies, so changing the
  *   app setting changes every user who has no override.
@@ -39,7 +45,12 @@ import { entityNames } from '../names';
 /** A reservation a run holds until it commits or releases. */
 export interface QuotaReservation {
   runId: string;
+  /** What is still held: the grant minus what has been spent against it. */
   tokens: number;
+  /** Tokens spent against this reservation so far (already in `used`). Absent in older states. */
+  spent?: number;
+  /** The spend keys already counted, so a repeated `spend` counts once. */
+  keys?: string[];
   /** The caller's clock when granted. */
   at: string;
 }
@@ -195,14 +206,53 @@ export function applyQuotaOperation(
       const next = { ...current, reservations: [...current.reservations, { runId, tokens, at: now }] };
       return { state: next, result: { granted: true, quota: snapshot(next) } };
     }
+    case 'spend': {
+      const { runId, key, tokens, now } = parse(spendInputSchema, operation, input);
+      const current = start(now);
+      const held = current.reservations.find((r) => r.runId === runId);
+      if (!held || (held.keys ?? []).includes(key)) return { state: current, result: snapshot(current) };
+      const next: TokenQuotaState = {
+        ...current,
+        used: current.used + tokens,
+        reservations: current.reservations.map((r) =>
+          r === held
+            ? {
+                ...r,
+                tokens: Math.max(0, r.tokens - tokens),
+                spent: (r.spent ?? 0) + tokens,
+                keys: [...(r.keys ?? []), key],
+              }
+            : r,
+        ),
+      };
+      return { state: next, result: snapshot(next) };
+    }
+    case 'settle': {
+      const { runId, now } = parse(settleInputSchema, operation, input);
+      const current = start(now);
+      const ends = (r: QuotaReservation) => r.runId === runId || r.runId.startsWith(`${runId}:`);
+      const ending = current.reservations.filter(ends);
+      if (ending.length === 0) return { state: current, result: snapshot(current) };
+      const next: TokenQuotaState = {
+        ...current,
+        reservations: current.reservations.filter((r) => !ends(r)),
+        closed: capClosed([
+          ...current.closed.filter((c) => !ending.some((r) => r.runId === c.runId)),
+          ...ending.map((r) => ({ runId: r.runId, tokensUsed: r.spent ?? 0, at: now })),
+        ]),
+      };
+      return { state: next, result: snapshot(next) };
+    }
     case 'commit': {
       const { runId, tokensUsed, now } = parse(commitInputSchema, operation, input);
       const current = start(now);
       const closed = current.closed.find((c) => c.runId === runId);
       if (closed && closed.tokensUsed !== null) return { state: current, result: snapshot(current) };
+      // Tokens already recorded by `spend` are not counted twice.
+      const alreadySpent = current.reservations.find((r) => r.runId === runId)?.spent ?? 0;
       const next: TokenQuotaState = {
         ...current,
-        used: current.used + tokensUsed,
+        used: current.used + Math.max(0, tokensUsed - alreadySpent),
         reservations: current.reservations.filter((r) => r.runId !== runId),
         closed: capClosed([
           ...current.closed.filter((c) => c.runId !== runId),

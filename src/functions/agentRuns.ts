@@ -16,11 +16,13 @@ import {
 } from '../contracts/agentRun';
 import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../entities/tokenQuota';
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
+import type { Signer } from '../lib/capability';
 import { canApprove, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId } from '../lib/ids';
 import { checkWebhookUrl } from '../lib/webhooks';
 import { eventNames, functionNames, orchestratorNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
+import { eventNameProblem, scopedRunUrls } from './runUrls';
 
 /** What the owner sees of a run: the contract of `GET /api/agent-runs/{id}`. */
 export type RunViewStatus =
@@ -31,7 +33,8 @@ export type RunViewStatus =
   | 'expired'
   | 'failed'
   | 'terminated'
-  | 'quota-exceeded';
+  | 'quota-exceeded'
+  | 'budget-spent';
 
 /** Largest budget one run may ask for; the caller's quota is the real bound. */
 const maxRunTokens = 1_000_000;
@@ -39,14 +42,15 @@ const maxRunTokens = 1_000_000;
 /** How long the approval endpoint waits for the run to take the decision before answering. */
 const approvalSettleMs = 5000;
 
-export function registerAgentRunFunctions(config: AppConfig): void {
+export function registerAgentRunFunctions(config: AppConfig, signer: Signer): void {
   const extraInputs = [df.input.durableClient()];
+  const approve = createApproveAgentRun(config, signer);
   app.http(functionNames.startAgentRun, {
     route: 'agent-runs',
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: withProblemAnswers(createStartAgentRun(config)),
+    handler: withProblemAnswers(createStartAgentRun(config, signer)),
   });
   app.http(functionNames.getAgentRun, {
     route: 'agent-runs/{id}',
@@ -60,12 +64,24 @@ export function registerAgentRunFunctions(config: AppConfig): void {
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: withProblemAnswers(createApproveAgentRun(config)),
+    handler: withProblemAnswers(approve),
+  });
+  app.http(functionNames.runEvent, {
+    route: 'agent-runs/{id}/events/{eventName}',
+    methods: ['POST'],
+    // Handed out in the starter's answer, so no function key (see runUrls.ts); the approval check decides.
+    authLevel: 'anonymous',
+    extraInputs,
+    // Durable's event URL, narrowed to what the product allows: the approval, decided by who is calling.
+    handler: withProblemAnswers(
+      async (request, context) =>
+        eventNameProblem(request.params.eventName ?? '') ?? approve(request, context),
+    ),
   });
 }
 
 /** `POST /api/agent-runs`: validate, check the quota, start the orchestration, answer 202 with its URLs. */
-export function createStartAgentRun(config: AppConfig) {
+export function createStartAgentRun(config: AppConfig, signer: Signer) {
   const schema = startAgentRunBodySchema({
     maxPromptChars: config.limits.maxPromptChars,
     maxRunTokens,
@@ -141,12 +157,17 @@ export function createStartAgentRun(config: AppConfig) {
     await client.startNew(orchestratorNames.agentRun, { instanceId: runId, input });
     context.log(`Started agent run ${runId} for ${caller.userId}.`);
 
-    const management = client.createHttpManagementPayload(runId);
+    // Scoped: the product's own per-run URLs, each signed for one action. Built-in (opt-in, single
+    // tenant only): Durable's URLs, whose code= is the task hub's system key.
+    const urls =
+      config.statusUrls === 'builtin'
+        ? client.createHttpManagementPayload(runId)
+        : scopedRunUrls(request, runId, signer);
     const links = runLinks(request, runId);
     return {
       status: 202,
-      headers: { Location: management.statusQueryGetUri, 'Retry-After': '2' },
-      jsonBody: { ...management, runId, links },
+      headers: { Location: urls.statusQueryGetUri, 'Retry-After': '2' },
+      jsonBody: { ...urls, runId, links },
     };
   };
 }
@@ -164,7 +185,7 @@ export function createGetAgentRun(config: AppConfig) {
 }
 
 /** `POST /api/agent-runs/{id}/approval`: raises the approval event for the draft now on offer. */
-export function createApproveAgentRun(config: AppConfig) {
+export function createApproveAgentRun(config: AppConfig, signer: Signer) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const who = resolveCaller(request, config.authMode);
     if (!who.ok) return who.response;
@@ -198,17 +219,26 @@ export function createApproveAgentRun(config: AppConfig) {
       return problem(404, 'Run not found', `No run ${runId} that you can see.`);
     }
 
-    const event: ApprovalEvent = {
-      decision: body.value.decision,
-      ...(body.value.comment ? { comment: body.value.comment } : {}),
-      by: caller.userId,
+    const claim = {
+      runId,
       round: pending.round,
+      decision: body.value.decision,
+      by: caller.userId,
+      ...(body.value.comment ? { comment: body.value.comment } : {}),
+    };
+    const event: ApprovalEvent = {
+      decision: claim.decision,
+      ...(claim.comment ? { comment: claim.comment } : {}),
+      by: claim.by,
+      round: claim.round,
+      proof: signer.approvalProof(claim),
     };
     const client = df.getClient(context);
     await client.raiseEvent(runId, eventNames.approval, event);
     context.log(`Run ${runId}: ${caller.userId} chose ${event.decision} for round ${event.round}.`);
     const settled = await waitUntilDecided(client, runId, pending.round);
-    return { status: 202, jsonBody: { accepted: event, run: runView(request, settled ?? status) } };
+    const { proof: _proof, ...accepted } = event;
+    return { status: 202, jsonBody: { accepted, run: runView(request, settled ?? status) } };
   };
 }
 
@@ -298,11 +328,11 @@ export function inputOf(status: DurableOrchestrationStatus): AgentRunInput | und
   return status.input && typeof status.input === 'object' ? (status.input as AgentRunInput) : undefined;
 }
 
-function ownerOf(status: DurableOrchestrationStatus): string {
+export function ownerOf(status: DurableOrchestrationStatus): string {
   return inputOf(status)?.owner ?? '';
 }
 
-function customStatusOf(status: DurableOrchestrationStatus): AgentRunStatus | undefined {
+export function customStatusOf(status: DurableOrchestrationStatus): AgentRunStatus | undefined {
   const custom = status.customStatus;
   return custom && typeof custom === 'object' ? (custom as AgentRunStatus) : undefined;
 }

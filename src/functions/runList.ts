@@ -27,6 +27,7 @@ const viewStatuses: readonly RunViewStatus[] = [
   'failed',
   'terminated',
   'quota-exceeded',
+  'budget-spent',
 ];
 
 /** The durable runtime statuses a view status can come from, so the query fetches no more than needed. */
@@ -42,6 +43,7 @@ const runtimeStatusesFor: Record<RunViewStatus, df.OrchestrationRuntimeStatus[]>
   rejected: [df.OrchestrationRuntimeStatus.Completed],
   expired: [df.OrchestrationRuntimeStatus.Completed],
   'quota-exceeded': [df.OrchestrationRuntimeStatus.Completed],
+  'budget-spent': [df.OrchestrationRuntimeStatus.Completed],
   failed: [df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed],
   terminated: [df.OrchestrationRuntimeStatus.Terminated, df.OrchestrationRuntimeStatus.Canceled],
 };

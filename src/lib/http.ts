@@ -1,6 +1,6 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { duplicateKeys, unsafeValues, type JsonIssue } from './json';
+import { duplicateKeys, jsonDepth, maxJsonDepth, unsafeValues, type JsonIssue } from './json';
 
 /**
  * The HTTP edge every endpoint shares: problem+json answers (RFC 9457) and a JSON body reader that
@@ -126,6 +126,20 @@ export async function readJsonBody<T>(
     return {
       ok: false,
       response: problem(400, 'Malformed request body', 'The body is empty; send a JSON object.'),
+    };
+  }
+
+  // Before parsing: one pass over the text, so a body nested thousands deep costs what it weighs.
+  const depth = jsonDepth(text);
+  if (depth > maxJsonDepth) {
+    return {
+      ok: false,
+      response: problem(
+        400,
+        'Request body nested too deeply',
+        `The body nests objects and arrays ${depth} levels deep; at most ${maxJsonDepth} are allowed.`,
+        { maxDepth: maxJsonDepth, depth },
+      ),
     };
   }
 

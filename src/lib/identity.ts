@@ -13,7 +13,13 @@ import { isValidUserId, userIdRule } from './ids';
 
 export interface Caller {
   userId: string;
+  /** For display and logs only: anyone can choose their display name, so it never grants anything. */
   name?: string;
+  /**
+   * Sign-in names the identity provider vouches for (`preferred_username`, `upn`, `email`), lower-cased.
+   * An approver list entry matches one of these or the user id.
+   */
+  handles: readonly string[];
   roles: readonly string[];
   /** True only when App Service Authentication vouched for the caller (appservice mode). */
   authenticated: boolean;
@@ -34,6 +40,15 @@ const nameClaimTypes = [
   'emails',
   'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
 ];
+/** Claims that name the account (unique per tenant), unlike `name`, which the user may set freely. */
+const handleClaimTypes = [
+  'preferred_username',
+  'upn',
+  'email',
+  'emails',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
+];
 const idClaimTypes = ['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid'];
 
 /** A principal header larger than this is not something App Service would send. */
@@ -46,7 +61,7 @@ export function resolveCaller(request: HttpRequest, authMode: 'dev' | 'appservic
 
   if (encoded === null && idHeader === null) {
     if (authMode === 'dev')
-      return { ok: true, caller: { userId: localUserId, roles: [], authenticated: false } };
+      return { ok: true, caller: { userId: localUserId, handles: [], roles: [], authenticated: false } };
     return unauthorized(
       'The request carries no App Service Authentication principal; sign in and send the token.',
     );
@@ -91,17 +106,22 @@ export function resolveCaller(request: HttpRequest, authMode: 'dev' | 'appservic
     caller: {
       userId,
       ...(name ? { name } : {}),
+      handles: [...new Set(principal?.claimValues(handleClaimTypes).map((v) => v.toLowerCase()))],
       roles: principal?.roles() ?? [],
       authenticated: authMode === 'appservice',
     },
   };
 }
 
-/** Owner, a listed approver (by user id or name/email, case-insensitively), or the Approve role. */
+/**
+ * Owner, a listed approver, or the Approve role. A list entry matches the caller's user id (the Entra
+ * object id) or a sign-in name from the token (`preferred_username`, `upn`, `email`), case-insensitively;
+ * never the display name, which any user can set to someone else's address.
+ */
 export function canApprove(caller: Caller, run: { owner: string; approvers: readonly string[] }): boolean {
   if (caller.userId === run.owner) return true;
   if (caller.roles.includes(roles.approve)) return true;
-  const mine = [caller.userId, caller.name].filter((v): v is string => !!v).map((v) => v.toLowerCase());
+  const mine = [caller.userId.toLowerCase(), ...caller.handles];
   return run.approvers.some((approver) => mine.includes(approver.trim().toLowerCase()));
 }
 

@@ -23,9 +23,12 @@ import type { ModelUsage } from '../contracts/model';
 import type { ReserveResult } from '../contracts/quota';
 import type { Citation } from '../contracts/research';
 import type { SaveResultInput, SaveResultOutput } from '../contracts/result';
+import type { VerifyApprovalInput, VerifyApprovalOutput } from '../contracts/approvalProof';
 import { activityNames, entityNames, eventNames, orchestratorNames } from '../names';
 import type { AnswerSubtaskInput } from './answerSubtask';
-import { activityRetry, callModelDurably, type Durable } from './durable';
+import { messageOnly } from '../lib/safeErrors';
+import { isBudgetSpent, TokenBudget, type BudgetShare } from './budget';
+import { activityRetry, type Durable } from './durable';
 import { defaultResearchPolling, type ResearchSubtaskInput } from './researchSubtask';
 import type { ToolSubtaskInput } from './toolSubtask';
 import { notifyWebhook } from './webhook';
@@ -55,13 +58,16 @@ const revisionPrompt =
  */
 export const agentRunOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<AgentRunInput>();
+  // Every id this run makes (children, reservations, the result blob) comes from its own instance id, not
+  // from the input, so a restarted copy of a run (same input, new instance) can never collide with it.
+  const runId = context.df.instanceId;
   const run = new RunProgress(context, input);
   const quota = new df.EntityId(entityNames.tokenQuota, input.owner);
   const now = () => context.df.currentUtcDateTime.toISOString();
 
   run.setStage('reserving');
   const reservation = (yield context.df.callEntity(quota, 'reserve', {
-    runId: input.runId,
+    runId,
     tokens: input.maxTokens,
     now: now(),
   })) as ReserveResult;
@@ -78,10 +84,16 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
     return run.withWebhook(refused);
   }
 
-  let committed = false;
+  const budget = new TokenBudget(context, {
+    owner: input.owner,
+    reservationKey: runId,
+    tokens: input.maxTokens,
+  });
+  const settle = () => context.df.callEntity(quota, 'settle', { runId, now: now() });
+  let settled = false;
   try {
-    const subtasks = yield* plan(context, input, run);
-    const results = yield* fanOut(context, input, run, subtasks);
+    const subtasks = yield* plan(context, input, run, budget);
+    const results = yield* fanOut(context, input, run, subtasks, budget);
 
     let outcome: RunOutcome;
     let draft: Draft | null = null;
@@ -91,22 +103,24 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
       message = `Every subtask failed: ${results.map((r) => `${r.id}: ${r.error ?? 'unknown error'}`).join('; ')}`;
     } else {
       run.setStage('synthesizing');
-      const synthesis = yield* synthesize(context, input, run, results);
+      const synthesis = yield* synthesize(context, input, run, results, budget);
       if (synthesis.ok) {
         draft = synthesis.draft;
         outcome = 'completed';
+      } else if (synthesis.budgetSpent) {
+        outcome = 'budget-spent';
+        message =
+          `The run spent its ${input.maxTokens} tokens before it could write the final answer; ` +
+          `the subtasks' results are all it has. Ask for more tokens (maxTokens) to get a full answer.`;
       } else {
         outcome = 'failed';
         message = `Could not write the final answer: ${synthesis.message}`;
       }
     }
 
-    yield context.df.callEntity(quota, 'commit', {
-      runId: input.runId,
-      tokensUsed: run.usage.totalTokens,
-      now: now(),
-    });
-    committed = true;
+    // What was spent stays counted; the rest of the reservation goes back before any wait for approval.
+    yield settle();
+    settled = true;
 
     let approval: ApprovalOutcome | undefined;
     if (draft && input.approval) {
@@ -124,7 +138,7 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
       ...(approval ? { approvalDecision: approval } : {}),
     });
     const saved = (yield context.df.callActivityWithRetry(activityNames.saveResult, activityRetry(), {
-      runId: input.runId,
+      runId,
       result,
     } satisfies SaveResultInput)) as SaveResultOutput;
     run.setStage('done');
@@ -136,15 +150,10 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
     return run.withWebhook({ ...result, blobName: saved.blobName });
   } catch (error) {
     // Whatever was spent is counted, and the rest of the reservation goes back to the user.
-    if (!committed) {
-      yield context.df.callEntity(quota, 'commit', {
-        runId: input.runId,
-        tokensUsed: run.usage.totalTokens,
-        now: now(),
-      });
-    }
+    if (!settled) yield settle();
     yield* run.notify('run.ended', { status: 'failed', usage: run.usage });
-    throw error;
+    // The failure becomes the run's output: its message only, never a stack with server paths.
+    throw messageOnly(error);
   }
 };
 
@@ -221,7 +230,7 @@ class RunProgress {
   ): AgentRunResult {
     const decision = extra.approvalDecision;
     return {
-      runId: this.input.runId,
+      runId: this.context.df.instanceId,
       owner: this.input.owner,
       outcome,
       prompt: this.input.prompt,
@@ -245,10 +254,15 @@ class RunProgress {
   }
 }
 
-function* plan(context: OrchestrationContext, input: AgentRunInput, run: RunProgress): Durable<Subtask[]> {
+function* plan(
+  context: OrchestrationContext,
+  input: AgentRunInput,
+  run: RunProgress,
+  budget: TokenBudget,
+): Durable<Subtask[]> {
   run.setStage('planning');
   const schema = planSchema(input.limits.maxSubtasks, input.tools);
-  const call = yield* callModelDurably(context, {
+  const call = yield* budget.call({
     tier: 'fast',
     messages: [
       { role: 'system', content: plannerPrompt },
@@ -269,7 +283,9 @@ function* plan(context: OrchestrationContext, input: AgentRunInput, run: RunProg
     planned = parsePlan(call.value.message.content, schema, input);
   }
   if (!planned && !context.df.isReplaying) {
-    context.log(`Run ${input.runId}: the plan was not usable; falling back to a single answer subtask.`);
+    context.log(
+      `Run ${context.df.instanceId}: the plan was not usable; falling back to a single answer subtask.`,
+    );
   }
   return ensureResearch(
     planned ?? [{ id: 's1', kind: 'answer', title: 'Answer the request', instructions: input.prompt }],
@@ -334,15 +350,28 @@ function* fanOut(
   input: AgentRunInput,
   run: RunProgress,
   subtasks: Subtask[],
+  budget: TokenBudget,
 ): Durable<SubtaskResult[]> {
   run.total = subtasks.length;
+  // Each answer subtask may spend an equal share; the synthesis keeps at least one share plus whatever
+  // the subtasks leave unspent.
+  const childShare = {
+    owner: input.owner,
+    reservationKey: context.df.instanceId,
+    tokens: Math.floor(budget.left / (subtasks.length + 1)),
+  };
   run.subtasks = subtasks.map((s) => ({ id: s.id, kind: s.kind, title: s.title, state: 'pending' }));
   run.setStage('working');
 
   const results = (yield context.df.Task.all(
-    subtasks.map((subtask) => startSubtask(context, input, subtask)),
+    subtasks.map((subtask) => startSubtask(context, input, subtask, childShare)),
   )) as SubtaskResult[];
-  for (const result of results) run.addUsage(result.usage);
+  for (const result of results) {
+    run.addUsage(result.usage);
+    // Answer subtasks recorded their own spend call by call; research reports its usage at the end.
+    if (result.kind === 'answer') budget.spent += result.usage.totalTokens;
+    else if (result.usage.totalTokens > 0) budget.record(result.usage.totalTokens, `child-${result.id}`);
+  }
   run.done = results.length;
   run.subtasks = results.map((r) => ({
     id: r.id,
@@ -359,12 +388,18 @@ export function subtaskInstanceId(runId: string, subtaskId: string): string {
   return `${runId}-${subtaskId}`;
 }
 
-function startSubtask(context: OrchestrationContext, input: AgentRunInput, subtask: Subtask): Task {
-  const childId = subtaskInstanceId(input.runId, subtask.id);
+function startSubtask(
+  context: OrchestrationContext,
+  input: AgentRunInput,
+  subtask: Subtask,
+  share: BudgetShare,
+): Task {
+  const runId = context.df.instanceId;
+  const childId = subtaskInstanceId(runId, subtask.id);
   switch (subtask.kind) {
     case 'answer': {
       const childInput: AnswerSubtaskInput = {
-        runId: input.runId,
+        runId,
         prompt: input.prompt,
         subtask,
         tier: routeModel(input.model, {
@@ -374,19 +409,20 @@ function startSubtask(context: OrchestrationContext, input: AgentRunInput, subta
         tools: input.tools,
         maxTurns: input.limits.maxToolTurns,
         maxTokensPerCall,
+        budget: share,
       };
       return context.df.callSubOrchestrator(orchestratorNames.answerSubtask, childInput, childId);
     }
     case 'research': {
       const childInput: ResearchSubtaskInput = {
-        runId: input.runId,
+        runId,
         subtask,
         polling: defaultResearchPolling,
       };
       return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
     }
     case 'tool': {
-      const childInput: ToolSubtaskInput = { runId: input.runId, subtask };
+      const childInput: ToolSubtaskInput = { runId, subtask };
       return context.df.callSubOrchestrator(orchestratorNames.toolSubtask, childInput, childId);
     }
   }
@@ -431,7 +467,8 @@ function* synthesize(
   input: AgentRunInput,
   run: RunProgress,
   results: SubtaskResult[],
-): Durable<{ ok: true; draft: Draft } | { ok: false; message: string }> {
+  budget: TokenBudget,
+): Durable<{ ok: true; draft: Draft } | { ok: false; message: string; budgetSpent: boolean }> {
   const { citations, numbersBySubtask, textBySubtask } = numberCitations(results);
   const findings = results
     .map((r) => {
@@ -442,7 +479,7 @@ function* synthesize(
       return `[${r.id}] ${r.title}:\n${textBySubtask.get(r.id) ?? ''}${sources ? `\n  Sources:\n${sources}` : ''}`;
     })
     .join('\n\n');
-  const call = yield* callModelDurably(context, {
+  const call = yield* budget.call({
     tier: input.model === 'fast' ? 'fast' : 'strong',
     messages: [
       { role: 'system', content: synthesisPrompt },
@@ -450,10 +487,10 @@ function* synthesize(
     ],
     maxTokens: maxTokensPerCall,
   });
-  if (!call.ok) return call;
+  if (!call.ok) return { ok: false, message: call.message, budgetSpent: isBudgetSpent(call) };
   run.addUsage(call.value.usage);
   const text = call.value.message.content?.trim() ?? '';
-  if (text === '') return { ok: false, message: 'the model returned an empty answer' };
+  if (text === '') return { ok: false, message: 'the model returned an empty answer', budgetSpent: false };
   return { ok: true, draft: { text, citations } };
 }
 
@@ -514,12 +551,26 @@ function* awaitApproval(
       if (winner === timer) break;
       timer.cancel();
       const parsed = approvalEventSchema.safeParse(eventTask.result);
-      if (parsed.success && parsed.data.round === round) {
+      if (!parsed.success || parsed.data.round !== round) {
+        if (!context.df.isReplaying)
+          context.log(`Run ${context.df.instanceId}: ignored an approval event for another round.`);
+        continue;
+      }
+      // Only the product signs approval events, after checking the decider may decide; one raised around
+      // it (with the task hub's system key, or on the devhost's open API) carries no valid proof.
+      const proof = (yield context.df.callActivity(activityNames.verifyApproval, {
+        runId: context.df.instanceId,
+        event: parsed.data,
+      } satisfies VerifyApprovalInput)) as VerifyApprovalOutput;
+      if (proof.valid) {
         event = parsed.data;
         break;
       }
-      if (!context.df.isReplaying)
-        context.log(`Run ${input.runId}: ignored an approval event for another round.`);
+      if (!context.df.isReplaying) {
+        context.log(
+          `Run ${context.df.instanceId}: ignored an approval event without a valid proof; it did not come through the product's approval endpoint.`,
+        );
+      }
     }
 
     const base = { rounds: round, escalated, draft };
@@ -568,7 +619,7 @@ function* revise(
   round: number,
 ): Durable<{ ok: true; draft: Draft } | { ok: false; message: string }> {
   // Each revision reserves and commits on its own key, so it is counted once, like the run itself.
-  const revisionId = `${input.runId}:revision-${round}`;
+  const revisionId = `${context.df.instanceId}:revision-${round}`;
   const now = () => context.df.currentUtcDateTime.toISOString();
   const budget = Math.min(input.maxTokens, maxTokensPerCall * 2);
   const reservation = (yield context.df.callEntity(quota, 'reserve', {
@@ -582,10 +633,14 @@ function* revise(
       message: `The quota has no room for a revision (${reservation.quota.remaining} tokens left).`,
     };
   }
-  let spent = emptyUsage;
+  const revisionBudget = new TokenBudget(context, {
+    owner: input.owner,
+    reservationKey: revisionId,
+    tokens: budget,
+  });
   try {
     const sources = draft.citations.map((c, i) => `[${i + 1}] ${c.title} ${c.url}`).join('\n');
-    const call = yield* callModelDurably(context, {
+    const call = yield* revisionBudget.call({
       tier: input.model === 'fast' ? 'fast' : 'strong',
       messages: [
         { role: 'system', content: revisionPrompt },
@@ -597,16 +652,11 @@ function* revise(
       maxTokens: maxTokensPerCall,
     });
     if (!call.ok) return { ok: false, message: `The revision failed: ${call.message}` };
-    spent = call.value.usage;
-    run.addUsage(spent);
+    run.addUsage(call.value.usage);
     const text = call.value.message.content?.trim() ?? '';
     if (text === '') return { ok: false, message: 'The revision came back empty.' };
     return { ok: true, draft: { text, citations: draft.citations } };
   } finally {
-    yield context.df.callEntity(quota, 'commit', {
-      runId: revisionId,
-      tokensUsed: spent.totalTokens,
-      now: now(),
-    });
+    yield context.df.callEntity(quota, 'settle', { runId: revisionId, now: now() });
   }
 }

@@ -2,7 +2,8 @@ import type { OrchestrationContext, OrchestrationHandler } from 'durable-functio
 import { addUsage, emptyUsage, type Subtask, type SubtaskResult } from '../contracts/agentRun';
 import type { ChatMessage, ModelUsage, RunToolInput, RunToolResult } from '../contracts/model';
 import { activityNames } from '../names';
-import { activityRetry, callModelDurably, failedSubtask, failureMessage, type Durable } from './durable';
+import { TokenBudget, type BudgetShare } from './budget';
+import { activityRetry, failedSubtask, failureMessage, type Durable } from './durable';
 
 export interface AnswerSubtaskInput {
   runId: string;
@@ -12,6 +13,8 @@ export interface AnswerSubtaskInput {
   tools: string[];
   maxTurns: number;
   maxTokensPerCall: number;
+  /** This subtask's share of the run's reservation; its calls record their spend against it. */
+  budget: BudgetShare;
 }
 
 const systemPrompt =
@@ -26,14 +29,21 @@ const systemPrompt =
  */
 export const answerSubtaskOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<AnswerSubtaskInput>();
+  const spent: { usage: ModelUsage } = { usage: emptyUsage };
   try {
-    return yield* answerLoop(context, input);
+    return yield* answerLoop(context, input, spent);
   } catch (error) {
-    return failedSubtask(input.subtask, failureMessage(error), emptyUsage);
+    // What the finished turns spent travels with the failure.
+    return failedSubtask(input.subtask, failureMessage(error), spent.usage);
   }
 };
 
-function* answerLoop(context: OrchestrationContext, input: AnswerSubtaskInput): Durable<SubtaskResult> {
+function* answerLoop(
+  context: OrchestrationContext,
+  input: AnswerSubtaskInput,
+  spent: { usage: ModelUsage },
+): Durable<SubtaskResult> {
+  const budget = new TokenBudget(context, input.budget);
   const { subtask } = input;
   const messages: ChatMessage[] = [
     { role: 'system', content: systemPrompt },
@@ -42,28 +52,28 @@ function* answerLoop(context: OrchestrationContext, input: AnswerSubtaskInput): 
       content: `The whole request: ${input.prompt}\n\nYour part: ${subtask.title}\n${subtask.instructions}`,
     },
   ];
-  let usage: ModelUsage = emptyUsage;
 
   for (let turn = 0; turn <= input.maxTurns; turn++) {
     const lastTurn = turn === input.maxTurns;
     if (lastTurn)
       messages.push({ role: 'user', content: 'Answer now with what you have; no more tool calls.' });
     const offered = lastTurn ? [] : input.tools;
-    const call = yield* callModelDurably(context, {
+    const call = yield* budget.call({
       tier: input.tier,
       messages,
       ...(offered.length > 0 ? { tools: offered } : {}),
       maxTokens: input.maxTokensPerCall,
     });
-    if (!call.ok) return failedSubtask(subtask, call.message, usage);
-    usage = addUsage(usage, call.value.usage);
+    if (!call.ok) return failedSubtask(subtask, call.message, spent.usage);
+    spent.usage = addUsage(spent.usage, call.value.usage);
+    context.df.setCustomStatus({ usage: spent.usage });
     const reply = call.value.message;
     messages.push(reply);
 
     const toolCalls = reply.tool_calls ?? [];
     if (toolCalls.length === 0) {
       const text = reply.content?.trim() ?? '';
-      if (text === '') return failedSubtask(subtask, 'the model returned an empty answer', usage);
+      if (text === '') return failedSubtask(subtask, 'the model returned an empty answer', spent.usage);
       return {
         id: subtask.id,
         kind: subtask.kind,
@@ -71,7 +81,7 @@ function* answerLoop(context: OrchestrationContext, input: AnswerSubtaskInput): 
         ok: true,
         text,
         citations: [],
-        usage,
+        usage: spent.usage,
       };
     }
 
@@ -87,5 +97,5 @@ function* answerLoop(context: OrchestrationContext, input: AnswerSubtaskInput): 
       messages.push({ role: 'tool', tool_call_id: toolCall.id, content: results[i]?.content ?? '' });
     });
   }
-  return failedSubtask(subtask, `no answer after ${input.maxTurns} turns`, usage);
+  return failedSubtask(subtask, `no answer after ${input.maxTurns} turns`, spent.usage);
 }

@@ -3,6 +3,7 @@ import type { OrchestrationContext, Task } from 'durable-functions';
 import type { Subtask, SubtaskResult } from '../contracts/agentRun';
 import type { CallModelInput, CallModelResult, ModelUsage } from '../contracts/model';
 import type { ActivityOutcome } from '../lib/errors';
+import { safeMessage } from '../lib/safeErrors';
 import { activityNames } from '../names';
 
 /** A step of an orchestration: a generator the orchestrator runs with `yield*`. */
@@ -63,8 +64,7 @@ export function callModelDurably(
 
 /** The message of an error thrown by a durable task, without the host's stack details. */
 export function failureMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split(' \n ')[0] ?? message;
+  return safeMessage(error);
 }
 
 /** A subtask that ended without an answer; it is reported in the result, and the run goes on. */

@@ -85,8 +85,13 @@ async function emulatorRequests(): Promise<EmulatorRequest[]> {
   return Array.isArray(response.body) ? response.body : response.body.requests;
 }
 
-async function history(statusQueryGetUri: string) {
-  const url = new URL(statusQueryGetUri);
+/** The operator's view of an instance: the devhost's management API, which users are never handed. */
+function managementUrl(instanceId: string): string {
+  return `${product.baseUrl}/runtime/webhooks/durabletask/instances/${instanceId}`;
+}
+
+async function history(instanceId: string) {
+  const url = new URL(managementUrl(instanceId));
   url.searchParams.set('showHistory', 'true');
   url.searchParams.set('showHistoryOutput', 'true');
   const status = await call<{
@@ -96,7 +101,7 @@ async function history(statusQueryGetUri: string) {
 }
 
 describe('an agent run over HTTP', () => {
-  it('starts with 202 and the built-in status URLs, works the prompt out with a tool, and saves the result', async () => {
+  it('starts with 202 and its own per-run status URLs, works the prompt out with a tool, and saves the result', async () => {
     const started = await startRun({
       prompt: 'What is 12 * 7 + 5? Use the calculator.',
       tools: ['calculator'],
@@ -105,8 +110,8 @@ describe('an agent run over HTTP', () => {
     expect(Number(started.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(started.body).toMatchObject({
       id: started.body.runId,
-      statusQueryGetUri: containing(`/runtime/webhooks/durabletask/instances/${started.body.runId}`),
-      sendEventPostUri: containing('/raiseEvent/{eventName}'),
+      statusQueryGetUri: containing(`${product.baseUrl}/api/agent-runs/${started.body.runId}/status?sig=`),
+      sendEventPostUri: containing(`/api/agent-runs/${started.body.runId}/events/{eventName}?sig=`),
       links: {
         run: `${product.baseUrl}/api/agent-runs/${started.body.runId}`,
         approval: `${product.baseUrl}/api/agent-runs/${started.body.runId}/approval`,
@@ -121,7 +126,7 @@ describe('an agent run over HTTP', () => {
     expect(view.usage.totalTokens).toBeGreaterThan(0);
     expect(view.resultBlob).toBe(`results/${started.body.runId}.json`);
 
-    // The built-in status URL answers as the extension does, with the same result as output.
+    // The status URL answers as the extension's does, with the same result as output.
     const builtIn = await call<{ runtimeStatus: string; output: { outcome: string; blobName: string } }>(
       started.body.statusQueryGetUri,
     );
@@ -204,15 +209,15 @@ describe('an agent run over HTTP', () => {
 
     // Every model call is one callModel activity in this run's histories (parent and children), as the
     // extension shows them: TaskCompleted events that carry the FunctionName.
-    const modelCalls = async (statusUrl: string) =>
-      (await history(statusUrl)).filter(
+    const modelCalls = async (instanceId: string) =>
+      (await history(instanceId)).filter(
         (e) =>
           (e.EventType === 'TaskCompleted' || e.EventType === 'TaskFailed') && e.FunctionName === 'callModel',
       ).length;
-    let scheduled = await modelCalls(started.body.statusQueryGetUri);
+    let scheduled = await modelCalls(started.body.runId);
     for (const subtask of view.subtasks ?? []) {
       const childId = `${started.body.runId}-${subtask.id}`;
-      scheduled += await modelCalls(started.body.statusQueryGetUri.replace(started.body.runId, childId));
+      scheduled += await modelCalls(childId);
     }
     // Plan, the answer's tool turn and final turn, the synthesis: each later call replayed the earlier ones.
     expect(scheduled).toBeGreaterThanOrEqual(4);
@@ -238,7 +243,7 @@ describe('an agent run over HTTP', () => {
       }
 
       // The waits were durable timers in the orchestration, not sleeps inside a function.
-      const events = await history(started.body.statusQueryGetUri);
+      const events = await history(started.body.runId);
       const timers = events.filter((e) => e.EventType === 'TimerFired' || e.EventType === 'TimerCreated');
       expect(timers.length).toBeGreaterThanOrEqual(2);
     } finally {

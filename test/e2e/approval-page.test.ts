@@ -2,7 +2,9 @@ import { call, pollUntil, principalHeaders, startProduct, type Product } from '.
 
 let product: Product;
 const owner = principalHeaders('page-owner');
-const approver = principalHeaders('page-approver', [], 'reviewer@example.com');
+const approver = principalHeaders('page-approver', [], 'Reviewer', [
+  { typ: 'preferred_username', val: 'reviewer@example.com' },
+]);
 const stranger = principalHeaders('page-stranger');
 const hostile =
   'Answer: <script>document.title="owned"</script><img src=x onerror="alert(1)"> [see](javascript:alert(2))';

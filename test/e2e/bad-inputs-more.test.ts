@@ -654,7 +654,6 @@ const hostAnswers: {
 }[] = [
   { name: 'DELETE on a run', method: 'DELETE', path: runOf, headers: owner, status: 404 },
   { name: 'PUT on the runs collection', method: 'PUT', path: () => runs, headers: owner, status: 404 },
-  { name: 'GET on an approval', method: 'GET', path: approvalOf, headers: owner, status: 404 },
   { name: 'PATCH on a quota', method: 'PATCH', path: () => '/api/quota/victim', headers: admin, status: 404 },
   { name: 'POST on a quota', method: 'POST', path: () => '/api/quota/victim', headers: admin, status: 404 },
   {
@@ -773,8 +772,11 @@ describe('more bad inputs get their status and change nothing', () => {
     expect(quota.body.userId).toBe(id);
   });
 
-  it('lets an approver listed as Boss@Example.com approve as boss@example.com (names match ignoring case)', async () => {
-    const boss = principalHeaders('boss-1', [], 'boss@example.com');
+  it('lets an approver listed as Boss@Example.com approve as boss@example.com (sign-in names match ignoring case)', async () => {
+    // The sign-in name (preferred_username) counts; the display name never does (see security.test.ts).
+    const boss = principalHeaders('boss-1', [], 'The Boss', [
+      { typ: 'preferred_username', val: 'boss@example.com' },
+    ]);
     const approved = await call<{ accepted: { by: string } }>(`${product.baseUrl}${approvalOf()}`, {
       body: { decision: 'approve' },
       headers: boss,

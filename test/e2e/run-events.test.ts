@@ -3,7 +3,9 @@ import { openSse, type SseFrame } from '../support/sse';
 
 let product: Product;
 const owner = principalHeaders('events-owner');
-const approver = principalHeaders('events-approver', [], 'approver@example.com');
+const approver = principalHeaders('events-approver', [], 'Approver', [
+  { typ: 'preferred_username', val: 'approver@example.com' },
+]);
 const stranger = principalHeaders('events-stranger');
 const admin = principalHeaders('events-admin', ['AgentRuns.Admin']);
 

@@ -4,7 +4,7 @@ import { Language, Parser, type Node } from 'web-tree-sitter';
 
 /**
  * Reads Bicep through the tree-sitter-bicep grammar (WebAssembly, through web-tree-sitter), so the infra
- * tests can check the templates without the Bicep compiler, which is a .NET program we do not have here.
+ * tests can read the templates' structure; the Bicep CLI (bicep/cli/check.sh) compiles and lints them in CI.
  * A grammar is not the compiler: it proves syntax and lets tests read structure, not types or API shapes.
  */
 

@@ -50,6 +50,7 @@ export async function startProduct(
         BING_CONNECTION_ID: 'emulator-bing-connection',
         AUTH_MODE: 'dev',
         TASK_HUB_NAME: 'testhub',
+        RUN_URL_SIGNING_KEY: 'test-only-run-url-signing-key-0123456789abcdef',
         ...options.env,
       },
     });
@@ -118,12 +119,14 @@ export function principalHeaders(
   userId: string,
   roles: string[] = [],
   name = `${userId}@example.com`,
+  /** More claims, such as `preferred_username`, the sign-in name approver lists match. */
+  claims: { typ: string; val: string }[] = [],
 ): Record<string, string> {
   const principal = {
     auth_typ: 'aad',
     name_typ: 'name',
     role_typ: 'roles',
-    claims: [{ typ: 'name', val: name }, ...roles.map((val) => ({ typ: 'roles', val }))],
+    claims: [{ typ: 'name', val: name }, ...roles.map((val) => ({ typ: 'roles', val })), ...claims],
   };
   return {
     'x-ms-client-principal': Buffer.from(JSON.stringify(principal)).toString('base64'),

@@ -6,6 +6,7 @@ const validEnv = (): NodeJS.ProcessEnv => ({
   AZURE_OPENAI_ENDPOINT: 'http://127.0.0.1:7072',
   AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
   AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
+  RUN_URL_SIGNING_KEY: 'test-signing-key-0123456789abcdef0123456789',
 });
 
 function configErrorOf(env: NodeJS.ProcessEnv): ConfigError {
@@ -38,6 +39,15 @@ describe('loadConfig', () => {
     expect(config.limits.maxSubtasks).toBe(8);
   });
 
+  it('runs in dev mode without a signing key (a public dev key) but refuses a short one', () => {
+    const { RUN_URL_SIGNING_KEY: _key, ...withoutKey } = validEnv();
+    expect(loadConfig({ ...withoutKey, AUTH_MODE: 'dev' }).runUrlSigningKey).toContain('dev-only');
+    expect(configErrorOf({ ...validEnv(), RUN_URL_SIGNING_KEY: 'short' }).message).toMatch(
+      /RUN_URL_SIGNING_KEY: expected a random secret of at least 32 characters/,
+    );
+    expect(configErrorOf({ ...validEnv(), RUN_URL_SIGNING_KEY: 'short' }).message).not.toContain('short"');
+  });
+
   it('lists every missing setting in one message that says where settings live', () => {
     const error = configErrorOf({});
     const keys = error.problems.map((p) => p.key).sort();
@@ -46,8 +56,10 @@ describe('loadConfig', () => {
       'AZURE_OPENAI_FAST_DEPLOYMENT',
       'AZURE_OPENAI_STRONG_DEPLOYMENT',
       'AzureWebJobsStorage',
+      'RUN_URL_SIGNING_KEY',
     ]);
-    expect(error.message).toContain('Invalid configuration: 4 settings missing or invalid.');
+    expect(error.message).toContain('Invalid configuration: 5 settings missing or invalid.');
+    expect(error.message).toMatch(/- RUN_URL_SIGNING_KEY: missing; required with AUTH_MODE=appservice/);
     expect(error.message).toMatch(/- AZURE_OPENAI_ENDPOINT: missing; expected an http\(s\) URL/);
     expect(error.message).toMatch(/- AzureWebJobsStorage: missing; expected a storage connection string/);
     expect(error.message).toContain('local.settings.json');

@@ -48,6 +48,7 @@ describe('resolveCaller', () => {
     ).toEqual({
       userId: '3f2a9c1e-0000-4000-8000-000000000001',
       name: '3f2a9c1e-0000-4000-8000-000000000001@contoso.com',
+      handles: [],
       roles: [roles.admin, roles.approve],
       authenticated: true,
     });
@@ -170,7 +171,12 @@ describe('resolveCaller', () => {
   });
 
   it('treats a request without principal headers in dev mode as local-user, unauthenticated', () => {
-    expect(caller({}, 'dev')).toEqual({ userId: 'local-user', roles: [], authenticated: false });
+    expect(caller({}, 'dev')).toEqual({
+      userId: 'local-user',
+      handles: [],
+      roles: [],
+      authenticated: false,
+    });
   });
 
   it('lets a dev-mode caller act as another user with roles by sending the headers, marked unauthenticated', () => {
@@ -184,6 +190,7 @@ describe('resolveCaller', () => {
   it('accepts only an id header in dev mode, with no roles', () => {
     expect(caller({ 'x-ms-client-principal-id': 'carol' }, 'dev')).toEqual({
       userId: 'carol',
+      handles: [],
       roles: [],
       authenticated: false,
     });
@@ -194,12 +201,31 @@ describe('resolveCaller', () => {
     delete (headers as Partial<typeof headers>)['x-ms-client-principal-name'];
     expect(caller(headers).name).toBe('dave@contoso.com');
   });
+
+  it('takes sign-in names from preferred_username, upn and email claims, never from the display name', () => {
+    const headers = {
+      'x-ms-client-principal': encode({
+        claims: [
+          { typ: 'name', val: 'boss@contoso.com' },
+          { typ: 'preferred_username', val: 'Mallory@Contoso.com' },
+          { typ: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn', val: 'mallory@contoso.com' },
+          { typ: 'email', val: 'm@example.org' },
+        ],
+      }),
+      'x-ms-client-principal-id': 'mallory',
+      'x-ms-client-principal-name': 'boss@contoso.com',
+    };
+    const who = caller(headers);
+    expect(who.handles).toEqual(['mallory@contoso.com', 'm@example.org']);
+    expect(who.name).toBe('boss@contoso.com');
+  });
 });
 
 describe('canApprove and isAdmin', () => {
   const run = { owner: 'owner-1', approvers: ['Boss@Contoso.com', 'reviewer-7'] };
   const who = (userId: string, extra: Partial<Caller> = {}): Caller => ({
     userId,
+    handles: [],
     roles: [],
     authenticated: true,
     ...extra,
@@ -208,8 +234,10 @@ describe('canApprove and isAdmin', () => {
   it('lets the owner approve', () => expect(canApprove(who('owner-1'), run)).toBe(true));
   it('lets a listed approver approve by user id', () =>
     expect(canApprove(who('REVIEWER-7'), run)).toBe(true));
-  it('lets a listed approver approve by name or email, ignoring case', () =>
-    expect(canApprove(who('u-9', { name: 'boss@contoso.com' }), run)).toBe(true));
+  it('lets a listed approver approve by a sign-in name (preferred_username, upn, email), ignoring case', () =>
+    expect(canApprove(who('u-9', { handles: ['boss@contoso.com'] }), run)).toBe(true));
+  it('refuses a display-name impostor: a name claim equal to an approver address grants nothing', () =>
+    expect(canApprove(who('mallory', { name: 'Boss@Contoso.com' }), run)).toBe(false));
   it('lets anyone with the Approve role approve', () =>
     expect(canApprove(who('u-10', { roles: [roles.approve] }), run)).toBe(true));
   it('refuses a stranger', () =>

@@ -1,4 +1,11 @@
-import { duplicateKeyMessage, duplicateKeys, textProblem, unsafeValues } from '../../src/lib/json';
+import {
+  duplicateKeyMessage,
+  duplicateKeys,
+  jsonDepth,
+  maxJsonIssues,
+  textProblem,
+  unsafeValues,
+} from '../../src/lib/json';
 
 describe('duplicateKeys', () => {
   it('finds nothing in JSON whose objects name each key once', () => {
@@ -75,5 +82,27 @@ describe('unsafeValues', () => {
   it('walks deeply nested arrays without overflowing the stack', () => {
     const deep = JSON.parse(`${'['.repeat(50_000)}"\\u0000"${']'.repeat(50_000)}`) as unknown;
     expect(unsafeValues(deep)).toHaveLength(1);
+  });
+});
+
+describe('jsonDepth', () => {
+  it('counts the deepest nesting of objects and arrays, skipping brackets inside strings', () => {
+    expect(jsonDepth('1')).toBe(0);
+    expect(jsonDepth('{"a":[{"b":"[[[{{{"}],"c":{}}')).toBe(3);
+    expect(jsonDepth('{"a":"\\"{["}')).toBe(1);
+  });
+
+  it('reads 30000 levels in one pass', () => {
+    expect(jsonDepth(`${'['.repeat(30_000)}${']'.repeat(30_000)}`)).toBe(30_000);
+  });
+});
+
+describe('unsafeValues on deep and wide values', () => {
+  it('reports at most maxJsonIssues problems, with full paths', () => {
+    const many = JSON.parse(`[${Array.from({ length: 1000 }, () => '1e999').join(',')}]`) as unknown;
+    expect(unsafeValues(many)).toHaveLength(maxJsonIssues);
+    const deep = JSON.parse(`${'{"a":'.repeat(5000)}1e999${'}'.repeat(5000)}`) as unknown;
+    const [issue] = unsafeValues(deep);
+    expect(issue?.path).toHaveLength(5000);
   });
 });

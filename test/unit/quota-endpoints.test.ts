@@ -12,6 +12,7 @@ const config = loadConfig({
   AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
   AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
   AUTH_MODE: 'appservice',
+  RUN_URL_SIGNING_KEY: 'unit-test-signing-key-0123456789abcdef0123',
   QUOTA_DEFAULT_MONTHLY_TOKENS: '1000',
   RUN_MAX_BODY_BYTES: '256',
 });

@@ -237,7 +237,7 @@ describe('tokenQuota entity', () => {
       [
         'refill',
         { now: march },
-        /tokenQuota has no operation "refill"; use one of reserve, commit, release, get, setLimit/,
+        /tokenQuota has no operation "refill"; use one of reserve, spend, settle, commit, release, get, setLimit/,
       ],
     ])('%s with %j throws a message that names the problem', (operation, input, message) => {
       const e = entity();
@@ -434,4 +434,38 @@ describe('under a random interleaving of runs with repeated deliveries', () => {
       expect(outcomes.refused).toBeGreaterThan(20);
     },
   );
+  describe('spend and settle', () => {
+    it('moves each call from the reservation to used once, and settle gives back only the rest', () => {
+      const e = entity('alice');
+      e.call('setLimit', { monthlyTokenLimit: 1000, now: march });
+      e.call('reserve', { runId: 'r1', tokens: 600, now: march });
+      e.call('spend', { runId: 'r1', key: 'r1:call-1', tokens: 150, now: march });
+      e.call('spend', { runId: 'r1', key: 'r1:call-1', tokens: 150, now: march });
+      e.call('reserve', { runId: 'r1:revision-1', tokens: 100, now: march });
+      e.call('spend', { runId: 'r1:revision-1', key: 'r1:revision-1:call-1', tokens: 40, now: march });
+      expect(e.call<QuotaSnapshot>('get', { now: march })).toMatchObject({ used: 190, reserved: 510 });
+      const settled = e.call<QuotaSnapshot>('settle', { runId: 'r1', now: march });
+      expect(settled).toMatchObject({ used: 190, reserved: 0, remaining: 810 });
+      expect(e.call<QuotaSnapshot>('settle', { runId: 'r1', now: march })).toEqual(settled);
+      // A call that returns after the run was stopped and settled is not counted against a released grant.
+      e.call('spend', { runId: 'r1', key: 'r1:call-2', tokens: 99, now: march });
+      expect(e.call<QuotaSnapshot>('get', { now: march })).toMatchObject({ used: 190, reserved: 0 });
+      expect(e.state()?.closed).toEqual(
+        expect.arrayContaining([
+          { runId: 'r1', tokensUsed: 150, at: march },
+          { runId: 'r1:revision-1', tokensUsed: 40, at: march },
+        ]),
+      );
+    });
+
+    it('does not count twice when a commit follows the spends of the same run', () => {
+      const e = entity('bob');
+      e.call('reserve', { runId: 'r2', tokens: 500, now: march });
+      e.call('spend', { runId: 'r2', key: 'k1', tokens: 120, now: march });
+      expect(e.call<QuotaSnapshot>('commit', { runId: 'r2', tokensUsed: 200, now: march })).toMatchObject({
+        used: 200,
+        reserved: 0,
+      });
+    });
+  });
 });

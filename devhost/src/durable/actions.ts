@@ -28,6 +28,8 @@ export interface OrchestratorAction {
     retryTimeoutInMilliseconds?: number;
   };
   instanceId?: string;
+  /** Sub-orchestrations: the version asked for (the parent's version when absent). */
+  version?: string;
   fireAt?: string;
   isCanceled?: boolean;
   externalEventName?: string;

@@ -8,6 +8,8 @@
  * one instance never overlap; operations of one entity run one batch at a time, in arrival order.
  */
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type FunctionsRuntime, type InvocationResponse, type TypedData } from '../functions/runtime';
 import { type HostLog, describeError, errorMessage } from '../log';
 import {
@@ -27,20 +29,51 @@ import {
   type OrchestrationRecord,
   type RetryPolicy,
   type RetryState,
+  type WorkItem,
   terminalStatuses,
 } from './store';
 
 /** Longest delay setTimeout accepts; longer timers are re-armed when this one fires. */
 const maxTimeoutMs = 2_147_483_647;
 const entityBatchLimit = 100;
+/** The extension's limit on a custom status, in bytes of UTF-16 JSON text. */
+const customStatusLimitBytes = 16 * 1024;
 
 export class DurableArgumentError extends Error {}
+
+/** The extension's limits and versioning settings (host.json `extensions.durableTask`). */
+export interface EngineOptions {
+  maxConcurrentActivityFunctions?: number;
+  maxConcurrentOrchestratorFunctions?: number;
+  defaultVersion?: string;
+  versionMatchStrategy?: 'None' | 'Strict' | 'CurrentOrOlder';
+  versionFailureStrategy?: 'Reject' | 'Fail';
+}
+
+/** A counting semaphore: at most `limit` holders at once, the rest wait in arrival order. */
+class Limiter {
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+  constructor(readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#active++;
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#active--;
+    }
+  }
+}
 
 interface EpisodeWork {
   append: HistoryEvent[];
   send: NewInstanceMessage[];
   activities: { taskId: number; name: string; input: string | null }[];
-  children: { taskId: number; name: string; instanceId: string; input: string | null }[];
+  children: { taskId: number; name: string; instanceId: string; input: string | null; version?: string }[];
   httpCalls: { taskId: number; request: NonNullable<OrchestratorAction['httpRequest']> }[];
   wake: Set<string>;
   continueAsNew?: { input: string | null };
@@ -62,13 +95,21 @@ export class DurableEngine {
   readonly #runners = new Map<string, { running: boolean; again: boolean }>();
   readonly #wakeTimers = new Map<string, { at: number; handle: NodeJS.Timeout }>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #rejectedVersions = new Set<string>();
+  readonly #activityLimit: Limiter;
+  readonly #orchestratorLimit: Limiter;
   #stopped = false;
 
   constructor(
     readonly store: DurableStore,
     private readonly runtime: FunctionsRuntime,
     private readonly log: HostLog,
+    readonly options: EngineOptions = {},
   ) {
+    // The extension's defaults: ten per processor for both.
+    const perCore = 10 * availableParallelism();
+    this.#activityLimit = new Limiter(options.maxConcurrentActivityFunctions ?? perCore);
+    this.#orchestratorLimit = new Limiter(options.maxConcurrentOrchestratorFunctions ?? perCore);
     for (const fn of runtime.functions.values()) {
       const key = fn.name.toLowerCase();
       if (fn.triggerType === 'orchestrationTrigger') this.#orchestrators.set(key, fn.name);
@@ -77,9 +118,17 @@ export class DurableEngine {
     }
   }
 
-  /** Picks up whatever the store still holds (nothing, for the in-memory store). */
-  async recover(): Promise<void> {
-    for (const id of await this.store.instancesWithMessages()) this.#wake(id);
+  /**
+   * Picks up whatever the store still holds (nothing, for a fresh in-memory store): instances and entities
+   * with messages run their next episode (due timers fire, the rest are armed), and work scheduled by a
+   * committed episode but never answered runs again with its task id.
+   */
+  async recover(): Promise<number> {
+    const work = await this.store.pendingWork();
+    for (const item of work) this.#track(this.#runWork(item));
+    const ids = await this.store.instancesWithMessages();
+    for (const id of ids) this.#wake(id);
+    return work.length + ids.length;
   }
 
   /** Stops scheduling work and waits (briefly) for what is running. */
@@ -104,6 +153,7 @@ export class DurableEngine {
     instanceId: string | undefined,
     inputJson: string | null,
     parent?: OrchestrationRecord['parent'],
+    version?: string,
   ): Promise<string> {
     const functionName = this.#orchestrators.get(name.toLowerCase());
     if (!functionName) {
@@ -127,13 +177,13 @@ export class DurableEngine {
       createdTime: now,
       lastUpdatedTime: now,
       ...(parent ? { parent } : {}),
+      version: version ?? this.options.defaultVersion ?? '',
       nextEventId: 0,
       actionCursor: 0,
       retries: {},
       openTimers: {},
     };
-    await this.store.createInstance(record);
-    await this.store.sendMessage({
+    await this.store.createInstance(record, {
       instanceId: id,
       kind: 'event',
       executionId: record.executionId,
@@ -210,7 +260,9 @@ export class DurableEngine {
           do {
             current.again = false;
             if (id.startsWith('@')) await this.#entityEpisode(id);
-            else await this.#orchestrationEpisode(id);
+            else await this.#orchestratorLimit.run(() => this.#orchestrationEpisode(id));
+            // Let requests and other instances in between episodes: a long chain must not starve them.
+            await nextTurn();
           } while (current.again && !this.#stopped);
         } catch (error) {
           this.log.error(`Durable engine failed while processing '${id}': ${describeError(error)}`);
@@ -283,8 +335,9 @@ export class DurableEngine {
       return;
     }
 
-    const history = await this.store.getHistory(id);
-    const freshExecution = !history.some((e) => e.EventType === EventType.ExecutionStarted);
+    // Stored histories always begin with ExecutionStarted: an empty one is an execution yet to start.
+    const history = await this.store.getHistoryJson(id);
+    const freshExecution = history.length === 0;
     const startMessage = freshExecution
       ? visible.find((m) => m.kind === 'event' && m.event.EventType === EventType.ExecutionStarted)
       : undefined;
@@ -368,8 +421,8 @@ export class DurableEngine {
 
     const started = historyEvent(EventType.OrchestratorStarted, {}, now);
     const newEvents = [...statusEvents, started, ...batch];
-    const payload = {
-      history: [...history.map((e) => ({ ...e, IsPlayed: true })), ...newEvents],
+    // The stored events are already serialised and marked played: only this episode's events are new text.
+    const rest = JSON.stringify({
       input: instance.input === null ? null : parseJson(instance.input),
       instanceId: id,
       isReplaying: history.length > 0,
@@ -379,17 +432,33 @@ export class DurableEngine {
       longRunningTimerIntervalDuration: '3.00:00:00',
       maximumShortTimerDuration: '6.00:00:00',
       defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
-    };
+    });
+    let events = history.join(',');
+    for (const event of newEvents) events += (events === '' ? '' : ',') + JSON.stringify(event);
+    const payloadText = `{"history":[${events}],${rest.slice(1)}`;
     const functionName = instance.name;
     const registered = this.runtime.functions.get(functionName);
     let state: OrchestratorState | undefined;
     let failure: string | undefined;
-    if (!registered) {
+    const versionProblem = this.#versionMismatch(instance);
+    if (versionProblem !== undefined && this.options.versionFailureStrategy !== 'Fail') {
+      // Reject: the work stays queued, untouched, for a host whose version matches (a later start of this one).
+      if (!this.#rejectedVersions.has(id)) {
+        this.#rejectedVersions.add(id);
+        this.log.warn(
+          `Orchestration '${id}' is not run: ${versionProblem} It waits for a host with a matching version.`,
+        );
+      }
+      return;
+    }
+    if (versionProblem !== undefined) {
+      failure = versionProblem;
+    } else if (!registered) {
       failure = `The function '${functionName}' doesn't exist, is disabled, or is not an orchestrator function.`;
     } else {
       const outcome = await this.runtime.invoke(
         functionName,
-        [{ name: registered.triggerKey, data: { string: JSON.stringify(payload) } }],
+        [{ name: registered.triggerKey, data: { string: payloadText } }],
         { reason: '(null)' },
       );
       if (outcome.ok) {
@@ -426,7 +495,17 @@ export class DurableEngine {
     if (retryKey !== undefined) this.#advanceRetry(instance, retryKey, batch[batch.length - 1], work, now);
     if (work.unsupported !== undefined && failure === undefined) failure = work.unsupported;
 
-    if (state?.customStatus !== undefined) instance.customStatus = JSON.stringify(state.customStatus);
+    if (state?.customStatus !== undefined) {
+      const customStatus = JSON.stringify(state.customStatus);
+      // The extension refuses a custom status over 16 KB of UTF-16 text (two bytes per code unit).
+      if (customStatus.length * 2 > customStatusLimitBytes && failure === undefined) {
+        failure =
+          `The custom status of the orchestration is ${String(customStatus.length * 2)} bytes of UTF-16 JSON, ` +
+          `more than the limit of ${String(customStatusLimitBytes)} bytes (16 KB).`;
+      } else {
+        instance.customStatus = customStatus;
+      }
+    }
     instance.runtimeStatus = status;
     instance.lastUpdatedTime = new Date().toISOString();
     let resetHistory = false;
@@ -467,10 +546,12 @@ export class DurableEngine {
       }
     }
 
+    const items = this.#workItems(instance, work);
     await this.store.commitEpisode(id, {
       instance,
       append: resetHistory ? [] : work.append,
       resetHistory,
+      work: items,
       consumed: [...drop],
       send: work.send,
     });
@@ -485,18 +566,36 @@ export class DurableEngine {
           'of the Durable Task extension, which has no entity locks. Locks are not supported here.',
       );
     }
-    this.#afterCommit(instance, work);
+    this.#afterCommit(items, work);
     if (finished || resetHistory || work.timersScheduled || cancelled.length > 0) {
       this.#armWake(id, await this.store.pendingMessages(id));
     }
     if (leftover || resetHistory) this.#wake(id);
   }
 
+  /**
+   * Why this host must not run the instance's version, per host.json `versionMatchStrategy` against
+   * `defaultVersion` (the host's current version); undefined when it may.
+   */
+  #versionMismatch(instance: OrchestrationRecord): string | undefined {
+    const strategy = this.options.versionMatchStrategy ?? 'CurrentOrOlder';
+    const current = this.options.defaultVersion;
+    if (strategy === 'None' || current === undefined || current === '') return undefined;
+    const version = instance.version ?? '';
+    if (strategy === 'Strict' && version !== current) {
+      return `The orchestration version '${version}' does not match the worker version '${current}'.`;
+    }
+    if (strategy === 'CurrentOrOlder' && compareVersions(version, current) > 0) {
+      return `The orchestration version '${version}' is greater than the worker version '${current}'.`;
+    }
+    return undefined;
+  }
+
   #executionStarted(record: OrchestrationRecord): HistoryEvent {
     return historyEvent(EventType.ExecutionStarted, {
       Name: record.name,
       Input: record.input,
-      Version: '',
+      Version: record.version ?? '',
       ParentInstance: record.parent
         ? { InstanceId: record.parent.instanceId, TaskScheduledId: record.parent.taskScheduledId }
         : null,
@@ -541,7 +640,13 @@ export class DurableEngine {
             Input: input,
           }),
         );
-        work.children.push({ taskId, name, instanceId: childId, input });
+        work.children.push({
+          taskId,
+          name,
+          instanceId: childId,
+          input,
+          version: action.version ?? instance.version ?? '',
+        });
         if (action.actionType === ActionType.CallSubOrchestratorWithRetry) {
           const retry = this.#newRetry('subOrchestration', name, input, action, taskId, now);
           if (action.instanceId) retry.subInstanceId = action.instanceId;
@@ -755,7 +860,13 @@ export class DurableEngine {
         }),
       );
     } else {
-      work.children.push({ taskId, name: retry.name, instanceId: childId, input: retry.input });
+      work.children.push({
+        taskId,
+        name: retry.name,
+        instanceId: childId,
+        input: retry.input,
+        version: instance.version ?? '',
+      });
     }
   }
 
@@ -851,73 +962,122 @@ export class DurableEngine {
       send: work.send,
     });
     this.#armWake(instance.instanceId, []);
-    this.#afterCommit(instance, work);
+    this.#afterCommit([], work);
+  }
+
+  /**
+   * The work an episode scheduled, as stored items. Ids are `<execution>:<task id>`, so the same work run
+   * again after a restart answers the same task. Made before the instance record changes execution
+   * (continue-as-new schedules nothing).
+   */
+  #workItems(instance: OrchestrationRecord, work: EpisodeWork): WorkItem[] {
+    const base = (taskId: number) => ({
+      id: `${instance.executionId}:${String(taskId)}`,
+      instanceId: instance.instanceId,
+      executionId: instance.executionId,
+      taskId,
+    });
+    return [
+      ...work.activities.map((a): WorkItem => ({
+        ...base(a.taskId),
+        kind: 'activity',
+        name: a.name,
+        input: a.input,
+      })),
+      ...work.httpCalls.map((c): WorkItem => ({ ...base(c.taskId), kind: 'http', request: c.request })),
+      ...work.children.map((c): WorkItem => ({
+        ...base(c.taskId),
+        kind: 'child',
+        name: c.name,
+        childInstanceId: c.instanceId,
+        input: c.input,
+        ...(c.version !== undefined ? { version: c.version } : {}),
+      })),
+    ];
   }
 
   /** Starts what an episode scheduled, now that it is stored. */
-  #afterCommit(instance: OrchestrationRecord, work: EpisodeWork): void {
-    for (const activity of work.activities) {
-      this.#track(this.#runActivity(instance, activity.taskId, activity.name, activity.input));
-    }
-    for (const call of work.httpCalls) this.#track(this.#runHttpCall(instance, call.taskId, call.request));
-    for (const child of work.children) {
-      this.#track(
-        this.startOrchestration(child.name, child.instanceId, child.input, {
-          instanceId: instance.instanceId,
-          taskScheduledId: child.taskId,
-          executionId: instance.executionId,
-        }).catch(async (error: unknown) => {
-          await this.store.sendMessage(
-            this.#answer(instance, EventType.SubOrchestrationInstanceFailed, child.taskId, {
-              Reason: errorMessage(error),
-              Details: '',
-            }),
-          );
-          this.#wake(instance.instanceId);
-        }),
-      );
-    }
+  #afterCommit(items: WorkItem[], work: EpisodeWork): void {
+    for (const item of items) this.#track(this.#runWork(item));
     for (const id of work.wake) this.#wake(id);
   }
 
-  async #runActivity(
-    instance: OrchestrationRecord,
-    taskId: number,
-    name: string,
-    input: string | null,
-  ): Promise<void> {
+  async #runWork(item: WorkItem): Promise<void> {
+    let answer: NewInstanceMessage | undefined;
+    try {
+      if (item.kind === 'activity') answer = await this.#runActivity(item);
+      else if (item.kind === 'http') answer = await this.#runHttpCall(item, item.request);
+      else answer = await this.#startChild(item);
+    } catch (error) {
+      this.log.error(`Running ${item.kind} work for '${item.instanceId}' failed: ${describeError(error)}`);
+      return;
+    }
+    // Stopping: the answer is not stored, so the work item stays and runs again at the next start.
+    if (this.#stopped) return;
+    await this.store.completeWork(item.id, answer);
+    if (answer) this.#wake(item.instanceId);
+  }
+
+  /** Starts a sub-orchestration; after a restart, one that was already created is not created again. */
+  async #startChild(item: WorkItem & { kind: 'child' }): Promise<NewInstanceMessage | undefined> {
+    const existing = await this.store.getInstance(item.childInstanceId);
+    const parent = existing?.parent;
+    if (
+      parent &&
+      parent.instanceId === item.instanceId &&
+      parent.executionId === item.executionId &&
+      parent.taskScheduledId === item.taskId
+    ) {
+      return undefined;
+    }
+    try {
+      await this.startOrchestration(
+        item.name,
+        item.childInstanceId,
+        item.input,
+        { instanceId: item.instanceId, taskScheduledId: item.taskId, executionId: item.executionId },
+        item.version,
+      );
+      return undefined;
+    } catch (error) {
+      return this.#answer(item, EventType.SubOrchestrationInstanceFailed, item.taskId, {
+        Reason: errorMessage(error),
+        Details: '',
+      });
+    }
+  }
+
+  async #runActivity(item: WorkItem & { kind: 'activity' }): Promise<NewInstanceMessage> {
+    const { name, input, taskId } = item;
     const functionName = this.#activities.get(name.toLowerCase());
-    let answer: NewInstanceMessage;
     const registered = functionName ? this.runtime.functions.get(functionName) : undefined;
     if (!functionName || !registered) {
-      answer = this.#answer(instance, EventType.TaskFailed, taskId, {
+      return this.#answer(item, EventType.TaskFailed, taskId, {
         Reason: `The function '${name}' doesn't exist, is disabled, or is not an activity function.`,
         Details: `Activities in this app: ${[...this.#activities.values()].join(', ') || 'none'}.`,
       });
-    } else {
-      const outcome = await this.runtime.invoke(
+    }
+    const outcome = await this.#activityLimit.run(() =>
+      this.runtime.invoke(
         functionName,
         [{ name: registered.triggerKey, data: { string: input ?? 'null' } }],
-        { reason: '(null)', triggerMetadata: { instanceId: { json: JSON.stringify(instance.instanceId) } } },
-      );
-      answer = outcome.ok
-        ? this.#answer(instance, EventType.TaskCompleted, taskId, { Result: resultJson(outcome.response) })
-        : this.#answer(instance, EventType.TaskFailed, taskId, {
-            Reason: `Activity function '${functionName}' failed: ${errorMessage(outcome.error)}`,
-            Details: describeError(outcome.error),
-          });
-    }
-    if (this.#stopped) return;
-    await this.store.sendMessage(answer);
-    this.#wake(instance.instanceId);
+        { reason: '(null)', triggerMetadata: { instanceId: { json: JSON.stringify(item.instanceId) } } },
+      ),
+    );
+    return outcome.ok
+      ? this.#answer(item, EventType.TaskCompleted, taskId, { Result: resultJson(outcome.response) })
+      : this.#answer(item, EventType.TaskFailed, taskId, {
+          Reason: `Activity function '${functionName}' failed: ${errorMessage(outcome.error)}`,
+          Details: describeError(outcome.error),
+        });
   }
 
   /** The built-in HTTP activity, following 202 + Location polling itself as the extension does. */
   async #runHttpCall(
-    instance: OrchestrationRecord,
-    taskId: number,
+    instance: WorkItem,
     request: NonNullable<OrchestratorAction['httpRequest']>,
-  ): Promise<void> {
+  ): Promise<NewInstanceMessage> {
+    const taskId = instance.taskId;
     let answer: NewInstanceMessage;
     try {
       let url = request.uri ?? '';
@@ -964,9 +1124,7 @@ export class DurableEngine {
         Details: describeError(error),
       });
     }
-    if (this.#stopped) return;
-    await this.store.sendMessage(answer);
-    this.#wake(instance.instanceId);
+    return answer;
   }
 
   // ---------------------------------------------------------------- entities
@@ -1097,6 +1255,29 @@ async function accessToken(resource: string): Promise<string> {
   const { DefaultAzureCredential } = await import('@azure/identity');
   const token = await new DefaultAzureCredential().getToken(scope);
   return token.token;
+}
+
+/**
+ * Orders versions as the Durable Task SDKs do: empty is oldest; dotted numbers compare as numbers; anything
+ * else compares as text, ignoring case.
+ */
+export function compareVersions(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === '') return -1;
+  if (b === '') return 1;
+  const numeric = /^\d+(\.\d+){0,3}$/;
+  if (numeric.test(a) && numeric.test(b)) {
+    const left = a.split('.').map(Number);
+    const right = b.split('.').map(Number);
+    for (let i = 0; i < Math.max(left.length, right.length); i++) {
+      const difference = (left[i] ?? -1) - (right[i] ?? -1);
+      if (difference !== 0) return Math.sign(difference);
+    }
+    return 0;
+  }
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** Execution ids are GUIDs without dashes, as the Durable Task Framework writes them. */

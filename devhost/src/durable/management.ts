@@ -160,7 +160,9 @@ export class ManagementApi {
     if (input === invalidJson) return send(res, 400, { Message: 'Invalid JSON content' });
     let id: string;
     try {
-      id = await this.engine.startOrchestration(functionName, instanceId, input);
+      // The JS client sends `?version=` for startNew({ version }); without one host.json's defaultVersion applies.
+      const version = url.searchParams.get('version') ?? undefined;
+      id = await this.engine.startOrchestration(functionName, instanceId, input, undefined, version);
     } catch (error) {
       if (error instanceof InstanceExistsError) return send(res, 409, { Message: error.message });
       throw error;
@@ -322,7 +324,13 @@ export class ManagementApi {
     const newId = queryBool(url, 'restartWithNewInstanceId') === false ? instanceId : undefined;
     let id: string;
     try {
-      id = await this.engine.startOrchestration(instance.name, newId, instance.input);
+      id = await this.engine.startOrchestration(
+        instance.name,
+        newId,
+        instance.input,
+        undefined,
+        instance.version,
+      );
     } catch (error) {
       if (error instanceof InstanceExistsError) {
         return send(res, 409, { Message: 'A non-terminal instance with this instance ID already exists.' });
@@ -444,6 +452,8 @@ export function statusBody(
     input: showInput ? parseJsonText(instance.input) : null,
     customStatus: parseJsonText(instance.customStatus),
     output: parseJsonText(instance.output),
+    // The orchestration version, shown when it has one (host.json defaultVersion or the caller's).
+    ...(instance.version ? { version: instance.version } : {}),
     createdTime: formatTime(instance.createdTime),
     lastUpdatedTime: formatTime(instance.lastUpdatedTime),
     ...(historyEvents ? { historyEvents } : {}),

@@ -60,6 +60,8 @@ export interface OrchestrationRecord {
   createdTime: string;
   lastUpdatedTime: string;
   parent?: { instanceId: string; taskScheduledId: number; executionId: string };
+  /** The orchestration version recorded on ExecutionStarted ('' for none). */
+  version?: string;
   /** Engine bookkeeping for the current execution: next task id, actions already scheduled, retries. */
   nextEventId: number;
   actionCursor: number;
@@ -145,7 +147,25 @@ export interface EpisodeCommit {
   consumed: string[];
   /** Messages for other instances, written in the same step (answers to parents, entity operations, timers). */
   send: NewInstanceMessage[];
+  /** Work the episode scheduled (activities, HTTP calls, child starts): it runs only once this is stored. */
+  work?: WorkItem[];
 }
+
+/**
+ * A unit of work an episode scheduled. It stays stored until its answer is written (`completeWork`), so work
+ * that was running when the process died runs again after a restart, with the same task id (at least once).
+ */
+export type WorkItem = {
+  /** `<executionId>:<taskId>`: unique, and the same when the work runs again. */
+  id: string;
+  instanceId: string;
+  executionId: string;
+  taskId: number;
+} & (
+  | { kind: 'activity'; name: string; input: string | null }
+  | { kind: 'http'; request: Record<string, unknown> }
+  | { kind: 'child'; name: string; childInstanceId: string; input: string | null; version?: string }
+);
 
 export class InstanceExistsError extends Error {
   constructor(readonly instanceId: string) {
@@ -155,12 +175,17 @@ export class InstanceExistsError extends Error {
 
 /** Storage for orchestration instances, their histories and pending messages, and entity state. */
 export interface DurableStore {
-  /** Stores a new instance with an empty history; fails with InstanceExistsError if a non-terminal one exists. */
-  createInstance(instance: OrchestrationRecord): Promise<void>;
+  /**
+   * Stores a new instance with an empty history, and its start message in the same step; fails with
+   * InstanceExistsError if a non-terminal one exists.
+   */
+  createInstance(instance: OrchestrationRecord, start?: NewInstanceMessage): Promise<void>;
   getInstance(instanceId: string): Promise<OrchestrationRecord | undefined>;
   /** Overwrites the instance record (status changes that do not touch history). */
   updateInstance(instance: OrchestrationRecord): Promise<void>;
   getHistory(instanceId: string): Promise<HistoryEvent[]>;
+  /** The history as stored: one JSON text per event, each marked played (what a replay sends as is). */
+  getHistoryJson(instanceId: string): Promise<readonly string[]>;
   /** Writes the outcome of one orchestrator episode in one step. */
   commitEpisode(instanceId: string, commit: EpisodeCommit): Promise<void>;
   queryInstances(query: InstanceQuery): Promise<Page<OrchestrationRecord>>;
@@ -180,26 +205,39 @@ export interface DurableStore {
   /** Writes an entity's state after a batch and removes the operations it consumed. */
   commitEntityBatch(entity: EntityRecord, consumed: string[], send: NewInstanceMessage[]): Promise<void>;
   listEntities(query: EntityQuery): Promise<Page<EntityRecord>>;
+
+  /** Stores the answer of a work item (if any) and removes the item, in one step. */
+  completeWork(workId: string, answer: NewInstanceMessage | undefined): Promise<void>;
+  /** Work scheduled by committed episodes and not answered yet: what a restarted engine must run again. */
+  pendingWork(): Promise<WorkItem[]>;
+  /** Releases the store (closes files). */
+  close(): Promise<void>;
+}
+
+/** An event as stored in a history: JSON, marked played, since every later replay has seen it. */
+export function serializePlayed(event: HistoryEvent): string {
+  return JSON.stringify(event).replace('"IsPlayed":false', '"IsPlayed":true');
 }
 
 /** The in-memory store: fast, and gone when the process ends. */
 export class MemoryStore implements DurableStore {
   readonly #instances = new Map<string, OrchestrationRecord>();
-  readonly #histories = new Map<string, HistoryEvent[]>();
+  readonly #histories = new Map<string, string[]>();
+  readonly #work = new Map<string, WorkItem>();
   readonly #messages = new Map<string, InstanceMessage[]>();
   readonly #entities = new Map<string, EntityRecord>();
   #messageCounter = 0;
 
-  createInstance(instance: OrchestrationRecord): Promise<void> {
+  async createInstance(instance: OrchestrationRecord, start?: NewInstanceMessage): Promise<void> {
     const existing = this.#instances.get(instance.instanceId);
     if (existing && !terminalStatuses.has(existing.runtimeStatus)) {
-      return Promise.reject(new InstanceExistsError(instance.instanceId));
+      throw new InstanceExistsError(instance.instanceId);
     }
     this.#instances.set(instance.instanceId, clone(instance));
     this.#histories.set(instance.instanceId, []);
     // A re-created instance starts clean: leftovers of the old one must not leak into it.
     this.#messages.delete(instance.instanceId);
-    return Promise.resolve();
+    if (start) await this.sendMessage(start);
   }
 
   getInstance(instanceId: string): Promise<OrchestrationRecord | undefined> {
@@ -213,16 +251,35 @@ export class MemoryStore implements DurableStore {
   }
 
   getHistory(instanceId: string): Promise<HistoryEvent[]> {
-    return Promise.resolve(clone(this.#histories.get(instanceId) ?? []));
+    return Promise.resolve((this.#histories.get(instanceId) ?? []).map((e) => JSON.parse(e) as HistoryEvent));
+  }
+
+  getHistoryJson(instanceId: string): Promise<readonly string[]> {
+    // The stored strings are immutable, so handing out the array's snapshot needs no deep copy.
+    return Promise.resolve((this.#histories.get(instanceId) ?? []).slice());
   }
 
   async commitEpisode(instanceId: string, commit: EpisodeCommit): Promise<void> {
     const history = commit.resetHistory ? [] : (this.#histories.get(instanceId) ?? []);
-    history.push(...clone(commit.append));
+    for (const event of commit.append) history.push(serializePlayed(event));
     this.#histories.set(instanceId, history);
     this.#instances.set(instanceId, clone(commit.instance));
     await this.deleteMessages(instanceId, commit.consumed);
     for (const message of commit.send) await this.sendMessage(message);
+    for (const item of commit.work ?? []) this.#work.set(item.id, item);
+  }
+
+  async completeWork(workId: string, answer: NewInstanceMessage | undefined): Promise<void> {
+    this.#work.delete(workId);
+    if (answer) await this.sendMessage(answer);
+  }
+
+  pendingWork(): Promise<WorkItem[]> {
+    return Promise.resolve([...this.#work.values()]);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   queryInstances(query: InstanceQuery): Promise<Page<OrchestrationRecord>> {
@@ -241,7 +298,8 @@ export class MemoryStore implements DurableStore {
 
   sendMessage(message: NewInstanceMessage): Promise<InstanceMessage> {
     const stored = {
-      ...clone(message),
+      // Messages are built by the engine for this call only: storing them as they are needs no copy.
+      ...message,
       id: `m${++this.#messageCounter}`,
       enqueuedAt: new Date().toISOString(),
     };
@@ -252,7 +310,7 @@ export class MemoryStore implements DurableStore {
   }
 
   pendingMessages(instanceId: string): Promise<InstanceMessage[]> {
-    return Promise.resolve(clone(this.#messages.get(instanceId) ?? []));
+    return Promise.resolve((this.#messages.get(instanceId) ?? []).slice());
   }
 
   deleteMessages(instanceId: string, messageIds: string[]): Promise<void> {

@@ -5,12 +5,17 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { type EngineOptions } from '../durable/engine';
 
 export interface HostSettings {
   /** `extensions.http.routePrefix`; "api" unless host.json says otherwise (it may be ""). */
   routePrefix: string;
   /** `extensions.durableTask.hubName` with `%VAR%` resolved; "TestHubName" like the extension's local default. */
   hubName: string;
+  /** Concurrency limits and versioning from `extensions.durableTask`. */
+  durable: EngineOptions;
+  /** `extensions.durableTask.storageProvider.type` when host.json names one (the devhost uses its own store). */
+  storageProvider?: string;
 }
 
 /**
@@ -57,10 +62,39 @@ export function readHostSettings(appDir: string, env: NodeJS.ProcessEnv = proces
   const prefix = extensions.http?.routePrefix;
   const hub = extensions.durableTask?.hubName;
   const hubName = typeof hub === 'string' ? resolveAppSettingReferences(hub, env) : '';
-  return {
+  const durableTask = extensions.durableTask ?? {};
+  const positive = (value: unknown) =>
+    typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
+  const durable: EngineOptions = {};
+  const activities = positive(durableTask.maxConcurrentActivityFunctions);
+  if (activities !== undefined) durable.maxConcurrentActivityFunctions = activities;
+  const orchestrators = positive(durableTask.maxConcurrentOrchestratorFunctions);
+  if (orchestrators !== undefined) durable.maxConcurrentOrchestratorFunctions = orchestrators;
+  if (typeof durableTask.defaultVersion === 'string')
+    durable.defaultVersion = resolveAppSettingReferences(durableTask.defaultVersion, env);
+  const match = pickIgnoringCase(durableTask.versionMatchStrategy, [
+    'None',
+    'Strict',
+    'CurrentOrOlder',
+  ] as const);
+  if (match) durable.versionMatchStrategy = match;
+  const failure = pickIgnoringCase(durableTask.versionFailureStrategy, ['Reject', 'Fail'] as const);
+  if (failure) durable.versionFailureStrategy = failure;
+  const provider = durableTask.storageProvider as { type?: unknown } | undefined;
+  const settings: HostSettings = {
     routePrefix: typeof prefix === 'string' ? prefix.replace(/^\/+|\/+$/g, '') : 'api',
     hubName: hubName === '' ? 'TestHubName' : hubName,
+    durable,
   };
+  if (provider && typeof provider === 'object')
+    settings.storageProvider = typeof provider.type === 'string' ? provider.type : 'unnamed';
+  return settings;
+}
+
+/** One of the allowed names, matched without regard to case as the host binds enum settings. */
+function pickIgnoringCase<T extends string>(value: unknown, allowed: readonly T[]): T | undefined {
+  if (typeof value !== 'string') return undefined;
+  return allowed.find((name) => name.toLowerCase() === value.toLowerCase());
 }
 
 /** Resolves `%NAME%` references to app settings, as the host does for binding expressions in host.json. */

@@ -55,10 +55,15 @@ export function groundedAnswer(question: string): GroundedAnswer {
   const sources = [
     learn
       ? { url: `https://learn.microsoft.com/en-us/${learn.path}`, title: learn.title }
-      : {
-          url: `https://learn.microsoft.com/en-us/search/?terms=${encodeURIComponent(topic)}`,
-          title: `${capitalise(topic)} - Search | Microsoft Learn`,
-        },
+      : /\b(azure|microsoft|\.net|c#|typescript|visual studio|windows|bicep)\b/i.test(question)
+        ? {
+            url: `https://learn.microsoft.com/en-us/search/?terms=${encodeURIComponent(topic)}`,
+            title: `${capitalise(topic)} - Search | Microsoft Learn`,
+          }
+        : {
+            url: `https://example.net/reference/${slug}`,
+            title: `${capitalise(topic)} - Reference overview - Example Reference`,
+          },
     {
       url: `https://example.org/articles/${slug}`,
       title: `${capitalise(topic)}: what changed recently - Example.org`,
@@ -70,8 +75,10 @@ export function groundedAnswer(question: string): GroundedAnswer {
   ];
   const count = 2 + (parseInt(hash.slice(4, 6), 16) % 2);
   const sentences = [
-    `The official documentation describes ${topic}: its main concepts, how to set it up, and the practices Microsoft recommends`,
-    `Recent coverage of ${topic} focuses on updates from the past months and on how teams apply them in production`,
+    learn || /\b(azure|microsoft)\b/i.test(question)
+      ? `The official documentation describes ${topic}: its main concepts, how to set it up, and the practices Microsoft recommends`
+      : `Reference pages give an overview of ${topic}: its background, its main facts and where to read more`,
+    `Recent coverage of ${topic} reports what changed over the past months`,
     `Independent write-ups compare ${topic} with alternatives and list its known limitations and costs`,
   ];
 
@@ -102,11 +109,16 @@ function topicOf(question: string): string {
       .map((l) => l.trim())
       .find((l) => l !== '') ?? question;
   const topic = firstLine
-    .replace(/^(please\s+)?(research|find|search( for)?|look up|tell me|summari[sz]e|what (is|are))\s+/i, '')
+    .replace(/^(?:(?:and|then|also|next|finally|please|now)[,:]?\s+)+/i, '')
     .replace(
-      /^(the\s+)?(latest|recent|current)\s+(news|information|updates|developments)\s+(about|on|for|in)\s+/i,
+      /^(please\s+)?(research|find( out)?|search( the web)?( for)?|look up|tell me( about)?|summari[sz]e|what (is|are))\s+/i,
       '',
     )
+    .replace(
+      /^(the\s+)?(latest|recent|current|newest)\s+(news|information|updates|developments|changes|releases)\s+(about|on|for|in|to|of)\s+/i,
+      '',
+    )
+    .replace(/^(the\s+)?(latest|recent|newest|current)\s+(?=\w)/i, '')
     .replace(/[.?!]+$/, '')
     .trim();
   return topic === '' ? 'the question' : topic.length > 120 ? `${topic.slice(0, 117).trimEnd()}...` : topic;

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import { evaluate, findExpression, formatNumber } from './arithmetic';
 import {
-  conversationNeeds,
   intentsOf,
+  nameWords,
   readConversation,
-  textOf,
   toolFits,
   type ChatMessage,
   type ChatToolCall,
@@ -13,6 +11,7 @@ import {
   type Intent,
   type ToolPurpose,
 } from './conversation';
+import { composeAnswer } from './prose';
 import { generateFromSchema, type FillContext } from './schema';
 
 /**
@@ -49,7 +48,7 @@ export function reply(request: ModelRequest): ModelReply {
     const toolCalls = chooseToolCalls(conversation, request);
     if (toolCalls.length > 0) return { content: null, toolCalls };
   }
-  const answer = () => composeAnswer(conversation, request);
+  const answer = () => composeAnswer(conversation, request.messages);
   const format = request.responseFormat;
   if (format.type === 'json_schema') {
     return {
@@ -95,35 +94,34 @@ function enumStrings(format: ResponseFormat): string[] {
 function chooseToolCalls(conversation: Conversation, request: ModelRequest): ChatToolCall[] {
   const { tools, toolChoice } = request;
   const forced = typeof toolChoice === 'object' ? tools.find((t) => t.name === toolChoice.name) : undefined;
-  const purposes: ToolPurpose[] = ['arithmetic', 'time', 'search'];
+  const offered = forced ? [forced] : tools;
+  const fitting = (purpose: ToolPurpose) =>
+    offered.find((t) => toolFits(t.name, t.description ?? '', purpose) && takesArguments(t, purpose));
   const calls: { tool: FunctionTool; intent: Intent }[] = [];
 
-  for (const tool of forced ? [forced] : tools) {
-    const description = tool.description ?? '';
-    const purpose = purposes.find(
-      (p) => toolFits(tool.name, description, p) && conversationNeeds(conversation, p),
-    );
-    if (purpose === 'arithmetic') {
-      // One call per expression the request asks about, as a model with parallel tool calls does.
-      const expressions = intentsOf(conversation.focus, [tool.name])
-        .map((i) => i.expression)
-        .filter((e): e is string => e !== undefined);
-      const distinct = [...new Set(expressions.length > 0 ? expressions : [conversation.expression ?? ''])];
-      for (const expression of distinct.filter((e) => e !== '').slice(0, 4)) {
-        calls.push({ tool, intent: { kind: 'tool', text: expression, expression, toolName: tool.name } });
-      }
-    } else if (purpose || forced || mentions(conversation.focus, tool.name)) {
+  // One call per part of the request that a tool serves, as a model with parallel tool calls does.
+  for (const intent of intentsOf(conversation.focus, [])) {
+    const purpose: ToolPurpose | undefined = intent.expression
+      ? 'arithmetic'
+      : intent.time
+        ? 'time'
+        : intent.kind === 'research'
+          ? 'search'
+          : undefined;
+    const tool = purpose ? fitting(purpose) : undefined;
+    if (tool) calls.push({ tool, intent: { ...intent, kind: 'tool', toolName: tool.name } });
+  }
+  for (const tool of offered) {
+    if (!calls.some((c) => c.tool === tool) && mentions(conversation.focus, tool.name)) {
       calls.push({ tool, intent: { kind: 'tool', text: conversation.focus, toolName: tool.name } });
     }
   }
-  if (calls.length === 0 && toolChoice === 'required' && tools[0]) {
-    calls.push({
-      tool: tools[0],
-      intent: { kind: 'tool', text: conversation.focus, toolName: tools[0].name },
-    });
+  const first = offered[0];
+  if (calls.length === 0 && (forced || toolChoice === 'required') && first) {
+    calls.push({ tool: first, intent: { kind: 'tool', text: conversation.focus, toolName: first.name } });
   }
 
-  const chosen = request.parallelToolCalls ? calls : calls.slice(0, 1);
+  const chosen = request.parallelToolCalls ? calls.slice(0, 6) : calls.slice(0, 1);
   return chosen.map(({ tool, intent }, index) => {
     const parameters = tool.parameters ?? { type: 'object', properties: {} };
     const args = generateFromSchema(parameters, {
@@ -141,15 +139,26 @@ function chooseToolCalls(conversation: Conversation, request: ModelRequest): Cha
   });
 }
 
-/** Whether the request names the tool ("use the weather tool", "get_weather"). */
+/** An arithmetic tool must take a string to hold the expression; other purposes take what they take. */
+function takesArguments(tool: FunctionTool, purpose: ToolPurpose): boolean {
+  if (purpose !== 'arithmetic') return true;
+  const properties = tool.parameters?.properties;
+  if (!properties || typeof properties !== 'object') return false;
+  return Object.values(properties as Record<string, { type?: unknown }>).some((p) => p.type === 'string');
+}
+
+/** Whether the request names the tool ("use the weather tool", "get_weather"), as whole words. */
 function mentions(focus: string, toolName: string): boolean {
   const text = focus.toLowerCase();
-  const words = toolName
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((w) => w.length >= 4 && !['tool', 'function', 'get', 'current'].includes(w));
-  return text.includes(toolName.toLowerCase()) || (words.length > 0 && words.every((w) => text.includes(w)));
+  if (new RegExp(`\\b${toolName.toLowerCase().replace(/[^a-z0-9_]/g, '')}\\b`).test(text)) return true;
+  const words = nameWords(toolName)
+    .split(' ')
+    .filter((w) => w.length >= 4 && !['tool', 'function', 'current'].includes(w));
+  return (
+    words.length > 0 &&
+    /\b(use|call|with|run)\b/.test(text) &&
+    words.every((w) => new RegExp(`\\b${w}\\b`).test(text))
+  );
 }
 
 export function shortHash(text: string, length: number): string {
@@ -158,198 +167,4 @@ export function shortHash(text: string, length: number): string {
   let out = '';
   for (let i = 0; out.length < length; i++) out += alphabet[(bytes[i % bytes.length] ?? 0) % alphabet.length];
   return out;
-}
-
-// ---- prose -------------------------------------------------------------------------------------------
-
-function composeAnswer(conversation: Conversation, request: ModelRequest): string {
-  const draft = conversation.material.find((s) => s.label.split(' ').includes('draft'));
-  if (draft && conversation.comment) return revise(draft.text, conversation.comment);
-
-  const lines: string[] = [];
-  const fromTools = toolResultSentences(conversation);
-  lines.push(...fromTools);
-  if (fromTools.length === 0 && conversation.expression) {
-    const value = evaluate(conversation.expression);
-    if (value !== null) lines.push(`${conversation.expression} = ${formatNumber(value)}.`);
-  }
-
-  const findings = materialBullets(conversation);
-  if (findings.length > 0) {
-    if (lines.length === 0)
-      lines.push(`Here is what I found for "${shorten(oneLine(conversation.focus), 160)}":`);
-    lines.push('', ...findings);
-  }
-  if (lines.length > 0) return lines.join('\n').trim();
-
-  const greeting = /^\s*(say )?(hello|hi|hey|good (morning|afternoon|evening))\b/i.test(conversation.focus);
-  if (greeting) return 'Hello! How can I help you today?';
-
-  const earlier = earlierFacts(request.messages, conversation.focus);
-  const openers = ['Here is a concise answer', 'In short', 'Briefly'];
-  const opener =
-    openers[(request.seed.charCodeAt(0) + request.seed.charCodeAt(1)) % openers.length] ?? openers[0];
-  const topic = shorten(oneLine(conversation.focus).replace(/[?.!]+$/, ''), 200);
-  const parts = [
-    `${opener}: on "${topic}", the main points are what the request itself establishes and what is known from this conversation.`,
-  ];
-  if (earlier.length > 0) parts.push(`From earlier in the conversation: ${earlier.join(' ')}`);
-  parts.push('For current facts with sources, a web-grounded research step would add them.');
-  return parts.join(' ');
-}
-
-function revise(draft: string, comment: string): string {
-  const request = oneLine(comment).replace(/[.!]+$/, '');
-  return `${draft.trim()}\n\nRevised as the reviewer asked: ${request.charAt(0).toLowerCase()}${request.slice(1)}. The points above still stand, and this revision addresses that comment directly.`;
-}
-
-/** A sentence per tool result: "12 * 7 + 5 = 89" for a calculator, the tool's words otherwise. */
-function toolResultSentences(conversation: Conversation): string[] {
-  const sentences: string[] = [];
-  const numbers: string[] = [];
-  for (const { call, result } of conversation.toolResults) {
-    const args = parseObject(call.function.arguments);
-    const value = resultValue(result);
-    const expression = Object.values(args).find(
-      (v): v is string => typeof v === 'string' && findExpression(v) === v.trim(),
-    );
-    if (expression && value !== null && /^-?[\d.]+(e[-+]?\d+)?$/i.test(value)) {
-      sentences.push(`Using the ${call.function.name} tool: ${expression.trim()} = ${value}.`);
-      numbers.push(value);
-    } else if (/error|invalid|failed|unknown/i.test(result.slice(0, 80))) {
-      sentences.push(`The ${call.function.name} tool reported a problem: ${shorten(oneLine(result), 300)}`);
-    } else {
-      sentences.push(`The ${call.function.name} tool returned: ${shorten(oneLine(value ?? result), 400)}`);
-    }
-  }
-  if (numbers.length === 1) sentences.push(`The answer is ${numbers[0]}.`);
-  else if (numbers.length > 1) sentences.push(`The results are ${numbers.join(', ')}.`);
-  return sentences;
-}
-
-function parseObject(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
-}
-
-/** The useful part of a tool's answer: a bare value, or the result/value/answer field of a JSON object. */
-function resultValue(result: string): string | null {
-  const trimmed = result.trim();
-  try {
-    const parsed: unknown = JSON.parse(trimmed);
-    if (typeof parsed === 'number') return formatNumber(parsed);
-    if (typeof parsed === 'string') return parsed;
-    if (parsed && typeof parsed === 'object') {
-      const record = parsed as Record<string, unknown>;
-      for (const key of ['result', 'value', 'answer', 'output', 'time', 'now', 'text']) {
-        const field = record[key];
-        if (typeof field === 'number') return formatNumber(field);
-        if (typeof field === 'string') return field;
-      }
-    }
-  } catch {
-    // not JSON: the text itself
-  }
-  // A calculator that answers "12 * 7 + 5 = 89" gives its value after the last "=".
-  const equation = /=\s*(-?\d[\d.,]*(?:e[-+]?\d+)?)\s*$/i.exec(trimmed);
-  if (equation?.[1]) return equation[1].replace(/,/g, '');
-  return trimmed === '' ? null : trimmed;
-}
-
-/**
- * Bullets from the findings, drafts or notes the message carries: one per block, with its first
- * sentences (numbers and all) and the [n] of the sources listed under it.
- */
-function materialBullets(conversation: Conversation): string[] {
-  const bullets: string[] = [];
-  for (const section of conversation.material) {
-    if (section.label.split(' ').includes('sources')) continue;
-    for (const block of blocks(section.text)) {
-      const fact = firstSentences(block.body, 2);
-      const cites = block.sources.map((n) => `[${n}]`).join('');
-      const lead = block.title ? `${block.title.replace(/:$/, '')}: ` : '';
-      const text = `${lead}${fact || ''}`.trim();
-      if (text !== '') bullets.push(`- ${text}${cites ? ` ${cites}` : ''}`);
-    }
-  }
-  return bullets;
-}
-
-interface Block {
-  title: string;
-  body: string;
-  sources: number[];
-}
-
-function blocks(text: string): Block[] {
-  const result: Block[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    const header = /^\[([A-Za-z][^\]]*)\]\s*(.*)$/.exec(line);
-    const source = /^\[(\d+)\]\s+\S/.exec(line);
-    const current = result.at(-1);
-    if (header) {
-      result.push({ title: header[2] ?? '', body: '', sources: [] });
-    } else if (source?.[1] && current) {
-      current.sources.push(Number(source[1]));
-    } else if (line !== '' && !/^sources:?$/i.test(line)) {
-      if (current) current.body += current.body === '' ? line : ` ${line}`;
-      else result.push({ title: '', body: line, sources: [] });
-    }
-  }
-  return result;
-}
-
-function firstSentences(text: string, count: number): string {
-  const clean = oneLine(text.replace(/【[^】]*】/g, ''));
-  const sentences = (clean.match(/[^.!?]+[.!?]+(\s|$)|[^.!?]+$/g) ?? []).filter(
-    // "Here is what I found" carries no fact; the sentences after it do.
-    (s, _index, all) => !(all.length > 1 && /^\s*here (is|are)\b/i.test(s)),
-  );
-  return shorten(sentences.slice(0, count).join('').trim(), 500);
-}
-
-/** Sentences from before the last user message that share words with the question. */
-function earlierFacts(messages: readonly ChatMessage[], focus: string): string[] {
-  const focusWords = new Set(significantWords(focus));
-  let lastUser = -1;
-  messages.forEach((m, i) => {
-    if (m.role === 'user') lastUser = i;
-  });
-  const scored: { sentence: string; score: number }[] = [];
-  messages.slice(0, Math.max(0, lastUser)).forEach((message) => {
-    if (message.role === 'system' || message.role === 'developer') return;
-    for (const sentence of oneLine(textOf(message.content)).match(/[^.!?]+[.!?]*/g) ?? []) {
-      const words = significantWords(sentence);
-      const score = words.filter((w) => focusWords.has(w)).length + (/\d/.test(sentence) ? 0.5 : 0);
-      if (score >= 1) scored.push({ sentence: sentence.trim(), score });
-    }
-  });
-  return scored
-    .sort((a, b) => b.score - a.score)
-    .slice(0, 2)
-    .map((s) => (/[.!?]$/.test(s.sentence) ? s.sentence : `${s.sentence}.`));
-}
-
-function significantWords(text: string): string[] {
-  return (text.toLowerCase().match(/[a-z0-9]{4,}/g) ?? []).filter(
-    (w) =>
-      !['what', 'with', 'that', 'this', 'from', 'have', 'your', 'about', 'which', 'there', 'their'].includes(
-        w,
-      ),
-  );
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
-
-function shorten(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 3).trimEnd()}...`;
 }

@@ -157,15 +157,24 @@ function generateObject(
   return result;
 }
 
+/** More intents than items allowed: the last item covers the rest, so no part of the request is dropped. */
+function fitInto(intents: readonly Intent[], count: number): readonly Intent[] {
+  if (intents.length <= count || count < 1) return intents;
+  const rest = intents.slice(count - 1);
+  const text = rest.map((i) => (/[.?!]$/.test(i.text) ? i.text : `${i.text}.`)).join(' ');
+  return [...intents.slice(0, count - 1), { kind: 'answer', text }];
+}
+
 function generateArray(schema: Schema, root: Schema, context: FillContext, place: Place): unknown[] {
   const min = typeof schema.minItems === 'number' ? schema.minItems : 0;
   const max = typeof schema.maxItems === 'number' ? schema.maxItems : Number.POSITIVE_INFINITY;
   const prefix = Array.isArray(schema.prefixItems) ? schema.prefixItems.map(asSchema) : [];
   const itemSchema = asSchema(schema.items);
   const wanted = Math.max(min, Math.min(max, Math.max(context.intents.length, prefix.length, 1)));
+  const intents = fitInto(context.intents, wanted);
   const items: unknown[] = [];
   for (let i = 0; i < wanted; i++) {
-    const intent = context.intents[i % Math.max(1, context.intents.length)] ?? place.intent;
+    const intent = intents[i % Math.max(1, intents.length)] ?? place.intent;
     const childSchema = prefix[i] ?? (schema.items === false ? {} : itemSchema);
     let value = generate(childSchema, root, context, {
       name: singular(place.name),
@@ -298,7 +307,9 @@ function stringFor(place: Place, context: FillContext): string {
   if (has(name, ['expression', 'expr', 'formula', 'calculation', 'equation', 'math']) && expression)
     return expression;
   if (has(name, ['arguments', 'args', 'params', 'parameters']) || name.toLowerCase().endsWith('json')) {
-    return intent.kind === 'tool' && expression ? JSON.stringify({ expression }) : '{}';
+    if (intent.kind === 'tool' && expression) return JSON.stringify({ expression });
+    if (intent.kind === 'tool' && intent.time) return JSON.stringify(intent.time);
+    return '{}';
   }
   if (has(name, ['url', 'link', 'href', 'uri'])) return `https://example.org/${slug(intent.text) || 'page'}`;
   if (has(name, ['title', 'name', 'label', 'heading', 'headline', 'topic', 'subject']))
@@ -312,7 +323,7 @@ function stringFor(place: Place, context: FillContext): string {
     return reasonFor(intent);
   }
   if (has(name, ['language', 'lang', 'locale'])) return 'en';
-  if (has(name, ['timezone', 'tz', 'zone'])) return 'UTC';
+  if (has(name, ['timezone', 'tz', 'zone'])) return intent.time?.timezone ?? 'UTC';
   if (has(name, ['id', 'key', 'slug'])) return slug(intent.text) || 'item';
   if (has(name, ['email'])) return 'someone@example.org';
   // prompt, query, question, task, description, instructions, and anything else: the words asked.

@@ -196,6 +196,16 @@ describe('callModel against the Azure OpenAI emulator', () => {
     expect(await chatRequests()).toHaveLength(1);
   });
 
+  it('throws a RetryableError when the answer was lost after the model ran, and answers when run again', async () => {
+    await control('POST', '/_emulator/faults', { lostReply: true, service: 'openai' });
+    const input: CallModelInput = { tier: 'fast', messages: question };
+    await expect(callModelWith()(input, testContext('callModel'))).rejects.toThrow(RetryableError);
+    const again = expectOk(await callModelWith()(input, testContext('callModel')));
+    expect(again.message.content).toContain('89');
+    // The model ran twice: a lost reply costs a second call, never a failed step.
+    expect(await chatRequests()).toHaveLength(2);
+  });
+
   it('throws a RetryableError when the endpoint cannot be reached', async () => {
     await expect(
       callModelWith({ AZURE_OPENAI_ENDPOINT: 'http://127.0.0.1:9' })(

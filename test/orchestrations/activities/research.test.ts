@@ -4,7 +4,7 @@ import {
   createCollectResearch,
   createPollResearch,
   createStartResearch,
-  researchAgentName,
+  researchAgentFor,
 } from '../../../src/activities/research';
 import { createClients, type AppClients } from '../../../src/clients';
 import type { AppConfig } from '../../../src/config';
@@ -14,7 +14,8 @@ import type {
   StartResearchOutput,
 } from '../../../src/contracts/research';
 import { RetryableError } from '../../../src/lib/errors';
-import { emulatorControl, testConfig, testContext } from './support';
+import type { Azurite } from '../../../scripts/azurite';
+import { emulatorControl, startTestAzurite, testConfig, testContext } from './support';
 
 type Emulators = Awaited<ReturnType<typeof startEmulators>>;
 
@@ -22,21 +23,29 @@ const runDurationMs = 600;
 
 describe('research activities against the Agent Service emulator', () => {
   let emulators: Emulators;
+  let azurite: Azurite;
+  let settings: Record<string, string>;
   let config: AppConfig;
   let clients: AppClients;
 
   beforeAll(async () => {
+    // Collection keeps each result in Blob Storage, so these tests need Azurite too.
+    azurite = await startTestAzurite();
     emulators = await startEmulators({ port: 0, agentRunDurationMs: runDurationMs });
-    config = testConfig({
-      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    settings = {
+      AzureWebJobsStorage: azurite.connectionString,
       AZURE_OPENAI_ENDPOINT: emulators.openaiEndpoint,
       AZURE_OPENAI_API_KEY: emulators.apiKey,
       AZURE_AI_PROJECT_ENDPOINT: emulators.projectEndpoint,
       BING_CONNECTION_ID: 'emulator-bing-connection',
-    });
+    };
+    config = testConfig(settings);
     clients = createClients(config);
   });
-  afterAll(() => emulators?.stop());
+  afterAll(async () => {
+    await emulators?.stop();
+    await azurite?.stop();
+  });
   beforeEach(() => control('POST', '/_emulator/reset'));
 
   const control = (method: 'GET' | 'POST', path: string, body?: unknown) =>
@@ -84,6 +93,8 @@ describe('research activities against the Agent Service emulator', () => {
       threadId: expect.any(String) as unknown,
       agentRunId: expect.any(String) as unknown,
       agentId: expect.any(String) as unknown,
+      runId: 'run-1',
+      subtaskId: 's1',
     });
 
     const polls = await pollUntilDone(handle);
@@ -138,25 +149,38 @@ describe('research activities against the Agent Service emulator', () => {
     expect(await operations()).toEqual(['listMessages', 'deleteThread']);
   });
 
-  it('creates the Bing-grounded agent once per process, on the fast deployment', async () => {
-    const start = createStartResearch({ clients, config });
+  it('creates the Bing-grounded agent once per configuration, on the fast deployment, and reuses it across processes', async () => {
+    // A configuration no other test uses, so this test sees its agent created.
+    const own = testConfig({ ...settings, BING_CONNECTION_ID: 'bing-connection-agent-test' });
+    const start = createStartResearch({ clients, config: own });
     const a = handleOf(
-      await start({ runId: 'run-2', subtaskId: 's1', query: 'Azure Blob Storage tiers' }, testContext('s')),
+      await start({ runId: 'run-2b', subtaskId: 's1', query: 'Azure Blob Storage tiers' }, testContext('s')),
     );
     const b = handleOf(
-      await start({ runId: 'run-2', subtaskId: 's2', query: 'Azure Functions Flex' }, testContext('s')),
+      await start({ runId: 'run-2b', subtaskId: 's2', query: 'Azure Functions Flex' }, testContext('s')),
+    );
+    // Another process (a new factory, as after a restart or on a second instance) finds the same agent.
+    const c = handleOf(
+      await createStartResearch({ clients, config: own })(
+        { runId: 'run-2b', subtaskId: 's3', query: 'Azure Storage queues' },
+        testContext('s'),
+      ),
     );
 
     expect(b.agentId).toBe(a.agentId);
+    expect(c.agentId).toBe(a.agentId);
     expect((await operations()).filter((o) => o === 'createAgent')).toHaveLength(1);
     const agent = await clients.agents?.getAgent(a.agentId);
-    expect(agent).toMatchObject({ name: researchAgentName, model: 'gpt-4o-mini' });
+    const definition = researchAgentFor('gpt-4o-mini', 'bing-connection-agent-test');
+    expect(agent).toMatchObject({ name: definition.name, model: 'gpt-4o-mini' });
     expect(JSON.stringify(agent?.tools)).toContain('bing_grounding');
-    expect(JSON.stringify(agent?.tools)).toContain('emulator-bing-connection');
+    expect(JSON.stringify(agent?.tools)).toContain('bing-connection-agent-test');
+    // A changed definition is a new agent, not a silent edit of the one older runs use.
+    expect(researchAgentFor('gpt-4o-mini', 'emulator-bing-connection').name).not.toBe(definition.name);
+    expect(researchAgentFor('gpt-4o', 'bing-connection-agent-test').name).not.toBe(definition.name);
 
     const collect = createCollectResearch({ clients, config });
-    await collect(a, testContext('c'));
-    await collect(b, testContext('c'));
+    for (const handle of [a, b, c]) await collect(handle, testContext('c'));
   });
 
   it('cleans up a run that is still going: cancels it, then deletes the thread', async () => {
@@ -216,5 +240,135 @@ describe('research activities against the Agent Service emulator', () => {
     );
     expect(out).toMatchObject({ ok: false, kind: 'permanent' });
     expect(!out.ok && out.message).toMatch(/not configured.*AZURE_AI_PROJECT_ENDPOINT.*BING_CONNECTION_ID/);
+  });
+  describe('safe to run twice', () => {
+    const start = () => createStartResearch({ clients, config });
+    const collect = () => createCollectResearch({ clients, config });
+    const threadsOf = async (runId: string) => {
+      const found: string[] = [];
+      for await (const t of clients.agents?.threads.list({ order: 'desc', limit: 100 }) ?? []) {
+        if (t.metadata?.agentRunId === runId) found.push(t.id);
+      }
+      return found;
+    };
+
+    it('startResearch run twice finds the thread and run of the first attempt', async () => {
+      const input = { runId: 'twice-1', subtaskId: 's1', query: 'Azure Durable Functions versioning' };
+      const first = handleOf(await start()(input, testContext('startResearch')));
+      const second = handleOf(await start()(input, testContext('startResearch')));
+      expect(second).toEqual(first);
+      expect((await operations()).filter((o) => o === 'createThreadAndRun')).toHaveLength(1);
+      expect(await threadsOf('twice-1')).toEqual([first.threadId]);
+      await collect()(first, testContext('collectResearch'));
+    });
+
+    it('startResearch whose reply was lost is retried without a second thread or run', async () => {
+      await control('POST', '/_emulator/faults', {
+        lostReply: true,
+        service: 'agents',
+        path: '/threads/runs',
+      });
+      const input = { runId: 'twice-2', subtaskId: 's1', query: 'Azure AI Foundry agents' };
+      // The run was created, but the activity cannot know: a transient fault, retried by Durable.
+      await expect(start()(input, testContext('startResearch'))).rejects.toThrow(RetryableError);
+      const retried = handleOf(await start()(input, testContext('startResearch')));
+
+      const ops = await operations();
+      expect(ops.filter((o) => o === 'createThreadAndRun')).toHaveLength(1);
+      expect(ops.filter((o) => o === 'createRun')).toHaveLength(0);
+      expect(await threadsOf('twice-2')).toEqual([retried.threadId]);
+      // The handle found on the retry polls the run the first attempt started.
+      expect((await pollUntilDone(retried)).at(-1)).toMatchObject({
+        ok: true,
+        value: { status: 'completed' },
+      });
+      await collect()(retried, testContext('collectResearch'));
+    });
+
+    it('the agent whose creation reply was lost is found by name, not created again', async () => {
+      const own = testConfig({ ...settings, BING_CONNECTION_ID: 'bing-connection-lost-agent' });
+      await control('POST', '/_emulator/faults', {
+        lostReply: true,
+        service: 'agents',
+        method: 'POST',
+        path: '/assistants',
+      });
+      const input = { runId: 'twice-3', subtaskId: 's1', query: 'Azure Functions Flex Consumption' };
+      await expect(createStartResearch({ clients, config: own })(input, testContext('s'))).rejects.toThrow(
+        RetryableError,
+      );
+      const handle = handleOf(await createStartResearch({ clients, config: own })(input, testContext('s')));
+
+      expect((await operations()).filter((o) => o === 'createAgent')).toHaveLength(1);
+      const name = researchAgentFor('gpt-4o-mini', 'bing-connection-lost-agent').name;
+      const named: string[] = [];
+      for await (const a of clients.agents?.listAgents() ?? []) if (a.name === name) named.push(a.id);
+      expect(named).toEqual([handle.agentId]);
+      await collect()(handle, testContext('collectResearch'));
+    });
+
+    it('two processes creating the agent at the same moment settle on one and delete the other', async () => {
+      const own = testConfig({ ...settings, BING_CONNECTION_ID: 'bing-connection-race' });
+      const [a, b] = await Promise.all(
+        ['s1', 's2'].map(async (subtaskId) =>
+          handleOf(
+            await createStartResearch({ clients, config: own })(
+              { runId: 'twice-race', subtaskId, query: 'Azure Container Apps' },
+              testContext('s'),
+            ),
+          ),
+        ),
+      );
+      expect(b?.agentId).toBe(a?.agentId);
+      const name = researchAgentFor('gpt-4o-mini', 'bing-connection-race').name;
+      const named: string[] = [];
+      for await (const agent of clients.agents?.listAgents() ?? [])
+        if (agent.name === name) named.push(agent.id);
+      expect(named).toEqual([a?.agentId]);
+      // Every agent created beyond the one kept was deleted again.
+      const ops = await operations();
+      expect(ops.filter((o) => o === 'deleteAgent')).toHaveLength(
+        ops.filter((o) => o === 'createAgent').length - 1,
+      );
+      for (const handle of [a, b]) if (handle) await collect()(handle, testContext('c'));
+    });
+
+    it('collectResearch run again after the thread is gone gives the same answer', async () => {
+      const handle = handleOf(
+        await start()({ runId: 'twice-4', subtaskId: 's2', query: 'Azure Blob Storage' }, testContext('s')),
+      );
+      await pollUntilDone(handle);
+      // The delete is applied but its reply lost: the first attempt cannot tell the thread is gone.
+      await control('POST', '/_emulator/faults', { lostReply: true, service: 'agents', method: 'DELETE' });
+      const first = await collect()(handle, testContext('collectResearch'));
+      if (!first.ok) throw new Error(JSON.stringify(first));
+      expect(first.value.citations.length).toBeGreaterThan(0);
+      expect(await threadsOf('twice-4')).toEqual([]);
+
+      await control('POST', '/_emulator/reset');
+      const again = await collect()(handle, testContext('collectResearch'));
+      expect(again).toEqual(first);
+      // Answered from what the first collection kept: the thread was not read again.
+      expect(await operations()).not.toContain('listMessages');
+      expect(await operations()).not.toContain('getRun');
+    });
+
+    it('a handle from before results were kept (no runId) is collected as before', async () => {
+      const {
+        runId: _runId,
+        subtaskId: _subtaskId,
+        ...legacy
+      } = handleOf(
+        await start()({ runId: 'twice-5', subtaskId: 's1', query: 'Azure OpenAI' }, testContext('s')),
+      );
+      await pollUntilDone(legacy);
+      const collected = await collect()(legacy, testContext('collectResearch'));
+      expect(collected).toMatchObject({ ok: true });
+      // Without a key nothing was kept, so a rerun after the delete fails as a permanent 404.
+      expect(await collect()(legacy, testContext('collectResearch'))).toMatchObject({
+        ok: false,
+        status: 404,
+      });
+    });
   });
 });

@@ -14,6 +14,8 @@ export function testConfig(settings: Record<string, string>): AppConfig {
     AZURE_OPENAI_API_KEY: 'test-key',
     AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
     AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
+    // Activities never authenticate callers; dev mode spares them the run-URL signing key.
+    AUTH_MODE: 'dev',
     ...settings,
   });
 }

@@ -1,0 +1,288 @@
+/**
+ * `npm run bench`: the devhost's durable engine on the workloads issue 12 names, on the memory store and on
+ * the SQLite store, against the in-memory test backend of @microsoft/durabletask-js in the same run. Each
+ * measurement is a whole run in a fresh process (so peak RSS belongs to that workload alone); the table shows
+ * the median of 3. Prints one table; asserts nothing.
+ *
+ *   npm run bench -- [--runs 3] [--only fanout-1000,chain-100]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  InMemoryOrchestrationBackend,
+  type OrchestrationContext,
+  TestOrchestrationClient,
+  TestOrchestrationWorker,
+  whenAll,
+} from '@microsoft/durabletask-js';
+import { startDevHost } from '../devhost/src';
+
+type Engine = 'memory' | 'sqlite' | 'peer';
+
+interface Workload {
+  id: string;
+  label: string;
+  orchestration?: 'FanOut' | 'Chain';
+  /** Input of each orchestration. */
+  size: number;
+  /** How many orchestrations start at once. */
+  instances: number;
+  /** Signals to one entity, then a read (no orchestration). */
+  signals?: number;
+}
+
+const workloads: Workload[] = [
+  { id: 'fanout-100', label: 'fan-out/fan-in of 100', orchestration: 'FanOut', size: 100, instances: 1 },
+  { id: 'fanout-1000', label: 'fan-out/fan-in of 1,000', orchestration: 'FanOut', size: 1000, instances: 1 },
+  {
+    id: 'fanout-10000',
+    label: 'fan-out/fan-in of 10,000',
+    orchestration: 'FanOut',
+    size: 10_000,
+    instances: 1,
+  },
+  { id: 'chain-100', label: '100 sequential activities', orchestration: 'Chain', size: 100, instances: 1 },
+  {
+    id: 'chain-1000',
+    label: '1,000 sequential activities',
+    orchestration: 'Chain',
+    size: 1000,
+    instances: 1,
+  },
+  {
+    id: 'many-1000x5',
+    label: '1,000 orchestrations × 5 activities',
+    orchestration: 'Chain',
+    size: 5,
+    instances: 1000,
+  },
+  {
+    id: 'signals-1000',
+    label: '1,000 signals to one entity, then a read',
+    size: 0,
+    instances: 0,
+    signals: 1000,
+  },
+];
+
+const appDir = path.resolve(__dirname, '..', '..', 'bench', 'fixtures', 'app');
+
+interface Sample {
+  ms: number;
+  rssMb: number;
+}
+
+// ---------------------------------------------------------------- one measurement (child process)
+
+async function measureDevhost(workload: Workload, store: 'memory' | 'sqlite'): Promise<number> {
+  const dataDir = store === 'sqlite' ? mkdtempSync(path.join(tmpdir(), 'bench-sqlite-')) : undefined;
+  const host = await startDevHost({
+    appDir,
+    port: 0,
+    logLevel: 'quiet',
+    log: () => undefined,
+    ...(dataDir ? { dataDir } : {}),
+  });
+  const api = `${host.url}/runtime/webhooks/durabletask`;
+  try {
+    const started = performance.now();
+    if (workload.signals) {
+      for (let i = 0; i < workload.signals; i++) {
+        const answer = await fetch(`${api}/entities/tally/k?op=add`, { method: 'POST', body: '1' });
+        await answer.arrayBuffer();
+      }
+      for (;;) {
+        const answer = await fetch(`${api}/entities/tally/k`);
+        const state = answer.status === 200 ? ((await answer.json()) as number) : 0;
+        if (state === workload.signals) break;
+        await sleep(2);
+      }
+      return performance.now() - started;
+    }
+    const ids: string[] = [];
+    for (let i = 0; i < workload.instances; i++) {
+      const answer = await fetch(`${api}/orchestrators/${workload.orchestration ?? ''}`, {
+        method: 'POST',
+        body: JSON.stringify(workload.size),
+        headers: { 'content-type': 'application/json' },
+      });
+      ids.push(((await answer.json()) as { id: string }).id);
+    }
+    for (const id of ids) {
+      for (;;) {
+        const answer = await fetch(`${api}/instances/${id}`);
+        const status = (await answer.json()) as { runtimeStatus: string; output: unknown };
+        if (status.runtimeStatus === 'Completed') {
+          if (status.output !== workload.size)
+            throw new Error(`${id} returned ${JSON.stringify(status.output)}`);
+          break;
+        }
+        if (status.runtimeStatus === 'Failed')
+          throw new Error(`${id} failed: ${JSON.stringify(status.output)}`);
+        // Polling shares this process with the engine: often enough to see the end, rarely enough not to matter.
+        await sleep(10);
+      }
+    }
+    return performance.now() - started;
+  } finally {
+    await host.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function measurePeer(workload: Workload): Promise<number | undefined> {
+  if (workload.signals) return undefined; // the test worker runs no entities
+  const backend = new InMemoryOrchestrationBackend(1_000_000);
+  const worker = new TestOrchestrationWorker(backend);
+  worker.addNamedActivity('Noop', (_context: unknown, n: number) => n);
+  // durabletask-js runs async generators only; these need no await of their own.
+  /* eslint-disable @typescript-eslint/require-await */
+  worker.addNamedOrchestrator('FanOut', async function* (context: OrchestrationContext, count: number) {
+    const tasks = [];
+    for (let i = 0; i < count; i++) tasks.push(context.callActivity('Noop', i));
+    const results = (yield whenAll(tasks)) as number[];
+    return results.length;
+  });
+  worker.addNamedOrchestrator('Chain', async function* (context: OrchestrationContext, count: number) {
+    let total = 0;
+    for (let i = 0; i < count; i++) total += (yield context.callActivity('Noop', 1)) as number;
+    return total;
+  });
+  /* eslint-enable @typescript-eslint/require-await */
+  await worker.start();
+  const client = new TestOrchestrationClient(backend);
+  try {
+    const started = performance.now();
+    const ids: string[] = [];
+    for (let i = 0; i < workload.instances; i++) {
+      ids.push(await client.scheduleNewOrchestration(workload.orchestration ?? '', workload.size));
+    }
+    const expected = JSON.stringify(workload.size);
+    for (const id of ids) {
+      const state = await client.waitForOrchestrationCompletion(id, true, 600);
+      // Both orchestrations return their input size: anything else means the peer did not do the work.
+      if (state?.serializedOutput !== expected) {
+        throw new Error(`peer ${id} ended with ${JSON.stringify(state?.serializedOutput)}, not ${expected}`);
+      }
+    }
+    return performance.now() - started;
+  } finally {
+    await worker.stop();
+    await client.stop();
+  }
+}
+
+// ---------------------------------------------------------------- the table (parent process)
+
+function runChild(workload: Workload, engine: Engine): Promise<Sample | undefined> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [__filename, '--child', workload.id, '--engine', engine], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => {
+      const line = output.trim().split('\n').pop() ?? '';
+      if (code !== 0)
+        return reject(new Error(`${workload.id} on ${engine} exited with ${String(code)}:\n${output}`));
+      resolve(line === 'n/a' ? undefined : (JSON.parse(line) as Sample));
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const fmtMs = (ms: number | undefined) =>
+  ms === undefined ? 'n/a' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+const fmtRss = (mb: number | undefined) => (mb === undefined ? 'n/a' : `${mb.toFixed(0)} MB`);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'string' },
+      engine: { type: 'string' },
+      runs: { type: 'string', default: '3' },
+      only: { type: 'string' },
+    },
+  });
+  if (values.child) {
+    const workload = workloads.find((w) => w.id === values.child);
+    if (!workload) throw new Error(`unknown workload ${values.child}`);
+    const engine = values.engine as Engine;
+    // The peer's default logger writes a line per episode; the devhost runs quiet, so the peer does too.
+    if (engine === 'peer') {
+      for (const level of ['log', 'info', 'debug', 'warn'] as const) console[level] = () => undefined;
+    }
+    const ms = engine === 'peer' ? await measurePeer(workload) : await measureDevhost(workload, engine);
+    const rssMb = process.resourceUsage().maxRSS / 1024;
+    process.stdout.write(`${ms === undefined ? 'n/a' : JSON.stringify({ ms, rssMb })}\n`);
+    process.exit(0);
+  }
+  const runs = Number(values.runs);
+  const only = values.only?.split(',');
+  const header = [
+    'workload',
+    'devhost memory',
+    'peak RSS',
+    'devhost SQLite',
+    'peak RSS',
+    'durabletask-js in-memory',
+    'peak RSS',
+    'peer / devhost memory',
+    'peer / devhost SQLite',
+  ];
+  const rows: string[][] = [];
+  for (const workload of workloads.filter((w) => !only || only.includes(w.id))) {
+    const results: Record<Engine, { ms?: number; rssMb?: number }> = { memory: {}, sqlite: {}, peer: {} };
+    for (const engine of ['memory', 'sqlite', 'peer'] as const) {
+      const samples: Sample[] = [];
+      for (let i = 0; i < runs; i++) {
+        const sample = await runChild(workload, engine);
+        if (sample) samples.push(sample);
+      }
+      if (samples.length > 0) {
+        results[engine] = {
+          ms: median(samples.map((s) => s.ms)),
+          rssMb: median(samples.map((s) => s.rssMb)),
+        };
+      }
+      process.stderr.write(`${workload.id} ${engine}: ${fmtMs(results[engine].ms)}\n`);
+    }
+    const ratio = (devhost?: number) =>
+      devhost === undefined || results.peer.ms === undefined
+        ? 'n/a'
+        : `${(results.peer.ms / devhost).toFixed(2)}×`;
+    rows.push([
+      workload.label,
+      fmtMs(results.memory.ms),
+      fmtRss(results.memory.rssMb),
+      fmtMs(results.sqlite.ms),
+      fmtRss(results.sqlite.rssMb),
+      fmtMs(results.peer.ms),
+      fmtRss(results.peer.rssMb),
+      ratio(results.memory.ms),
+      ratio(results.sqlite.ms),
+    ]);
+  }
+  console.log(
+    `\nWhole-run medians of ${String(runs)}, each run in a fresh process (Node ${process.version}).\n`,
+  );
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`|${header.map(() => '---').join('|')}|`);
+  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

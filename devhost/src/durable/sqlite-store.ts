@@ -1,0 +1,337 @@
+/**
+ * The durable store: one SQLite file (Node's built-in `node:sqlite`) in WAL mode. Every engine step that
+ * changes state (an episode, an entity batch, a work item's answer) is one transaction, so a process killed
+ * at any point restarts from the last committed step. WAL with `synchronous=NORMAL` loses nothing a killed
+ * process had committed (the data is in the operating system's cache); only a power cut can lose the last
+ * transactions, which a development host accepts.
+ *
+ * Nothing is cached in memory: finished instances cost disk, not heap. Histories are stored one row per
+ * event, already serialised, so an episode writes only its new events and a replay reads text it sends on
+ * as it is.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type * as sqlite from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { type HistoryEvent } from './history';
+import {
+  type DurableStore,
+  type EntityQuery,
+  type EntityRecord,
+  type EpisodeCommit,
+  InstanceExistsError,
+  type InstanceMessage,
+  type InstanceQuery,
+  type NewInstanceMessage,
+  type OrchestrationRecord,
+  type Page,
+  type WorkItem,
+  paginate,
+  serializePlayed,
+  terminalStatuses,
+} from './store';
+
+const schema = `
+CREATE TABLE IF NOT EXISTS instances (
+  instance_id TEXT PRIMARY KEY,
+  created_time TEXT NOT NULL,
+  runtime_status TEXT NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instances_created ON instances (created_time, instance_id);
+CREATE TABLE IF NOT EXISTS history (
+  instance_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  PRIMARY KEY (instance_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_instance ON messages (instance_id, id);
+CREATE TABLE IF NOT EXISTS entities (
+  entity_id TEXT PRIMARY KEY,
+  record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS work (
+  id TEXT PRIMARY KEY,
+  body TEXT NOT NULL
+);
+`;
+
+/**
+ * node:sqlite, loaded without Node 22's one-time "SQLite is an experimental feature" warning: the devhost
+ * says once at start where its store is, and an extra warning line on every start would only be noise.
+ */
+function loadSqlite(): typeof sqlite {
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  const original = Object.getOwnPropertyDescriptor(process, 'emitWarning');
+  process.emitWarning = (warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (text.includes('SQLite is an experimental feature')) return;
+    emitWarning(warning, ...rest);
+  };
+  try {
+    return process.getBuiltinModule('node:sqlite');
+  } finally {
+    if (original) Object.defineProperty(process, 'emitWarning', original);
+  }
+}
+
+/** The file name under the data folder. */
+export const sqliteFileName = 'durable.sqlite';
+
+export class SqliteStore implements DurableStore {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+  #closed = false;
+
+  /** Opens (or creates) `<dataDir>/durable.sqlite`. */
+  constructor(readonly dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.#db = new (loadSqlite().DatabaseSync)(path.join(dataDir, sqliteFileName));
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    this.#db.exec(schema);
+  }
+
+  #sql(text: string): StatementSync {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  #transaction<T>(body: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = body();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  #readInstance(instanceId: string): OrchestrationRecord | undefined {
+    const row = this.#sql('SELECT record FROM instances WHERE instance_id = ?').get(instanceId) as
+      { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as OrchestrationRecord) : undefined;
+  }
+
+  #writeInstance(instance: OrchestrationRecord): void {
+    this.#sql(
+      `INSERT INTO instances (instance_id, created_time, runtime_status, record) VALUES (?, ?, ?, ?)
+       ON CONFLICT (instance_id) DO UPDATE SET created_time = excluded.created_time,
+         runtime_status = excluded.runtime_status, record = excluded.record`,
+    ).run(instance.instanceId, instance.createdTime, instance.runtimeStatus, JSON.stringify(instance));
+  }
+
+  #insertMessage(message: NewInstanceMessage): InstanceMessage {
+    const enqueuedAt = new Date().toISOString();
+    const body = JSON.stringify({ ...message, enqueuedAt });
+    const { lastInsertRowid } = this.#sql('INSERT INTO messages (instance_id, body) VALUES (?, ?)').run(
+      message.instanceId,
+      body,
+    );
+    return { ...message, id: String(lastInsertRowid), enqueuedAt };
+  }
+
+  #deleteMessages(messageIds: readonly string[]): void {
+    const statement = this.#sql('DELETE FROM messages WHERE id = ?');
+    for (const id of messageIds) statement.run(Number(id));
+  }
+
+  createInstance(instance: OrchestrationRecord, start?: NewInstanceMessage): Promise<void> {
+    try {
+      this.#transaction(() => {
+        const existing = this.#sql('SELECT runtime_status FROM instances WHERE instance_id = ?').get(
+          instance.instanceId,
+        ) as { runtime_status: string } | undefined;
+        if (
+          existing &&
+          !terminalStatuses.has(existing.runtime_status as OrchestrationRecord['runtimeStatus'])
+        )
+          throw new InstanceExistsError(instance.instanceId);
+        // A re-created instance starts clean: leftovers of the old one must not leak into it.
+        this.#sql('DELETE FROM history WHERE instance_id = ?').run(instance.instanceId);
+        this.#sql('DELETE FROM messages WHERE instance_id = ?').run(instance.instanceId);
+        this.#writeInstance(instance);
+        if (start) this.#insertMessage(start);
+      });
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  getInstance(instanceId: string): Promise<OrchestrationRecord | undefined> {
+    return Promise.resolve(this.#readInstance(instanceId));
+  }
+
+  updateInstance(instance: OrchestrationRecord): Promise<void> {
+    this.#writeInstance(instance);
+    return Promise.resolve();
+  }
+
+  getHistory(instanceId: string): Promise<HistoryEvent[]> {
+    return this.getHistoryJson(instanceId).then((rows) => rows.map((e) => JSON.parse(e) as HistoryEvent));
+  }
+
+  getHistoryJson(instanceId: string): Promise<readonly string[]> {
+    const rows = this.#sql('SELECT event FROM history WHERE instance_id = ? ORDER BY seq').all(
+      instanceId,
+    ) as { event: string }[];
+    return Promise.resolve(rows.map((r) => r.event));
+  }
+
+  commitEpisode(instanceId: string, commit: EpisodeCommit): Promise<void> {
+    this.#transaction(() => {
+      let next = 0;
+      if (commit.resetHistory) {
+        this.#sql('DELETE FROM history WHERE instance_id = ?').run(instanceId);
+      } else {
+        const row = this.#sql('SELECT MAX(seq) AS last FROM history WHERE instance_id = ?').get(
+          instanceId,
+        ) as {
+          last: number | null;
+        };
+        next = (row.last ?? -1) + 1;
+      }
+      const insert = this.#sql('INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)');
+      for (const event of commit.append) insert.run(instanceId, next++, serializePlayed(event));
+      this.#writeInstance(commit.instance);
+      this.#deleteMessages(commit.consumed);
+      for (const message of commit.send) this.#insertMessage(message);
+      const work = this.#sql('INSERT OR REPLACE INTO work (id, body) VALUES (?, ?)');
+      for (const item of commit.work ?? []) work.run(item.id, JSON.stringify(item));
+    });
+    return Promise.resolve();
+  }
+
+  queryInstances(query: InstanceQuery): Promise<Page<OrchestrationRecord>> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.createdTimeFrom) {
+      where.push('created_time >= ?');
+      params.push(query.createdTimeFrom.toISOString());
+    }
+    if (query.createdTimeTo) {
+      where.push('created_time <= ?');
+      params.push(query.createdTimeTo.toISOString());
+    }
+    if (query.runtimeStatus && query.runtimeStatus.length > 0) {
+      where.push(`runtime_status IN (${query.runtimeStatus.map(() => '?').join(', ')})`);
+      params.push(...query.runtimeStatus);
+    }
+    if (query.instanceIdPrefix) {
+      where.push('substr(instance_id, 1, ?) = ?');
+      params.push(query.instanceIdPrefix.length, query.instanceIdPrefix);
+    }
+    const rows = this.#db
+      .prepare(
+        `SELECT record FROM instances ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY created_time, instance_id`,
+      )
+      .all(...params) as { record: string }[];
+    return Promise.resolve(
+      paginate(
+        rows.map((r) => JSON.parse(r.record) as OrchestrationRecord),
+        query.pageSize,
+        query.continuationToken,
+      ),
+    );
+  }
+
+  purgeInstance(instanceId: string): Promise<boolean> {
+    const existed = this.#transaction(() => {
+      const { changes } = this.#sql('DELETE FROM instances WHERE instance_id = ?').run(instanceId);
+      this.#sql('DELETE FROM history WHERE instance_id = ?').run(instanceId);
+      this.#sql('DELETE FROM messages WHERE instance_id = ?').run(instanceId);
+      return Number(changes) > 0;
+    });
+    return Promise.resolve(existed);
+  }
+
+  sendMessage(message: NewInstanceMessage): Promise<InstanceMessage> {
+    return Promise.resolve(this.#insertMessage(message));
+  }
+
+  pendingMessages(instanceId: string): Promise<InstanceMessage[]> {
+    const rows = this.#sql('SELECT id, body FROM messages WHERE instance_id = ? ORDER BY id').all(
+      instanceId,
+    ) as { id: number; body: string }[];
+    return Promise.resolve(
+      rows.map((r) => ({ ...(JSON.parse(r.body) as InstanceMessage), id: String(r.id) })),
+    );
+  }
+
+  deleteMessages(_instanceId: string, messageIds: string[]): Promise<void> {
+    if (messageIds.length > 0) this.#transaction(() => this.#deleteMessages(messageIds));
+    return Promise.resolve();
+  }
+
+  instancesWithMessages(): Promise<string[]> {
+    const rows = this.#sql('SELECT DISTINCT instance_id FROM messages').all() as { instance_id: string }[];
+    return Promise.resolve(rows.map((r) => r.instance_id));
+  }
+
+  getEntity(entityId: string): Promise<EntityRecord | undefined> {
+    const row = this.#sql('SELECT record FROM entities WHERE entity_id = ?').get(entityId) as
+      { record: string } | undefined;
+    return Promise.resolve(row ? (JSON.parse(row.record) as EntityRecord) : undefined);
+  }
+
+  commitEntityBatch(entity: EntityRecord, consumed: string[], send: NewInstanceMessage[]): Promise<void> {
+    this.#transaction(() => {
+      this.#sql('INSERT OR REPLACE INTO entities (entity_id, record) VALUES (?, ?)').run(
+        entity.entityId,
+        JSON.stringify(entity),
+      );
+      this.#deleteMessages(consumed);
+      for (const message of send) this.#insertMessage(message);
+    });
+    return Promise.resolve();
+  }
+
+  listEntities(query: EntityQuery): Promise<Page<EntityRecord>> {
+    const name = query.entityName?.toLowerCase();
+    const rows = this.#sql('SELECT record FROM entities ORDER BY entity_id').all() as { record: string }[];
+    const matching = rows
+      .map((r) => JSON.parse(r.record) as EntityRecord)
+      .filter(
+        (e) =>
+          e.exists &&
+          (!name || e.name === name) &&
+          (!query.lastOperationFrom || new Date(e.lastOperationTime) >= query.lastOperationFrom) &&
+          (!query.lastOperationTo || new Date(e.lastOperationTime) <= query.lastOperationTo),
+      );
+    return Promise.resolve(paginate(matching, query.pageSize, query.continuationToken));
+  }
+
+  completeWork(workId: string, answer: NewInstanceMessage | undefined): Promise<void> {
+    this.#transaction(() => {
+      this.#sql('DELETE FROM work WHERE id = ?').run(workId);
+      if (answer) this.#insertMessage(answer);
+    });
+    return Promise.resolve();
+  }
+
+  pendingWork(): Promise<WorkItem[]> {
+    const rows = this.#sql('SELECT body FROM work ORDER BY rowid').all() as { body: string }[];
+    return Promise.resolve(rows.map((r) => JSON.parse(r.body) as WorkItem));
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#statements.clear();
+      this.#db.close();
+    }
+    return Promise.resolve();
+  }
+}

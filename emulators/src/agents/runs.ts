@@ -1,0 +1,200 @@
+import { countTokens } from '../openai/tokens';
+import {
+  invalid,
+  isRecord,
+  newId,
+  notFound,
+  seconds,
+  type Json,
+  type RunRecord,
+  type ThreadRecord,
+} from './records';
+import { groundedAnswer } from './research';
+import type { AgentStore } from './store';
+
+/**
+ * Run simulation: runs go queued -> in_progress -> completed over a fixed duration measured from their
+ * creation, and the grounded answer appears on the thread when the run completes.
+ */
+
+/** Tokens a grounded run spends reading search results, on top of what it was asked and what it answered. */
+const groundingContextTokens = 512;
+
+export class RunSimulator {
+  readonly runs = new Map<string, RunRecord>();
+
+  constructor(
+    private readonly store: AgentStore,
+    private readonly runDurationMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  run(threadId: string, runId: string): RunRecord {
+    this.store.thread(threadId);
+    const run = this.runs.get(runId);
+    if (!run || run.thread_id !== threadId) throw notFound(`No run found with id '${runId}'.`);
+    this.settle(run);
+    return run;
+  }
+
+  createRun(thread: ThreadRecord, input: Json): RunRecord {
+    if (typeof input.assistant_id !== 'string') {
+      throw invalid("Missing required parameter: 'assistant_id'.", 'assistant_id');
+    }
+    const agent = this.store.agent(input.assistant_id);
+    if (input.stream === true) {
+      throw invalid(
+        'The Agent Service emulator does not stream runs; create the run without stream and poll it.',
+        'stream',
+      );
+    }
+    const active = this.activeRun(thread.id);
+    if (active) throw invalid(`Thread ${thread.id} already has an active run ${active.id}.`, 'thread_id');
+    if (Array.isArray(input.additional_messages)) {
+      input.additional_messages.forEach((m, i) =>
+        this.store.addMessage(thread, isRecord(m) ? m : {}, `additional_messages[${i}]`),
+      );
+    }
+    const instructions =
+      (typeof input.instructions === 'string' ? input.instructions : (agent.instructions ?? '')) +
+      (typeof input.additional_instructions === 'string' ? `\n${input.additional_instructions}` : '');
+    const run: RunRecord = {
+      id: newId('run'),
+      thread_id: thread.id,
+      assistant_id: agent.id,
+      createdMs: this.now(),
+      model: typeof input.model === 'string' ? input.model : agent.model,
+      instructions,
+      tools: Array.isArray(input.tools) ? input.tools : agent.tools,
+      metadata: isRecord(input.metadata) ? input.metadata : {},
+      cancelledMs: null,
+      completedMs: null,
+      usage: null,
+    };
+    this.runs.set(run.id, run);
+    return run;
+  }
+
+  cancel(run: RunRecord): RunRecord {
+    const status = this.statusOf(run);
+    if (status === 'completed' || status === 'cancelled') {
+      throw invalid(`Cannot cancel run with status '${status}'.`, 'run_id');
+    }
+    run.cancelledMs = this.now();
+    return run;
+  }
+
+  activeRun(threadId: string): RunRecord | undefined {
+    return [...this.runs.values()].find((r) => {
+      if (r.thread_id !== threadId) return false;
+      this.settle(r);
+      const status = this.statusOf(r);
+      return status === 'queued' || status === 'in_progress';
+    });
+  }
+
+  statusOf(run: RunRecord): 'queued' | 'in_progress' | 'completed' | 'cancelled' {
+    if (run.cancelledMs !== null) return 'cancelled';
+    if (run.completedMs !== null) return 'completed';
+    const elapsed = this.now() - run.createdMs;
+    if (elapsed >= this.runDurationMs) return 'completed';
+    // The first fifth of a run is spent in the queue, as a busy service would.
+    return elapsed < this.runDurationMs / 5 ? 'queued' : 'in_progress';
+  }
+
+  settleRuns(threadId: string): void {
+    for (const run of this.runs.values()) if (run.thread_id === threadId) this.settle(run);
+  }
+
+  /** Completes a run whose time is up: its answer goes on the thread, its usage is fixed. */
+  settle(run: RunRecord): void {
+    if (run.completedMs !== null || run.cancelledMs !== null || this.statusOf(run) !== 'completed') return;
+    run.completedMs = run.createdMs + this.runDurationMs;
+    const thread = this.store.threads.get(run.thread_id);
+    if (!thread) return;
+    const question = [...thread.messages].reverse().find((m) => m.role === 'user')?.text ?? '';
+    const answer = groundedAnswer(question);
+    const prompt = [run.instructions, ...thread.messages.map((m) => m.text)].join('\n');
+    const promptTokens = countTokens(run.model, prompt) + 3 * thread.messages.length + groundingContextTokens;
+    const completionTokens = countTokens(run.model, answer.text);
+    run.usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    };
+    thread.messages.push({
+      id: newId('msg'),
+      created_at: seconds(run.completedMs),
+      thread_id: thread.id,
+      role: 'assistant',
+      text: answer.text,
+      annotations: answer.annotations,
+      assistant_id: run.assistant_id,
+      run_id: run.id,
+      metadata: {},
+    });
+  }
+
+  runView(run: RunRecord): Json {
+    this.settle(run);
+    const status = this.statusOf(run);
+    const startedMs = run.createdMs + this.runDurationMs / 5;
+    return {
+      id: run.id,
+      object: 'thread.run',
+      created_at: seconds(run.createdMs),
+      assistant_id: run.assistant_id,
+      thread_id: run.thread_id,
+      status,
+      started_at: status === 'queued' ? null : seconds(startedMs),
+      expires_at:
+        status === 'queued' || status === 'in_progress' ? seconds(run.createdMs + 10 * 60_000) : null,
+      cancelled_at: run.cancelledMs === null ? null : seconds(run.cancelledMs),
+      failed_at: null,
+      completed_at: run.completedMs === null ? null : seconds(run.completedMs),
+      required_action: null,
+      last_error: null,
+      model: run.model,
+      instructions: run.instructions,
+      tools: run.tools,
+      tool_resources: {},
+      metadata: run.metadata,
+      temperature: 1,
+      top_p: 1,
+      max_completion_tokens: null,
+      max_prompt_tokens: null,
+      truncation_strategy: { type: 'auto', last_messages: null },
+      incomplete_details: null,
+      usage: run.usage,
+      response_format: 'auto',
+      tool_choice: 'auto',
+      parallel_tool_calls: true,
+    };
+  }
+
+  runSteps(run: RunRecord): Json[] {
+    if (run.completedMs === null) return [];
+    const message = this.store.threads.get(run.thread_id)?.messages.find((m) => m.run_id === run.id);
+    if (!message) return [];
+    return [
+      {
+        id: `step_${run.id.slice(4)}`,
+        object: 'thread.run.step',
+        type: 'message_creation',
+        assistant_id: run.assistant_id,
+        thread_id: run.thread_id,
+        run_id: run.id,
+        status: 'completed',
+        step_details: { type: 'message_creation', message_creation: { message_id: message.id } },
+        last_error: null,
+        created_at: seconds(run.createdMs),
+        expired_at: null,
+        completed_at: seconds(run.completedMs),
+        cancelled_at: null,
+        failed_at: null,
+        usage: run.usage,
+        metadata: {},
+      },
+    ];
+  }
+}

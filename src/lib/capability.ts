@@ -1,0 +1,66 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Proofs made with one secret key (RUN_URL_SIGNING_KEY), for two jobs:
+ *
+ * - **Capabilities**: a URL the starter hands out carries `sig=`, an HMAC of the run id and the one action
+ *   it allows (`status`, `event`, `terminate`, ...). Whoever holds the URL may do that action on that run
+ *   and nothing else; changing the run id or the action in the URL breaks the signature.
+ * - **Approval proofs**: the product signs every `approval` event it raises, over the run, round, decision,
+ *   decider and comment. The orchestrator has the proof checked (in an activity, where the key is) and
+ *   ignores an event without a valid one, so an event raised around the product decides nothing.
+ *
+ * Each job signs with its own key derived from the secret, so a value made for one can never pass as the
+ * other. HMAC-SHA256 from node:crypto, compared in constant time.
+ */
+
+export const runActions = ['status', 'event', 'terminate', 'purge', 'suspend', 'resume'] as const;
+export type RunAction = (typeof runActions)[number];
+
+export interface ApprovalClaim {
+  runId: string;
+  round: number;
+  decision: 'approve' | 'reject';
+  by: string;
+  comment?: string | undefined;
+}
+
+export interface Signer {
+  /** The `sig` value for `action` on run `runId`. */
+  capability(runId: string, action: RunAction): string;
+  /** True when `sig` was made by `capability(runId, action)` with this key. */
+  allows(runId: string, action: RunAction, sig: string | null | undefined): boolean;
+  /** The proof the product attaches to an approval event it raises. */
+  approvalProof(claim: ApprovalClaim): string;
+  verifyApproval(claim: ApprovalClaim, proof: string | null | undefined): boolean;
+}
+
+/** Shortest key accepted: 32 bytes' worth of characters, as much as the HMAC-SHA256 output. */
+export const minSigningKeyChars = 32;
+
+/**
+ * The key used when AUTH_MODE=dev and no key is configured. It is public (it is in this file), so
+ * anything signed with it proves nothing: configuration refuses to start in appservice mode without a key.
+ */
+export const devSigningKey = 'dev-only-run-url-signing-key-not-a-secret-0000';
+
+export function createSigner(secret: string): Signer {
+  const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest();
+  const capabilityKey = derive('agent-runs/capability/v1');
+  const approvalKey = derive('agent-runs/approval-event/v1');
+  const mac = (key: Buffer, parts: readonly (string | number)[]) =>
+    createHmac('sha256', key).update(JSON.stringify(parts)).digest('base64url');
+  const same = (expected: string, given: string | null | undefined) => {
+    if (typeof given !== 'string') return false;
+    const a = Buffer.from(expected);
+    const b = Buffer.from(given);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+  const approvalParts = (c: ApprovalClaim) => [c.runId, c.round, c.decision, c.by, c.comment ?? ''];
+  return {
+    capability: (runId, action) => mac(capabilityKey, [action, runId]),
+    allows: (runId, action, sig) => same(mac(capabilityKey, [action, runId]), sig),
+    approvalProof: (claim) => mac(approvalKey, approvalParts(claim)),
+    verifyApproval: (claim, proof) => same(mac(approvalKey, approvalParts(claim)), proof),
+  };
+}

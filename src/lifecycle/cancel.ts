@@ -1,0 +1,86 @@
+import * as df from 'durable-functions';
+import type { DurableClient } from 'durable-functions';
+import { z } from 'zod';
+import { entityNames } from '../names';
+import { subtaskInstanceId } from '../orchestrators/agentRun';
+
+const live = new Set<string>([
+  df.OrchestrationRuntimeStatus.Running,
+  df.OrchestrationRuntimeStatus.Pending,
+  df.OrchestrationRuntimeStatus.Suspended,
+  df.OrchestrationRuntimeStatus.ContinuedAsNew,
+]);
+
+/** What cancellation needs from a run's status; read with zod, the status is outside data. */
+const runFacts = z.object({
+  input: z.object({ owner: z.string().min(1) }).loose(),
+  customStatus: z
+    .object({ subtasks: z.array(z.object({ id: z.string().min(1) }).loose()).optional() })
+    .loose()
+    .nullish(),
+});
+
+export interface CancelOutcome {
+  /** False when no such run exists. */
+  found: boolean;
+  /** True when the run was still going and has been stopped. */
+  stopped: boolean;
+  runtimeStatus?: string;
+}
+
+/** How long cancellation waits for the run to take its terminate message before settling anyway. */
+const settleWaitMs = 10_000;
+
+/**
+ * Stops a run the product's way: its subtasks first (so none spends on), then the run, and then the
+ * owner's reservation is settled: what the run's calls spent stays counted (each call recorded its spend
+ * as it returned), the rest goes back. Safe to repeat; settling an ended run again changes nothing.
+ */
+export async function cancelAgentRun(
+  client: DurableClient,
+  runId: string,
+  reason: string,
+): Promise<CancelOutcome> {
+  const status = await client.getStatus(runId, { showInput: true });
+  if (!status.instanceId) return { found: false, stopped: false };
+  const facts = runFacts.safeParse(status);
+  if (!facts.success) return { found: true, stopped: false, runtimeStatus: status.runtimeStatus };
+  const owner = facts.data.input.owner;
+  let stopped = false;
+  if (live.has(status.runtimeStatus)) {
+    const children = (facts.data.customStatus?.subtasks ?? []).map((s) => subtaskInstanceId(runId, s.id));
+    await Promise.all(children.map((id) => terminateIfLive(client, id, reason)));
+    stopped = await terminateIfLive(client, runId, reason);
+    await waitUntilEnded(client, [runId, ...children]);
+  }
+  await client.signalEntity(new df.EntityId(entityNames.tokenQuota, owner), 'settle', {
+    runId,
+    now: new Date().toISOString(),
+  });
+  const after = await client.getStatus(runId);
+  return { found: true, stopped, runtimeStatus: after.runtimeStatus };
+}
+
+async function terminateIfLive(client: DurableClient, instanceId: string, reason: string): Promise<boolean> {
+  const status = await client.getStatus(instanceId);
+  if (!status.instanceId || !live.has(status.runtimeStatus)) return false;
+  try {
+    await client.terminate(instanceId, reason);
+    return true;
+  } catch {
+    // It ended between the check and the terminate: nothing to stop.
+    return false;
+  }
+}
+
+/** A terminate is a message; the settle must come after the instance has stopped spending. */
+async function waitUntilEnded(client: DurableClient, ids: string[]): Promise<void> {
+  const giveUpAt = Date.now() + settleWaitMs;
+  for (const id of ids) {
+    while (Date.now() < giveUpAt) {
+      const status = await client.getStatus(id);
+      if (!status.instanceId || !live.has(status.runtimeStatus)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
