@@ -11,8 +11,11 @@ import { createClients } from './clients';
 import { loadConfig } from './config';
 import { createTokenQuotaEntity } from './entities/tokenQuota';
 import { registerAgentRunFunctions } from './functions/agentRuns';
+import { registerApprovalPageFunction } from './functions/approvalPage';
 import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
+import { registerReconciler } from './functions/reconcile';
+import { registerRunEventsFunction } from './functions/runEvents';
 import { registerRunUrlFunctions } from './functions/runUrls';
 import { createSigner } from './lib/capability';
 import { setupTelemetry } from './telemetry/setup';
@@ -32,7 +35,8 @@ setupTelemetry(config.telemetry);
 const clients = createClients(config);
 const signer = createSigner(config.runUrlSigningKey);
 
-app.setup({ enableHttpStream: false });
+// Streams HTTP (the event stream needs it): needs @azure/functions 4.3+ and Functions host 4.28+.
+app.setup({ enableHttpStream: true });
 
 app.http(functionNames.health, {
   route: 'health',
@@ -43,7 +47,10 @@ app.http(functionNames.health, {
 registerAgentRunFunctions(config, signer);
 registerRunUrlFunctions(config, signer, clients);
 registerQuotaFunctions(config);
+registerReconciler();
 registerRunListFunction(config);
+registerRunEventsFunction(config);
+registerApprovalPageFunction(config);
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
 df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);

@@ -255,7 +255,7 @@ export function createApproveAgentRun(config: AppConfig, signer: Signer) {
  * While subtasks run, the parent waits on one Task.all and cannot update its custom status, so the
  * live progress comes from the children (`<runId>-<subtaskId>`), read here.
  */
-async function withLiveProgress(
+export async function withLiveProgress(
   client: DurableClient,
   status: DurableOrchestrationStatus,
 ): Promise<DurableOrchestrationStatus> {

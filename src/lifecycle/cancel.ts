@@ -46,13 +46,11 @@ export async function cancelAgentRun(
   const facts = runFacts.safeParse(status);
   if (!facts.success) return { found: true, stopped: false, runtimeStatus: status.runtimeStatus };
   const owner = facts.data.input.owner;
-  let stopped = false;
-  if (live.has(status.runtimeStatus)) {
-    const children = (facts.data.customStatus?.subtasks ?? []).map((s) => subtaskInstanceId(runId, s.id));
-    await Promise.all(children.map((id) => terminateIfLive(client, id, reason)));
-    stopped = await terminateIfLive(client, runId, reason);
-    await waitUntilEnded(client, [runId, ...children]);
-  }
+  // Children first, also when the run itself has ended already (a raw terminate leaves them running).
+  const children = (facts.data.customStatus?.subtasks ?? []).map((s) => subtaskInstanceId(runId, s.id));
+  await Promise.all(children.map((id) => terminateIfLive(client, id, reason)));
+  const stopped = live.has(status.runtimeStatus) && (await terminateIfLive(client, runId, reason));
+  await waitUntilEnded(client, [runId, ...children]);
   await client.signalEntity(new df.EntityId(entityNames.tokenQuota, owner), 'settle', {
     runId,
     now: new Date().toISOString(),

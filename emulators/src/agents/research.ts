@@ -107,7 +107,8 @@ function topicOf(question: string): string {
     question
       .split('\n')
       .map((l) => l.trim())
-      .find((l) => l !== '') ?? question;
+      // A generic title ("Research the request") names no subject; the line after it does.
+      .find((l) => l !== '' && !/^(research|answer) the request\.?$/i.test(l)) ?? question;
   const topic = firstLine
     .replace(/^(?:(?:and|then|also|next|finally|please|now)[,:]?\s+)+/i, '')
     .replace(

@@ -103,7 +103,8 @@ function tidy(raw: string): string | null {
   // "2-3 weeks" is a range, not a subtraction: a bare hyphen between numbers is not enough.
   const arithmetic = operators.some((op) => op.trim() !== '-' || op.length > 1);
   if (!hasFunction && !arithmetic) return null;
-  if (!/\d/.test(text) || evaluate(text) === null) return null;
+  // "100 / 0" is arithmetic without a value: found, so that the answer can say why it has none.
+  if (!/\d/.test(text) || !parses(text)) return null;
   return text;
 }
 
@@ -124,8 +125,20 @@ function balance(text: string): number {
   return depth;
 }
 
+/** Whether the text is an expression in the calculator's syntax, whatever its value. */
+export function parses(expression: string): boolean {
+  return valueOf(expression) !== 'syntax';
+}
+
 /** The value of an expression in the calculator's syntax; null when it is not one, or not finite. */
 export function evaluate(expression: string): number | null {
+  const value = valueOf(expression);
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+const noValue = new Error('no value');
+
+function valueOf(expression: string): number | 'syntax' | 'no value' {
   const tokens = expression.match(/\d+(?:\.\d+)?|\.\d+|[a-z][a-z0-9]*|[-+*/%^(),]|\S/gi) ?? [];
   let position = 0;
   const peek = () => tokens[position];
@@ -172,7 +185,7 @@ export function evaluate(expression: string): number | null {
     for (let op = peek(); op === '*' || op === '/' || op === '%'; op = peek()) {
       next();
       const right = unary();
-      if (right === 0 && op !== '*') throw new Error('division by zero');
+      if (right === 0 && op !== '*') throw noValue;
       value = op === '*' ? value * right : op === '/' ? value / right : value % right;
     }
     return value;
@@ -189,10 +202,10 @@ export function evaluate(expression: string): number | null {
 
   try {
     const value = sum();
-    if (position !== tokens.length || !Number.isFinite(value)) return null;
-    return value;
-  } catch {
-    return null;
+    if (position !== tokens.length) return 'syntax';
+    return Number.isFinite(value) ? value : 'no value';
+  } catch (error) {
+    return error === noValue ? 'no value' : 'syntax';
   }
 }
 

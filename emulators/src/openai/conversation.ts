@@ -276,8 +276,9 @@ export function intentsOf(focus: string, knownTools: readonly string[]): Intent[
       } else if (expressions.length > 0) {
         for (const expression of expressions) {
           const part = expressions.length === 1 ? text : `Compute ${expression}`;
+          // An expression without a value is an answer's part, which can say why, not a failing tool step.
           intents.push(
-            calculator
+            calculator && evaluate(expression) !== null
               ? { kind: 'tool', text: part, expression, toolName: calculator }
               : { kind: 'answer', text: part, expression },
           );
@@ -307,7 +308,7 @@ export function intentsOf(focus: string, knownTools: readonly string[]): Intent[
 function clausesOf(sentence: string): string[] {
   const parts = sentence
     .split(
-      /,?\s+(?=(?:and then|then|and also|and)\s+(?:please\s+)?(?:research|search|look up|find|compute|calculate|work out|tell|what|why|how|explain|give|list)\b)/i,
+      /,?\s+(?=(?:and then|then|and also|and)\s+(?:please\s+)?(?:research|search|look up|find|compute|calculate|work out|tell|what|why|how|when|where|who|which|explain|give|list|recommend|suggest|compare|describe|summari[sz]e|propose|choose|pick|estimate|evaluate|assess|advise)\b)/i,
     )
     .map((p) => p.trim())
     .filter((p) => p !== '');

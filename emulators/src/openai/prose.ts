@@ -40,7 +40,11 @@ function answerWithoutTools(focus: string, messages: readonly ChatMessage[]): st
   for (const intent of intentsOf(focus, [])) {
     if (intent.expression) {
       const value = evaluate(intent.expression);
-      if (value !== null) lines.push(`${intent.expression} = ${formatNumber(value)}.`);
+      lines.push(
+        value === null
+          ? `${intent.expression} has no finite value (a division by zero, or a result too large).`
+          : `${intent.expression} = ${formatNumber(value)}.`,
+      );
     } else if (intent.time) {
       lines.push(
         `You asked: "${intent.text}" This run offered no time tool, so the offline emulator cannot tell the current time.`,
@@ -211,7 +215,8 @@ function synthesize(findings: string): string {
       computed.push(body.length > 600 ? fact : body);
       continue;
     }
-    research.push(`- ${title ? `${title}: ` : ''}${fact}${cites ? ` ${cites}` : ''}`);
+    // The facts name their subject; the subtask's title would only repeat the request's words.
+    research.push(`- ${fact} ${cites}`);
   }
 
   const lines: string[] = [...new Set(computed)];

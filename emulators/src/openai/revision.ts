@@ -31,7 +31,7 @@ function instructionsOf(comment: string): string[] {
   return comment
     .replace(/\s+/g, ' ')
     .split(
-      /(?<=[.;!])\s+|;\s*|,?\s+(?:and|then|also)\s+(?=(?:please\s+)?(?:add|remove|drop|delete|omit|cut|shorten|make|include|mention|summari[sz]e|keep|leave out|take out)\b)/i,
+      /(?<=[.;!])\s+|;\s*|,?\s+(?:and|then|also)\s+(?=(?:please\s+)?(?:add|remove|drop|delete|omit|cut|shorten|make|include|mention|summari[sz]e|keep|leave out|take out|translate|rewrite|rephrase|change|use|write|explain|expand|format|fix|turn|put|replace|move|sort|list|cite|say|give|answer|simplify|reorder|correct|update|split|merge)\b)/i,
     )
     .map((s) =>
       s
@@ -86,7 +86,7 @@ function shortenDraft(draft: string): Edit {
     while (kept.length < lines.length && /:\s*$/.test(kept.at(-1) ?? '')) kept.push(lines[kept.length] ?? '');
     return { draft: kept.join('\n'), done: true };
   }
-  const sentences = draft.split(/(?<=[.?!])\s+/);
+  const sentences = draft.split(/(?<=[.?!]["')]?)\s+/);
   if (sentences.length > 1) {
     return { draft: sentences.slice(0, Math.ceil(sentences.length / 2)).join(' '), done: true };
   }

@@ -256,4 +256,38 @@ describe('callModel against the Azure OpenAI emulator', () => {
     expect(afterExpiry.cached).toBe(false);
     expect(await chatRequests()).toHaveLength(3);
   });
+  it('keeps prompt and reply within budgetTokens, whatever the prompt, and refuses when none fits', async () => {
+    const callModel = callModelWith();
+    const context = testContext('callModel');
+    const long = 'Explain every step of the arithmetic, and why, in full sentences. '.repeat(30);
+    const shapes: CallModelInput[] = [
+      { tier: 'fast', messages: question, tools: ['calculator', 'current_time'] },
+      { tier: 'strong', messages: [{ role: 'user', content: `${long} What is 3 * 4?` }] },
+      {
+        tier: 'fast',
+        messages: [{ role: 'user', content: `${long} Plan it.` }],
+        responseFormat: { name: 'plan', schema: z.toJSONSchema(z.object({ steps: z.array(z.string()) })) },
+      },
+    ];
+    const finishes: string[] = [];
+    for (const shape of shapes) {
+      for (const budget of [1200, 600]) {
+        const out = expectOk(await callModel({ ...shape, maxTokens: 2000, budgetTokens: budget }, context));
+        expect(out.usage.totalTokens).toBeLessThanOrEqual(budget);
+        finishes.push(out.finishReason);
+      }
+    }
+    // The bound bit: some replies were cut at the lowered max_tokens, not merely short.
+    expect(finishes).toContain('length');
+    const refused = await callModel(
+      { tier: 'strong', messages: [{ role: 'user', content: long }], budgetTokens: 100 },
+      context,
+    );
+    expect(refused).toMatchObject({ ok: false, kind: 'permanent' });
+    expect(refused.ok ? '' : refused.message).toMatch(
+      /^The run has spent its token budget: 100 tokens are left/,
+    );
+    // The refused call never reached the service.
+    expect((await chatRequests()).length).toBe(shapes.length * 2);
+  });
 });

@@ -1,0 +1,55 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import * as df from 'durable-functions';
+import { cancelAgentRun } from '../lifecycle/cancel';
+import { orchestratorNames } from '../names';
+
+/** Reconciler function name; the devhost runs it on demand at POST /admin/functions/reconcileReservations. */
+export const reconcileFunctionName = 'reconcileReservations';
+
+/** Every five minutes: a run ended behind the product's back holds its reservation at most this long. */
+const schedule = '0 */5 * * * *';
+
+/** Reservations roll over after two periods, so older runs hold nothing to release. */
+const lookBackMs = 62 * 24 * 60 * 60 * 1000;
+
+/**
+ * Releases the reservations of runs that ended without settling: a raw terminate through the management
+ * API, or a run that failed where its own clean-up could not run. Every run that ended abnormally gets a
+ * `settle` signal; settling is idempotent, so a run that settled itself is left as it was, and what its
+ * calls spent (recorded call by call) stays counted.
+ *
+ * Why a timer and not the entity: an entity cannot ask for an orchestration's status, and signals into it
+ * are the only thing it sees. A run purged right after a raw terminate, before the next tick, is not
+ * found here; the product's purge settles before it purges.
+ */
+export async function reconcileReservations(
+  client: df.DurableClient,
+  now: Date,
+  log: (message: string) => void,
+): Promise<number> {
+  const ended = await client.getStatusBy({
+    createdTimeFrom: new Date(now.getTime() - lookBackMs),
+    createdTimeTo: now,
+    runtimeStatus: [df.OrchestrationRuntimeStatus.Terminated, df.OrchestrationRuntimeStatus.Failed],
+  });
+  let signalled = 0;
+  for (const status of ended) {
+    if (status.name !== orchestratorNames.agentRun) continue;
+    // Its subtasks may still be running (a raw terminate does not stop them): the product's cancellation
+    // stops them and then settles.
+    const outcome = await cancelAgentRun(client, status.instanceId, 'the run ended without settling');
+    if (outcome.found) signalled += 1;
+  }
+  if (signalled > 0) log(`Reconciler: asked ${signalled} ended runs' reservations to settle.`);
+  return signalled;
+}
+
+export function registerReconciler(): void {
+  app.timer(reconcileFunctionName, {
+    schedule,
+    extraInputs: [df.input.durableClient()],
+    handler: async (_timer: Timer, context: InvocationContext) => {
+      await reconcileReservations(df.getClient(context), new Date(), (m) => context.log(m));
+    },
+  });
+}
