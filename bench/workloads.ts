@@ -73,7 +73,12 @@ const appDir = path.resolve(__dirname, '..', '..', 'bench', 'fixtures', 'app');
 interface Sample {
   ms: number;
   rssMb: number;
+  /** The run was stopped at the time limit: `ms` is the limit, a lower bound. */
+  cut?: boolean;
 }
+
+/** A run that takes longer is stopped: its time is shown as "> limit". */
+const limitMs = 60_000;
 
 // ---------------------------------------------------------------- one measurement (child process)
 
@@ -91,7 +96,11 @@ async function measureDevhost(workload: Workload, store: 'memory' | 'sqlite'): P
     const started = performance.now();
     if (workload.signals) {
       for (let i = 0; i < workload.signals; i++) {
-        const answer = await fetch(`${api}/entities/tally/k?op=add`, { method: 'POST', body: '1' });
+        const answer = await fetch(`${api}/entities/tally/k?op=add`, {
+          method: 'POST',
+          body: '1',
+          headers: { 'content-type': 'application/json' },
+        });
         await answer.arrayBuffer();
       }
       for (;;) {
@@ -183,8 +192,15 @@ function runChild(workload: Workload, engine: Engine): Promise<Sample | undefine
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';
+    let cut = false;
+    const timer = setTimeout(() => {
+      cut = true;
+      child.kill('SIGKILL');
+    }, limitMs);
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (cut) return resolve({ ms: limitMs, rssMb: Number.NaN, cut: true });
       const line = output.trim().split('\n').pop() ?? '';
       if (code !== 0)
         return reject(new Error(`${workload.id} on ${engine} exited with ${String(code)}:\n${output}`));
@@ -204,7 +220,8 @@ function sleep(ms: number): Promise<void> {
 
 const fmtMs = (ms: number | undefined) =>
   ms === undefined ? 'n/a' : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
-const fmtRss = (mb: number | undefined) => (mb === undefined ? 'n/a' : `${mb.toFixed(0)} MB`);
+const fmtRss = (mb: number | undefined) =>
+  mb === undefined || Number.isNaN(mb) ? 'n/a' : `${mb.toFixed(0)} MB`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -243,17 +260,24 @@ async function main(): Promise<void> {
   ];
   const rows: string[][] = [];
   for (const workload of workloads.filter((w) => !only || only.includes(w.id))) {
-    const results: Record<Engine, { ms?: number; rssMb?: number }> = { memory: {}, sqlite: {}, peer: {} };
+    const results: Record<Engine, { ms?: number; rssMb?: number; cut?: boolean }> = {
+      memory: {},
+      sqlite: {},
+      peer: {},
+    };
     for (const engine of ['memory', 'sqlite', 'peer'] as const) {
       const samples: Sample[] = [];
       for (let i = 0; i < runs; i++) {
         const sample = await runChild(workload, engine);
         if (sample) samples.push(sample);
+        // One run past the limit says enough; three would only cost three minutes.
+        if (sample?.cut) break;
       }
       if (samples.length > 0) {
         results[engine] = {
           ms: median(samples.map((s) => s.ms)),
           rssMb: median(samples.map((s) => s.rssMb)),
+          cut: samples.some((s) => s.cut),
         };
       }
       process.stderr.write(`${workload.id} ${engine}: ${fmtMs(results[engine].ms)}\n`);
@@ -261,14 +285,15 @@ async function main(): Promise<void> {
     const ratio = (devhost?: number) =>
       devhost === undefined || results.peer.ms === undefined
         ? 'n/a'
-        : `${(results.peer.ms / devhost).toFixed(2)}×`;
+        : `${results.peer.cut ? '> ' : ''}${(results.peer.ms / devhost).toFixed(2)}×`;
+    const shown = (engine: Engine) => `${results[engine].cut ? '> ' : ''}${fmtMs(results[engine].ms)}`;
     rows.push([
       workload.label,
-      fmtMs(results.memory.ms),
+      shown('memory'),
       fmtRss(results.memory.rssMb),
-      fmtMs(results.sqlite.ms),
+      shown('sqlite'),
       fmtRss(results.sqlite.rssMb),
-      fmtMs(results.peer.ms),
+      shown('peer'),
       fmtRss(results.peer.rssMb),
       ratio(results.memory.ms),
       ratio(results.sqlite.ms),

@@ -12,9 +12,11 @@ import { createClients } from './clients';
 import { loadConfig } from './config';
 import { createTokenQuotaEntity } from './entities/tokenQuota';
 import { registerAgentRunFunctions } from './functions/agentRuns';
+import { registerApprovalPageFunction } from './functions/approvalPage';
 import { health } from './functions/health';
 import { registerQuotaFunctions } from './functions/quota';
 import { registerReconciler } from './functions/reconcile';
+import { registerRunEventsFunction } from './functions/runEvents';
 import { registerRunUrlFunctions } from './functions/runUrls';
 import { createSigner } from './lib/capability';
 import { registerRunListFunction } from './functions/runList';
@@ -30,7 +32,8 @@ const config = loadConfig();
 const clients = createClients(config);
 const signer = createSigner(config.runUrlSigningKey);
 
-app.setup({ enableHttpStream: false });
+// Streams HTTP (the event stream needs it): needs @azure/functions 4.3+ and Functions host 4.28+.
+app.setup({ enableHttpStream: true });
 
 app.http(functionNames.health, {
   route: 'health',
@@ -43,6 +46,8 @@ registerRunUrlFunctions(config, signer, clients);
 registerQuotaFunctions(config);
 registerReconciler();
 registerRunListFunction(config);
+registerRunEventsFunction(config, clients.blobService);
+registerApprovalPageFunction(config, clients.blobService);
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
 df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);

@@ -7,6 +7,8 @@ export const functionNames = {
   startAgentRun: 'startAgentRun',
   getAgentRun: 'getAgentRun',
   listAgentRuns: 'listAgentRuns',
+  agentRunEvents: 'agentRunEvents',
+  approvalPage: 'approvalPage',
   approveAgentRun: 'approveAgentRun',
   runStatus: 'agentRunStatus',
   runEvent: 'agentRunEvent',

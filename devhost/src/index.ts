@@ -71,6 +71,10 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
   const server = createServer((req, res) => {
     void handleRequest(context, req, res, `${host}:${String(port)}`);
   });
+  // A client that half-closes after sending its request still gets the answer, as from the real
+  // host; Node's default ends the socket at the client's FIN, which loses answers that take a moment
+  // (a streamed function's always do).
+  (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   let port = 0;
   const runtime = new FunctionsRuntime(log);
   let uninstall: (() => void) | undefined;

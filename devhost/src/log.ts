@@ -24,6 +24,11 @@ export class HostLog {
     if (this.level !== 'quiet') this.sink(line);
   }
 
+  /** Milestones of an orchestration: a stage it reports, its end. One line each, at info and verbose. */
+  event(line: string): void {
+    if (this.level !== 'quiet') this.sink(line);
+  }
+
   /** Executing/Executed lines. */
   invocation(line: string): void {
     if (this.level !== 'quiet') this.sink(line);

@@ -12,6 +12,8 @@ export interface DevHostProcess {
   /** `http://127.0.0.1:PORT`, without a trailing slash. */
   baseUrl: string;
   port: number;
+  /** The host's process id, for measuring what it costs (bench/). */
+  pid: number;
   /** Everything the host printed so far (stdout and stderr). */
   logs(): string;
   /** SIGTERM, then SIGKILL if it has not exited within 5 s. Safe to call twice. */
@@ -103,6 +105,7 @@ export async function startDevHostProcess(options: DevHostProcessOptions): Promi
     return {
       baseUrl,
       port: Number(new URL(baseUrl).port),
+      pid: child.pid ?? 0,
       logs: () => output,
       stop,
       kill,

@@ -17,7 +17,7 @@ import {
   type ApprovalEvent,
   type RunOutcome,
 } from '../contracts/agentRun';
-import { draftBlobSchema } from '../contracts/result';
+import { draftBlobSchema, type DraftBlob } from '../contracts/result';
 import type { Citation } from '../contracts/research';
 import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../entities/tokenQuota';
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
@@ -261,7 +261,7 @@ export function createApproveAgentRun(config: AppConfig, signer: Signer, blobs: 
  * While subtasks run, the parent waits on one Task.all and cannot update its custom status, so the
  * live progress comes from the children (`<runId>-<subtaskId>`), read here.
  */
-async function withLiveProgress(
+export async function withLiveProgress(
   client: DurableClient,
   status: DurableOrchestrationStatus,
 ): Promise<DurableOrchestrationStatus> {
@@ -367,22 +367,32 @@ export function approversNow(status: DurableOrchestrationStatus): string[] {
  * and its citations, read from the draft's blob. Should the blob be unreadable, the view keeps the
  * preview and says so rather than failing.
  */
-async function withFullDraft(blobs: BlobServiceClient, view: RunView): Promise<RunView> {
+export async function withFullDraft(blobs: BlobServiceClient, view: RunView): Promise<RunView> {
   if (!view.approval) return view;
-  const [container, ...rest] = view.approval.draftBlob.split('/');
+  const draft = await readDraft(blobs, view.approval.draftBlob);
+  return {
+    ...view,
+    approval: draft.ok
+      ? { ...view.approval, draft: draft.text, citations: draft.citations }
+      : { ...view.approval, draftUnavailable: draft.message },
+  };
+}
+
+/** Reads a draft blob named `<container>/<path>`, as the custom status refers to it. */
+export async function readDraft(
+  blobs: BlobServiceClient,
+  blobName: string,
+): Promise<({ ok: true } & DraftBlob) | { ok: false; message: string }> {
+  const [container, ...rest] = blobName.split('/');
   try {
     const body = await blobs
       .getContainerClient(container ?? '')
       .getBlockBlobClient(rest.join('/'))
       .downloadToBuffer();
-    const draft = draftBlobSchema.parse(JSON.parse(body.toString('utf8')));
-    return { ...view, approval: { ...view.approval, draft: draft.text, citations: draft.citations } };
+    return { ok: true, ...draftBlobSchema.parse(JSON.parse(body.toString('utf8'))) };
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return {
-      ...view,
-      approval: { ...view.approval, draftUnavailable: `Could not read the draft: ${reason}` },
-    };
+    return { ok: false, message: `Could not read the draft: ${reason}` };
   }
 }
 

@@ -654,7 +654,6 @@ const hostAnswers: {
 }[] = [
   { name: 'DELETE on a run', method: 'DELETE', path: runOf, headers: owner, status: 404 },
   { name: 'PUT on the runs collection', method: 'PUT', path: () => runs, headers: owner, status: 404 },
-  { name: 'GET on an approval', method: 'GET', path: approvalOf, headers: owner, status: 404 },
   { name: 'PATCH on a quota', method: 'PATCH', path: () => '/api/quota/victim', headers: admin, status: 404 },
   { name: 'POST on a quota', method: 'POST', path: () => '/api/quota/victim', headers: admin, status: 404 },
   {

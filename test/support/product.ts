@@ -13,6 +13,8 @@ export interface Product {
   /** The AI emulators' base URL, for /_emulator/ faults and request logs. */
   emulatorUrl: string;
   blobConnectionString: string;
+  /** The devhost's process id. */
+  hostPid: number;
   logs(): string;
   stop(): Promise<void>;
 }
@@ -57,6 +59,7 @@ export async function startProduct(
       baseUrl: host.baseUrl,
       emulatorUrl: emulators.url,
       blobConnectionString: azurite.connectionString,
+      hostPid: host.pid,
       logs: () => host.logs(),
       stop: stopAll,
     };

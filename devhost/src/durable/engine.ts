@@ -495,6 +495,7 @@ export class DurableEngine {
     if (retryKey !== undefined) this.#advanceRetry(instance, retryKey, batch[batch.length - 1], work, now);
     if (work.unsupported !== undefined && failure === undefined) failure = work.unsupported;
 
+    const previousStatus = instance.customStatus;
     if (state?.customStatus !== undefined) {
       const customStatus = JSON.stringify(state.customStatus);
       // The extension refuses a custom status over 16 KB of UTF-16 text (two bytes per code unit).
@@ -566,11 +567,38 @@ export class DurableEngine {
           'of the Durable Task extension, which has no entity locks. Locks are not supported here.',
       );
     }
+    this.#logMilestones(instance, previousStatus, finished);
     this.#afterCommit(items, work);
     if (finished || resetHistory || work.timersScheduled || cancelled.length > 0) {
       this.#armWake(id, await this.store.pendingMessages(id));
     }
     if (leftover || resetHistory) this.#wake(id);
+  }
+
+  /**
+   * One line when an orchestration reports a new `stage` in its custom status (a run waiting for approval),
+   * is escalated (`approval.escalated` turns true), or ends - with the `status` its output names, if any
+   * (a run that expired).
+   */
+  #logMilestones(instance: OrchestrationRecord, previousStatus: string | null, finished: boolean): void {
+    const who = `Orchestration '${instance.name}' (${instance.instanceId})`;
+    if (instance.customStatus !== previousStatus) {
+      const before = milestoneFields(previousStatus);
+      const now = milestoneFields(instance.customStatus);
+      if (now.stage !== undefined && now.stage !== before.stage) this.log.event(`${who}: ${now.stage}`);
+      if (now.escalated && !before.escalated) this.log.event(`${who}: approval escalated`);
+    }
+    if (!finished) return;
+    const output = instance.output === null ? undefined : parseJson(instance.output);
+    const named =
+      output && typeof output === 'object' && typeof (output as { status?: unknown }).status === 'string'
+        ? ` (${(output as { status: string }).status})`
+        : '';
+    const reason =
+      instance.runtimeStatus === 'Failed' && typeof output === 'string'
+        ? `: ${(output.split('\n')[0] ?? '').trim()}`
+        : '';
+    this.log.event(`${who} ${instance.runtimeStatus.toLowerCase()}${named}${reason}`);
   }
 
   /**
@@ -962,6 +990,7 @@ export class DurableEngine {
       send: work.send,
     });
     this.#armWake(instance.instanceId, []);
+    this.log.event(`Orchestration '${instance.name}' (${instance.instanceId}) terminated: ${reason}`);
     this.#afterCommit([], work);
   }
 
@@ -1278,6 +1307,16 @@ export function compareVersions(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function milestoneFields(customStatus: string | null): { stage?: string; escalated?: boolean } {
+  const value = customStatus === null ? undefined : parseJson(customStatus);
+  if (!value || typeof value !== 'object') return {};
+  const { stage, approval } = value as { stage?: unknown; approval?: { escalated?: unknown } };
+  return {
+    ...(typeof stage === 'string' ? { stage } : {}),
+    ...(approval?.escalated === true ? { escalated: true } : {}),
+  };
 }
 
 /** Execution ids are GUIDs without dashes, as the Durable Task Framework writes them. */

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Module from 'node:module';
-import { type HostLog, describeError } from '../log';
+import { type HostLog, describeError, errorMessage } from '../log';
 
 export interface BindingInfo {
   type?: string | null;
@@ -284,8 +284,14 @@ export class FunctionsRuntime {
     }
 
     const duration = Math.round(performance.now() - started);
+    // A failure says why on the same line: the first line of the error, not its stack. An orchestrator's
+    // failure is the engine's to explain (it logs the orchestration's end with the reason).
+    const why =
+      outcome.ok || registered.triggerType === 'orchestrationTrigger'
+        ? ''
+        : `: ${(errorMessage(outcome.error).split('\n')[0] ?? '').trim().slice(0, 300)}`;
     logInvocation(
-      `Executed 'Functions.${functionName}' (${outcome.ok ? 'Succeeded' : 'Failed'}, Id=${invocationId}, Duration=${duration}ms)`,
+      `Executed 'Functions.${functionName}' (${outcome.ok ? 'Succeeded' : 'Failed'}, Id=${invocationId}, Duration=${duration}ms)${why}`,
     );
     return outcome;
   }

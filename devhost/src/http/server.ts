@@ -87,7 +87,10 @@ export async function handleRequest(
     else res.end();
   }
   const elapsed = Math.round(performance.now() - started);
-  context?.log.request(`${method} ${url.pathname}${url.search} ${res.statusCode} ${elapsed}ms`);
+  const line = `${method} ${url.pathname}${url.search} ${res.statusCode} ${elapsed}ms`;
+  // The app's own durable client calls (status polls, raised events) go to the rpc base: engine detail.
+  if (url.pathname.startsWith('/durabletask/')) context?.log.debug(line);
+  else context?.log.request(line);
 }
 
 async function route(

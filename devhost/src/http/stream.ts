@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type FunctionsRuntime, type ParameterBinding, type TypedData } from '../functions/runtime';
 import { type HostLog, describeError } from '../log';
-import { send } from './io';
+import { readBody, send } from './io';
 
 /** Hop-by-hop headers a proxy never forwards (RFC 9110 section 7.6.1). */
 const hopByHop = new Set([
@@ -40,7 +40,17 @@ export async function invokeStreaming(
     if (value === undefined) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
-  const triggerMetadata: Record<string, TypedData> = { Headers: { json: JSON.stringify(headers) } };
+  // The request body is read first and sent whole: a function that answers before reading all of a
+  // body (a 413) would otherwise reset the proxy connection while the host is still writing to it.
+  // Framing headers describe the client's connection; the function is told the length it gets.
+  const body = await readBody(req);
+  const functionHeaders = Object.fromEntries(
+    Object.entries(headers).filter(
+      ([name]) => !hopByHop.has(name.toLowerCase()) && name !== 'content-length',
+    ),
+  );
+  if (body.length > 0) functionHeaders['content-length'] = String(body.length);
+  const triggerMetadata: Record<string, TypedData> = { Headers: { json: JSON.stringify(functionHeaders) } };
   for (const [key, value] of Object.entries(params)) triggerMetadata[key] = { string: value };
 
   const forwardHeaders: Record<string, string> = {};
@@ -50,9 +60,8 @@ export async function invokeStreaming(
   forwardHeaders['x-ms-invocation-id'] = invocationId;
   forwardHeaders['x-forwarded-host'] = headers.host ?? url.host;
   forwardHeaders['x-forwarded-proto'] = url.protocol.replace(':', '');
-  if (req.headers['content-length'] === undefined && req.method !== 'GET' && req.method !== 'HEAD') {
-    forwardHeaders['transfer-encoding'] = 'chunked';
-  }
+  delete forwardHeaders['content-length'];
+  if (body.length > 0) forwardHeaders['content-length'] = String(body.length);
 
   const target = new URL(`${url.pathname}${url.search}`, proxyUri);
   let stop = (): void => undefined;
@@ -78,14 +87,17 @@ export async function invokeStreaming(
       });
     });
     proxyReq.on('error', (error) => {
-      if (!res.headersSent) log.debug(`Stream proxy for ${functionName} closed: ${describeError(error)}`);
+      log.debug(`Stream proxy for ${functionName} closed: ${describeError(error)}`);
+      if (!res.headersSent) send(res, 502, 'The function closed its stream without an answer.');
+      else res.destroy();
       resolve();
     });
     // A client that goes away closes the proxy connection too, so the library stops writing to it.
-    res.on('close', () => {
+    // The socket, not the response: a client that half-closes after sending still waits for the answer.
+    res.socket?.on('close', () => {
       if (!res.writableFinished) proxyReq.destroy();
     });
-    req.pipe(proxyReq);
+    proxyReq.end(body);
     stop = () => proxyReq.destroy();
   });
 
