@@ -4,6 +4,7 @@ import { createCallModel } from './activities/callModel';
 import { createDeliverWebhook } from './activities/deliverWebhook';
 import { createCollectResearch, createPollResearch, createStartResearch } from './activities/research';
 import { createRunTool } from './activities/runTool';
+import { createSaveDraft } from './activities/saveDraft';
 import { createSaveResult } from './activities/saveResult';
 import { atActivityBoundary } from './activities/boundary';
 import { createVerifyApproval } from './activities/verifyApproval';
@@ -44,13 +45,13 @@ app.http(functionNames.health, {
   authLevel: 'anonymous',
   handler: health,
 });
-registerAgentRunFunctions(config, signer);
+registerAgentRunFunctions(config, signer, clients);
 registerRunUrlFunctions(config, signer, clients);
 registerQuotaFunctions(config);
 registerReconciler();
 registerRunListFunction(config);
-registerRunEventsFunction(config);
-registerApprovalPageFunction(config);
+registerRunEventsFunction(config, clients.blobService);
+registerApprovalPageFunction(config, clients.blobService);
 
 df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
 df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);
@@ -73,5 +74,6 @@ activity(activityNames.startResearch, createStartResearch({ clients, config }));
 activity(activityNames.pollResearch, createPollResearch({ clients, config }));
 activity(activityNames.collectResearch, createCollectResearch({ clients, config }));
 activity(activityNames.saveResult, createSaveResult({ clients, config }));
+activity(activityNames.saveDraft, createSaveDraft({ clients, config }));
 activity(activityNames.verifyApproval, createVerifyApproval(signer));
 activity(activityNames.deliverWebhook, createDeliverWebhook({ config }));

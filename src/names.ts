@@ -35,6 +35,7 @@ export const activityNames = {
   pollResearch: 'pollResearch',
   collectResearch: 'collectResearch',
   saveResult: 'saveResult',
+  saveDraft: 'saveDraft',
   verifyApproval: 'verifyApproval',
   deliverWebhook: 'deliverWebhook',
 } as const;

@@ -247,14 +247,31 @@ export const runStages = [
 ] as const;
 export type RunStage = (typeof runStages)[number];
 
+/**
+ * The approval on offer, as the custom status carries it: bounded, whatever the model wrote. The whole
+ * draft and its citations are in `draftBlob` (inside the results container); the approvers follow from
+ * the input and `escalated` (see approversOf).
+ */
 export interface PendingApproval {
   round: number;
-  draft: string;
-  citations: Citation[];
-  approvers: string[];
+  /** The draft's first characters (at most draftPreviewChars). */
+  draftPreview: string;
+  draftChars: number;
+  citationCount: number;
+  /** `<container>/<runId>/draft-<round>.json`. */
+  draftBlob: string;
   deadline: string;
   escalated: boolean;
 }
+
+/** Who may decide: the owner, the approvers, and after an escalation those it went to. */
+export function approversOf(owner: string, settings: ApprovalSettings | null, escalated: boolean): string[] {
+  const approvers = [owner, ...(settings?.approvers ?? [])];
+  return escalated ? [...new Set([...approvers, ...(settings?.escalateTo ?? [])])] : approvers;
+}
+
+/** Longest subtask title the custom status carries. */
+export const statusTitleChars = 80;
 
 /** The orchestration's custom status, readable through the status URL at every stage. */
 export interface WebhookTarget {

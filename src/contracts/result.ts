@@ -15,3 +15,32 @@ export interface SaveResultOutput {
   container: string;
   etag?: string;
 }
+
+/** Longest draft excerpt the custom status carries; the whole draft lives in its blob. */
+export const draftPreviewChars = 280;
+
+/** Payloads of the `saveDraft` activity: one draft per run and approval round. */
+export const saveDraftInputSchema = z.object({
+  runId: z.string().min(1),
+  round: z.number().int().min(0),
+  text: z.string(),
+  citations: z.array(z.object({ title: z.string(), url: z.string() })),
+});
+export type SaveDraftInput = z.output<typeof saveDraftInputSchema>;
+
+export interface SaveDraftOutput {
+  /** `<container>/<runId>/draft-<round>.json`. */
+  blobName: string;
+}
+
+/** The JSON body of a draft blob. */
+export const draftBlobSchema = z.object({
+  text: z.string(),
+  citations: z.array(z.object({ title: z.string(), url: z.string() })),
+});
+export type DraftBlob = z.output<typeof draftBlobSchema>;
+
+/** The blob a run's draft for one round is stored under, inside the results container. */
+export function draftBlobPath(runId: string, round: number): string {
+  return `${runId}/draft-${round}.json`;
+}

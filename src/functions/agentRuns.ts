@@ -5,8 +5,11 @@ import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import { toolNames } from '../agents/tools';
 import type { AppConfig } from '../config';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import type { AppClients } from '../clients';
 import {
   approvalBodySchema,
+  approversOf,
   startAgentRunBodySchema,
   type AgentRunInput,
   type AgentRunResult,
@@ -14,6 +17,8 @@ import {
   type ApprovalEvent,
   type RunOutcome,
 } from '../contracts/agentRun';
+import { draftBlobSchema, type DraftBlob } from '../contracts/result';
+import type { Citation } from '../contracts/research';
 import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../entities/tokenQuota';
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
 import type { Signer } from '../lib/capability';
@@ -42,9 +47,9 @@ const maxRunTokens = 1_000_000;
 /** How long the approval endpoint waits for the run to take the decision before answering. */
 const approvalSettleMs = 5000;
 
-export function registerAgentRunFunctions(config: AppConfig, signer: Signer): void {
+export function registerAgentRunFunctions(config: AppConfig, signer: Signer, clients: AppClients): void {
   const extraInputs = [df.input.durableClient()];
-  const approve = createApproveAgentRun(config, signer);
+  const approve = createApproveAgentRun(config, signer, clients.blobService);
   app.http(functionNames.startAgentRun, {
     route: 'agent-runs',
     methods: ['POST'],
@@ -57,7 +62,7 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer): vo
     methods: ['GET'],
     authLevel: 'function',
     extraInputs,
-    handler: withProblemAnswers(createGetAgentRun(config)),
+    handler: withProblemAnswers(createGetAgentRun(config, clients.blobService)),
   });
   app.http(functionNames.approveAgentRun, {
     route: 'agent-runs/{id}/approval',
@@ -182,19 +187,19 @@ function withoutRestart<T extends object>(payload: T): Omit<T, 'restartPostUri'>
 }
 
 /** `GET /api/agent-runs/{id}`: the run as its owner (or one of its approvers) sees it. */
-export function createGetAgentRun(config: AppConfig) {
+export function createGetAgentRun(config: AppConfig, blobs: BlobServiceClient) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const who = resolveCaller(request, config.authMode);
     if (!who.ok) return who.response;
     const found = await findVisibleRun(request, context, who.caller);
     if (!found.ok) return found.response;
     const status = await withLiveProgress(df.getClient(context), found.status);
-    return { status: 200, jsonBody: runView(request, status) };
+    return { status: 200, jsonBody: await withFullDraft(blobs, runView(request, status)) };
   };
 }
 
 /** `POST /api/agent-runs/{id}/approval`: raises the approval event for the draft now on offer. */
-export function createApproveAgentRun(config: AppConfig, signer: Signer) {
+export function createApproveAgentRun(config: AppConfig, signer: Signer, blobs: BlobServiceClient) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const who = resolveCaller(request, config.authMode);
     if (!who.ok) return who.response;
@@ -224,7 +229,7 @@ export function createApproveAgentRun(config: AppConfig, signer: Signer) {
         },
       );
     }
-    if (!canApprove(caller, { owner: ownerOf(status), approvers: pending.approvers })) {
+    if (!canApprove(caller, { owner: ownerOf(status), approvers: approversNow(status) })) {
       return problem(404, 'Run not found', `No run ${runId} that you can see.`);
     }
 
@@ -247,7 +252,8 @@ export function createApproveAgentRun(config: AppConfig, signer: Signer) {
     context.log(`Run ${runId}: ${caller.userId} chose ${event.decision} for round ${event.round}.`);
     const settled = await waitUntilDecided(client, runId, pending.round);
     const { proof: _proof, ...accepted } = event;
-    return { status: 202, jsonBody: { accepted, run: runView(request, settled ?? status) } };
+    const run = await withFullDraft(blobs, runView(request, settled ?? status));
+    return { status: 202, jsonBody: { accepted, run } };
   };
 }
 
@@ -298,7 +304,7 @@ async function findVisibleRun(
   if (!status || status.name !== orchestratorNames.agentRun) return notFound;
   const owner = ownerOf(status);
   if (owner === caller.userId) return { ok: true, status };
-  const approvers = customStatusOf(status)?.approval?.approvers ?? inputOf(status)?.approval?.approvers ?? [];
+  const approvers = approversNow(status);
   if (owner !== '' && canApprove(caller, { owner, approvers })) return { ok: true, status };
   return notFound;
 }
@@ -346,6 +352,52 @@ export function customStatusOf(status: DurableOrchestrationStatus): AgentRunStat
   return custom && typeof custom === 'object' ? (custom as AgentRunStatus) : undefined;
 }
 
+/** Who may decide the run's approval now (the custom status says whether it escalated). */
+export function approversNow(status: DurableOrchestrationStatus): string[] {
+  const input = inputOf(status);
+  return approversOf(
+    ownerOf(status),
+    input?.approval ?? null,
+    customStatusOf(status)?.approval?.escalated ?? false,
+  );
+}
+
+/**
+ * The custom status carries only a preview of the draft on offer; the run view shows the whole draft
+ * and its citations, read from the draft's blob. Should the blob be unreadable, the view keeps the
+ * preview and says so rather than failing.
+ */
+export async function withFullDraft(blobs: BlobServiceClient, view: RunView): Promise<RunView> {
+  if (!view.approval) return view;
+  const draft = await readDraft(blobs, view.approval.draftBlob);
+  return {
+    ...view,
+    approval: draft.ok
+      ? { ...view.approval, draft: draft.text, citations: draft.citations }
+      : { ...view.approval, draftUnavailable: draft.message },
+  };
+}
+
+/** Reads a draft blob named `<container>/<path>`, as the custom status refers to it. */
+export async function readDraft(
+  blobs: BlobServiceClient,
+  blobName: string,
+): Promise<({ ok: true } & DraftBlob) | { ok: false; message: string }> {
+  const [container, ...rest] = blobName.split('/');
+  try {
+    const body = await blobs
+      .getContainerClient(container ?? '')
+      .getBlockBlobClient(rest.join('/'))
+      .downloadToBuffer();
+    return { ok: true, ...draftBlobSchema.parse(JSON.parse(body.toString('utf8'))) };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return { ok: false, message: `Could not read the draft: ${reason}` };
+  }
+}
+
+export type RunView = ReturnType<typeof runView>;
+
 export function isFinished(status: DurableOrchestrationStatus): boolean {
   return ['Completed', 'Failed', 'Terminated', 'Canceled'].includes(String(status.runtimeStatus));
 }
@@ -382,6 +434,10 @@ export function runView(request: HttpRequest, status: DurableOrchestrationStatus
       ? {
           approval: {
             ...custom.approval,
+            approvers: approversNow(status),
+            draft: custom.approval.draftPreview,
+            citations: [] as Citation[],
+            draftUnavailable: undefined as string | undefined,
             howToApprove: {
               method: 'POST',
               url: links.approval,

@@ -3,13 +3,13 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import escapeHtml from 'escape-html';
 import type { AppConfig } from '../config';
-import type { AgentRunStatus, PendingApproval } from '../contracts/agentRun';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import type { Citation } from '../contracts/research';
 import { problem, withProblemAnswers } from '../lib/http';
 import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { functionNames, orchestratorNames } from '../names';
-import { getStatusOrNull, inputOf, runView } from './agentRuns';
+import { approversNow, getStatusOrNull, inputOf, runView, withFullDraft } from './agentRuns';
 
 /**
  * `GET /api/agent-runs/{id}/approval` with `Accept: text/html`: the page an approver opens from a link.
@@ -21,17 +21,17 @@ import { getStatusOrNull, inputOf, runView } from './agentRuns';
  * needs from data- attributes and writes model text back only through textContent.
  */
 
-export function registerApprovalPageFunction(config: AppConfig): void {
+export function registerApprovalPageFunction(config: AppConfig, blobs: BlobServiceClient): void {
   app.http(functionNames.approvalPage, {
     route: 'agent-runs/{id}/approval',
     methods: ['GET'],
     authLevel: 'function',
     extraInputs: [df.input.durableClient()],
-    handler: withProblemAnswers(createApprovalPage(config)),
+    handler: withProblemAnswers(createApprovalPage(config, blobs)),
   });
 }
 
-export function createApprovalPage(config: AppConfig) {
+export function createApprovalPage(config: AppConfig, blobs: BlobServiceClient) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const accept = request.headers.get('accept') ?? '';
     if (!/text\/html|\*\/\*/i.test(accept) || /application\/json/i.test(accept)) {
@@ -49,11 +49,11 @@ export function createApprovalPage(config: AppConfig) {
     const notFound = () => page(404, 'Run not found', `<p>No run ${escapeHtml(id)} that you can see.</p>`);
     if (!status || status.name !== orchestratorNames.agentRun) return notFound();
     const owner = inputOf(status)?.owner ?? '';
-    const custom = status.customStatus as AgentRunStatus | null | undefined;
-    const approvers = custom?.approval?.approvers ?? inputOf(status)?.approval?.approvers ?? [];
-    if (owner === '' || !canApprove(who.caller, { owner, approvers })) return notFound();
-    const view = runView(request, status);
-    return page(200, `Approve run ${id}`, renderApproval(view, custom?.approval), {
+    if (owner === '' || !canApprove(who.caller, { owner, approvers: approversNow(status) }))
+      return notFound();
+    // The status carries only a preview; the page shows the whole draft, read from its blob.
+    const view = await withFullDraft(blobs, runView(request, status));
+    return page(200, `Approve run ${id}`, renderApproval(view, view.approval), {
       runId: id,
       approvalUrl: view.links.approval,
       eventsUrl: `${view.links.run}/events`,
@@ -71,7 +71,16 @@ interface PageView {
 }
 
 /** The body of the page; pure, so tests can feed it hostile text. */
-export function renderApproval(view: PageView, pending: PendingApproval | undefined): string {
+/** The draft on offer, as the run view shows it (the whole text, read from its blob). */
+export interface OfferedDraft {
+  round: number;
+  draft: string;
+  citations: Citation[];
+  deadline: string;
+  escalated: boolean;
+}
+
+export function renderApproval(view: PageView, pending: OfferedDraft | undefined): string {
   const waiting = view.status === 'awaiting-approval' && pending !== undefined;
   const text = waiting ? pending.draft : (view.answer ?? '');
   const citations = waiting ? pending.citations : (view.citations ?? []);

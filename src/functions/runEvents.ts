@@ -2,13 +2,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import type { AppConfig } from '../config';
 import type { AgentRunStatus } from '../contracts/agentRun';
 import { problem, withProblemAnswers } from '../lib/http';
 import { canApprove, isAdmin, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { functionNames, orchestratorNames } from '../names';
-import { getStatusOrNull, inputOf, isFinished, runView, withLiveProgress } from './agentRuns';
+import {
+  approversNow,
+  getStatusOrNull,
+  inputOf,
+  isFinished,
+  readDraft,
+  runView,
+  withLiveProgress,
+} from './agentRuns';
 
 /**
  * `GET /api/agent-runs/{id}/events`: the run's changes as Server-Sent Events, for its owner, its
@@ -34,13 +43,13 @@ const maxStreamMs = 10 * 60_000;
 /** The id of the end event within its millisecond: above any count of changes. */
 const endSlot = 999;
 
-export function registerRunEventsFunction(config: AppConfig): void {
+export function registerRunEventsFunction(config: AppConfig, blobs: BlobServiceClient): void {
   app.http(functionNames.agentRunEvents, {
     route: 'agent-runs/{id}/events',
     methods: ['GET'],
     authLevel: 'function',
     extraInputs: [df.input.durableClient()],
-    handler: withProblemAnswers(createRunEvents(config)),
+    handler: withProblemAnswers(createRunEvents(config, blobs)),
   });
 }
 
@@ -51,7 +60,11 @@ export interface RunEvent {
 
 type Snapshot = DurableOrchestrationStatus;
 
-export function createRunEvents(config: AppConfig, options: { pollMs?: number; keepAliveMs?: number } = {}) {
+export function createRunEvents(
+  config: AppConfig,
+  blobs: BlobServiceClient,
+  options: { pollMs?: number; keepAliveMs?: number } = {},
+) {
   const every = options.pollMs ?? pollMs;
   const keepAlive = options.keepAliveMs ?? keepAliveMs;
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
@@ -83,7 +96,7 @@ export function createRunEvents(config: AppConfig, options: { pollMs?: number; k
             const finished = isFinished(status);
             const base = updatedMs(status) * 1000;
             if (finished && lastEventId !== undefined && lastEventId >= base + endSlot) return;
-            const events = changes(request, previous, status);
+            const events = await withDraftTexts(blobs, changes(request, previous, status));
             for (const e of events) {
               const eventId = e.event === 'end' ? base + endSlot : Math.max(base, lastId + 1);
               if (e.event !== 'end' && eventId >= base + endSlot) continue;
@@ -132,9 +145,21 @@ function mayWatch(caller: Caller, status: Snapshot): boolean {
   const owner = inputOf(status)?.owner ?? '';
   if (owner === '') return false;
   if (owner === caller.userId || isAdmin(caller)) return true;
-  const custom = customOf(status);
-  const approvers = custom?.approval?.approvers ?? inputOf(status)?.approval?.approvers ?? [];
-  return canApprove(caller, { owner, approvers });
+  return canApprove(caller, { owner, approvers: approversNow(status) });
+}
+
+/** A draft event carries the whole draft: the custom status has only a preview and the blob's name. */
+async function withDraftTexts(blobs: BlobServiceClient, events: RunEvent[]): Promise<RunEvent[]> {
+  return Promise.all(
+    events.map(async (e) => {
+      const blobName = e.data.draftBlob;
+      if (e.event !== 'draft' || typeof blobName !== 'string') return e;
+      const draft = await readDraft(blobs, blobName);
+      return draft.ok
+        ? { ...e, data: { ...e.data, draft: draft.text, citations: draft.citations } }
+        : { ...e, data: { ...e.data, draftUnavailable: draft.message } };
+    }),
+  );
 }
 
 function customOf(status: Snapshot | undefined): AgentRunStatus | undefined {
@@ -183,10 +208,11 @@ export function changes(request: HttpRequest, before: Snapshot | undefined, afte
         data: {
           round: approval.round,
           revision: approval.round > 0,
-          draft: approval.draft,
-          citations: approval.citations,
+          draft: approval.draftPreview,
+          citations: [],
+          draftBlob: approval.draftBlob,
           deadline: approval.deadline,
-          approvers: approval.approvers,
+          approvers: approversNow(after),
           escalated: approval.escalated,
           approvalUrl: now.links.approval,
         },
@@ -194,7 +220,7 @@ export function changes(request: HttpRequest, before: Snapshot | undefined, afte
     } else if (approval.escalated && !oldApproval.escalated) {
       out.push({
         event: 'escalation',
-        data: { round: approval.round, approvers: approval.approvers, deadline: approval.deadline },
+        data: { round: approval.round, approvers: approversNow(after), deadline: approval.deadline },
       });
     }
   }

@@ -10,7 +10,7 @@ import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { eventNames, functionNames, orchestratorNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
-import { customStatusOf, getStatusOrNull, inputOf, isFinished, ownerOf } from './agentRuns';
+import { approversNow, customStatusOf, getStatusOrNull, isFinished, ownerOf } from './agentRuns';
 
 /**
  * The per-run URLs the starter hands out, in the shape of Durable's `createCheckStatusResponse`, on the
@@ -107,8 +107,7 @@ function scopedHandler(config: AppConfig, signer: Signer, action: RunAction, act
     if (!status || status.name !== orchestratorNames.agentRun) return notFound(id);
     if (caller) {
       const owner = ownerOf(status);
-      const approvers =
-        customStatusOf(status)?.approval?.approvers ?? inputOf(status)?.approval?.approvers ?? [];
+      const approvers = approversNow(status);
       const allowed =
         owner !== '' &&
         (caller.userId === owner || (action === 'status' && canApprove(caller, { owner, approvers })));

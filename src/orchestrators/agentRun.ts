@@ -5,6 +5,8 @@ import { routeModel } from '../agents/routing';
 import {
   addUsage,
   approvalEventSchema,
+  approversOf,
+  statusTitleChars,
   emptyUsage,
   planSchema,
   type AgentRunInput,
@@ -22,7 +24,13 @@ import {
 import type { ModelUsage } from '../contracts/model';
 import type { ReserveResult } from '../contracts/quota';
 import type { Citation } from '../contracts/research';
-import type { SaveResultInput, SaveResultOutput } from '../contracts/result';
+import {
+  draftPreviewChars,
+  type SaveDraftInput,
+  type SaveDraftOutput,
+  type SaveResultInput,
+  type SaveResultOutput,
+} from '../contracts/result';
 import type { VerifyApprovalInput, VerifyApprovalOutput } from '../contracts/approvalProof';
 import { activityNames, entityNames, eventNames, orchestratorNames } from '../names';
 import type { AnswerSubtaskInput } from './answerSubtask';
@@ -360,7 +368,12 @@ function* fanOut(
     reservationKey: context.df.instanceId,
     tokens: Math.floor(budget.left / (subtasks.length + 1)),
   };
-  run.subtasks = subtasks.map((s) => ({ id: s.id, kind: s.kind, title: s.title, state: 'pending' }));
+  run.subtasks = subtasks.map((s) => ({
+    id: s.id,
+    kind: s.kind,
+    title: s.title.slice(0, statusTitleChars),
+    state: 'pending',
+  }));
   run.setStage('working');
 
   const results = (yield context.df.Task.all(
@@ -376,7 +389,7 @@ function* fanOut(
   run.subtasks = results.map((r) => ({
     id: r.id,
     kind: r.kind,
-    title: r.title,
+    title: r.title.slice(0, statusTitleChars),
     state: r.ok ? 'succeeded' : 'failed',
   }));
   run.publish();
@@ -521,16 +534,29 @@ function* awaitApproval(
   if (!settings) return { outcome: 'completed', rounds: 0, escalated: false };
   const timeoutMs = settings.timeoutMinutes * 60_000;
   let draft = firstDraft;
-  let approvers = [input.owner, ...settings.approvers];
   let escalated = false;
   let round = 0;
   let deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
+  let draftBlob: { round: number; blobName: string } | undefined;
   for (;;) {
+    const approvers = approversOf(input.owner, settings, escalated);
+    // The custom status must stay small whatever the model wrote, so the draft goes to a blob (once per
+    // round; an escalation offers the same draft) and the status carries a reference and a preview.
+    if (draftBlob?.round !== round) {
+      const saved = (yield context.df.callActivityWithRetry(activityNames.saveDraft, activityRetry(), {
+        runId: context.df.instanceId,
+        round,
+        text: draft.text,
+        citations: draft.citations,
+      } satisfies SaveDraftInput)) as SaveDraftOutput;
+      draftBlob = { round, blobName: saved.blobName };
+    }
     run.approval = {
       round,
-      draft: draft.text,
-      citations: draft.citations,
-      approvers,
+      draftPreview: draft.text.slice(0, draftPreviewChars),
+      draftChars: draft.text.length,
+      citationCount: draft.citations.length,
+      draftBlob: draftBlob.blobName,
       deadline: deadline.toISOString(),
       escalated,
     };
@@ -577,7 +603,6 @@ function* awaitApproval(
     if (!event) {
       if (!escalated && settings.escalateTo.length > 0) {
         escalated = true;
-        approvers = [...new Set([...approvers, ...settings.escalateTo])];
         deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
         continue;
       }

@@ -15,6 +15,8 @@ interface RunView {
   approval?: {
     round: number;
     draft: string;
+    draftBlob?: string;
+    draftPreview?: string;
     approvers: string[];
     escalated: boolean;
     deadline: string;
@@ -281,6 +283,42 @@ describe('human approval', () => {
 
     const again = await approval(started.body.runId, { decision: 'approve' });
     expect(again.status).toBe(410);
+  });
+
+  it('keeps the custom status under 4 KB with a 20 KB draft, and still shows and saves the whole draft', async () => {
+    // Long runs of dashes are few tokens, so the emulator's max_tokens cut leaves the whole 20 KB text.
+    const longText =
+      Array.from({ length: 100 }, (_, i) => `Part ${i}: ${'-'.repeat(200)}`).join('\n') + '\nThe end.';
+    expect(longText.length).toBeGreaterThan(20_000);
+    await call(`${product.emulatorUrl}/_emulator/faults`, {
+      body: { content: longText, count: 10, deployment: 'gpt-4o' },
+    });
+    try {
+      const started = await startRun({
+        prompt: 'What is 2 + 2?',
+        model: 'strong',
+        approval: { required: true, timeoutMinutes: 10 },
+      });
+      const waiting = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
+      expect(waiting.approval?.draft).toBe(longText);
+      expect(waiting.approval?.draftBlob).toBe(`results/${started.body.runId}/draft-0.json`);
+
+      // The bound: the custom status as JSON, counted in UTF-16 code units × 2 bytes (how the host sizes it).
+      const raw = await call<{ customStatus: { approval?: { draftPreview: string } } }>(
+        managementUrl(started.body.runId),
+      );
+      const bytes = JSON.stringify(raw.body.customStatus).length * 2;
+      expect(bytes).toBeLessThan(4096);
+      expect(raw.body.customStatus.approval?.draftPreview).toBe(longText.slice(0, 280));
+
+      const approved = await approval(started.body.runId, { decision: 'approve' });
+      expect(approved.status).toBe(202);
+      const view = await runUntil(started.body.runId, finished);
+      expect(view.status).toBe('completed');
+      expect(view.answer).toBe(longText);
+    } finally {
+      await call(`${product.emulatorUrl}/_emulator/reset`, { body: {} });
+    }
   });
 
   it('revises the draft after a rejection with a comment, then completes on approval', async () => {

@@ -15,7 +15,6 @@ describe('the approval page body', () => {
         { url: 'data:text/html,<script>alert(5)</script>', title: 'data' },
         { url: 'JaVaScRiPt:alert(6)', title: 'mixed case' },
       ],
-      approvers: ['boss@example.com'],
       deadline: '2026-12-02T00:00:00.000Z',
       escalated: false,
     },

@@ -32,7 +32,7 @@ describe('runView', () => {
     expect(JSON.stringify(view)).not.toContain('x.js');
   });
 
-  it('shows the draft and how to approve while the run waits for approval', () => {
+  it('shows the draft preview, who may decide and how to approve while the run waits for approval', () => {
     const view = runView(
       request,
       status({
@@ -44,9 +44,10 @@ describe('runView', () => {
           owner: 'local-user',
           approval: {
             round: 0,
-            draft: 'Four.',
-            citations: [],
-            approvers: ['local-user'],
+            draftPreview: 'Four.',
+            draftChars: 5,
+            citationCount: 0,
+            draftBlob: 'results/run-1/draft-0.json',
             deadline: '',
             escalated: false,
           },
@@ -55,7 +56,12 @@ describe('runView', () => {
     );
     expect(view).toMatchObject({
       status: 'awaiting-approval',
-      approval: { draft: 'Four.', howToApprove: { method: 'POST', url: `${request.url}/approval` } },
+      approval: {
+        draft: 'Four.',
+        draftBlob: 'results/run-1/draft-0.json',
+        approvers: ['local-user'],
+        howToApprove: { method: 'POST', url: `${request.url}/approval` },
+      },
     });
   });
 });
