@@ -69,7 +69,7 @@ class Progress {
     if (!this.bar) {
       this.bar = new SingleBar({
         stream: this.out.stderr,
-        format: ' {stage} {bar} {subtasks} | {tokens} | {duration_formatted}',
+        format: ' {stage} {bar} {subtasks} | {tokens}',
         barsize: 20,
         hideCursor: true,
         clearOnComplete: false,
