@@ -150,6 +150,10 @@ describe('agent --json', () => {
     const badUrl = await agent(['What is 1 + 1?'], 'ftp://example.com');
     expect(badUrl.code).toBe(2);
     expect(badUrl.stderr).toContain('--base-url must be an http(s) URL');
+    // A deployed app needs a scope to sign in for: said before anything is sent.
+    const noScope = await agent(['What is 1 + 1?'], 'https://agent-runs.example.invalid');
+    expect(noScope.code).toBe(2);
+    expect(noScope.stderr).toContain('needs a scope: pass --scope');
     expect(await runCount()).toBe(before);
   });
 
