@@ -122,7 +122,9 @@ export function formatRun(run: RunView): string {
   lines.push(formatUsage(run.usage));
   if (run.status === 'awaiting-approval' && run.approval) {
     lines.push('', ...formatDraft(run.approval), '');
-    lines.push(`Decide: agent approve ${run.id} [--comment TEXT] | agent reject ${run.id} [--comment TEXT]`);
+    lines.push(
+      `Decide: npm run agent -- approve ${run.id} [--comment TEXT] | reject ${run.id} [--comment TEXT]`,
+    );
   }
   lines.push(...formatLinks(run.links));
   return lines.join('\n');
@@ -140,7 +142,8 @@ export function formatDraft(draft: {
   const text =
     typeof draft.draft === 'string' ? stripControls(draft.draft).trimEnd() : '(the draft could not be read)';
   const citations = Array.isArray(draft.citations) ? (draft.citations as Citation[]) : [];
-  return [`${title}${deadline}:`, '', text, '', ...formatCitations(citations)];
+  const cited = formatCitations(citations);
+  return [`${title}${deadline}:`, '', text, ...(cited.length > 0 ? ['', ...cited] : [])];
 }
 
 /** The run list as aligned columns. */
@@ -161,7 +164,7 @@ export function formatList(items: RunListItem[], next?: string | null): string {
       .join('  ')
       .trimEnd();
   const out = [line(header), ...rows.map(line)];
-  if (next) out.push('', `More: agent list --next ${next}`);
+  if (next) out.push('', `More: npm run agent -- list --next ${next}`);
   return out.join('\n');
 }
 

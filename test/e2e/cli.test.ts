@@ -112,7 +112,7 @@ describe('agent --json', () => {
     const shown = await agent(['show', runId]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain('Waiting for approval');
-    expect(shown.stdout).toContain(`agent approve ${runId}`);
+    expect(shown.stdout).toContain(`npm run agent -- approve ${runId}`);
     expect(shown.stdout).toContain(`Approval: ${product.baseUrl}/api/agent-runs/${runId}/approval`);
 
     const rejected = await agent(['reject', runId, '--json']);

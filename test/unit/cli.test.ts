@@ -113,7 +113,7 @@ describe('what the client prints', () => {
       'ID  STATUS     CREATED               TOKENS  PROMPT',
       'r1  completed  2026-01-01T00:00:00Z  2       What is 2 + 2?',
       '',
-      'More: agent list --next tok',
+      'More: npm run agent -- list --next tok',
     ]);
   });
 
