@@ -95,7 +95,6 @@ export interface Io {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WriteStream;
   stdin: NodeJS.ReadStream;
-  env: NodeJS.ProcessEnv;
 }
 
 /** Parses argv (without node and the script), runs the command, and resolves with the exit code. */
@@ -127,6 +126,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
       ),
     )
     .option('--json', 'machine-readable output: one JSON object per line, the last one the result');
+  program.addHelpText(
+    'after',
+    [
+      '',
+      'Examples:',
+      '  npm run agent -- "What is 12 * 7 + 5?"',
+      '  npm run agent -- --approval --approve --json "What is 2 + 2?"',
+      '  npm run agent -- list --status awaiting-approval',
+      '',
+      'Exit codes: 0 completed or done, 1 API or sign-in error, 2 bad usage, 3 failed, 4 rejected,',
+      '  5 expired, 6 cancelled, 7 quota too low, 8 budget spent, 10 waits for approval, 130 Ctrl-C.',
+      'Off loopback the client signs in with DefaultAzureCredential (az login) for --scope.',
+    ].join('\n'),
+  );
   // Options given after a subcommand name still belong to the program: `agent run --json "..."`.
 
   const context = (command: Command) => {
@@ -335,7 +348,6 @@ if (require.main === module) {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
-    env: process.env,
   }).then(
     (code) => {
       process.exitCode = code;

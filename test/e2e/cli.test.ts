@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { call, projectRoot, startProduct, type Product } from '../support/product';
@@ -150,6 +150,16 @@ describe('agent --json', () => {
     const badUrl = await agent(['What is 1 + 1?'], 'ftp://example.com');
     expect(badUrl.code).toBe(2);
     expect(badUrl.stderr).toContain('--base-url must be an http(s) URL');
+    const help = await agent(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: agent [options] [command]');
+    expect(help.stdout).toContain('Exit codes: 0 completed');
+    const version = await agent(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string })
+        .version,
+    );
     // A deployed app needs a scope to sign in for: said before anything is sent.
     const noScope = await agent(['What is 1 + 1?'], 'https://agent-runs.example.invalid');
     expect(noScope.code).toBe(2);
