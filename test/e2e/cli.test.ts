@@ -176,6 +176,43 @@ describe('agent --json', () => {
     expect(error).toMatchObject({ type: 'error', exitCode: 1, problem: { status: 400 } });
   });
 
+  it('exits 3 for a run whose every subtask failed, and names the failures in the text', async () => {
+    await call(`${product.emulatorUrl}/_emulator/faults`, {
+      body: { status: 500, count: 1000, service: 'agents' },
+    });
+    try {
+      // The Agent Service fails every call: the research subtask gives up after its retries.
+      const ran = await agent(['--research', 'Research the latest Azure news.']);
+      expect(ran.code).toBe(3);
+      expect(ran.stdout).toMatch(/^Failed \(run [0-9a-f-]{36}\)/);
+      expect(ran.stdout).toContain('Failed subtasks:');
+      expect(ran.stdout).toMatch(/Usage: \d+ tokens/);
+      // Without a terminal the progress is one line per stage and subtask, on stderr.
+      expect(ran.stderr).toMatch(/^Started run [0-9a-f-]{36}$/m);
+      expect(ran.stderr).toMatch(/^subtask s1 failed: /m);
+    } finally {
+      await call(`${product.emulatorUrl}/_emulator/reset`, { body: {} });
+    }
+  });
+
+  it('says how to decide when it cannot ask, and exits 10 while the run waits', async () => {
+    const ran = await agent(['--approval', 'What is 5 + 5?']);
+    expect(ran.code).toBe(10);
+    const runId = /^Started run ([0-9a-f-]{36})$/m.exec(ran.stderr)?.[1] ?? '';
+    expect(ran.stderr).toContain(`Run ${runId} waits for approval.`);
+    expect(ran.stderr).toContain(`  ${product.baseUrl}/api/agent-runs/${runId}/approval`);
+    expect(ran.stderr).toContain(`npm run agent -- approve ${runId}`);
+    expect(ran.stdout).toBe('');
+    const view = await call<{ status: string }>(`${product.baseUrl}/api/agent-runs/${runId}`);
+    expect(view.body.status).toBe('awaiting-approval');
+    const approved = await agent(['approve', runId, '--comment', 'fine']);
+    expect(approved.code).toBe(0);
+    const followed = await agent(['follow', runId]);
+    expect(followed.code).toBe(0);
+    expect(followed.stdout).toContain('Approved by local-user: "fine"');
+    expect(followed.stdout).toContain('5 + 5 = 10');
+  });
+
   it('starts with --no-wait, lists, cancels, and follow exits 6 for the cancelled run', async () => {
     const started = await agent(['--no-wait', '--approval', 'What is 3 + 4?']);
     expect(started.code).toBe(0);
