@@ -323,39 +323,34 @@ const onTerminal = hasScript ? it : it.skip;
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-describe('agent on a terminal', () => {
-  onTerminal('draws the progress bar, asks about each draft and takes the answers typed', async () => {
-    const command = [
-      process.execPath,
-      cli,
-      '--base-url',
-      product.baseUrl,
-      '--approval',
-      'What is 12 * 7 + 5?',
-    ]
-      .map(shellQuote)
-      .join(' ');
-    const child = spawn('script', ['-qfec', command, '/dev/null'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, TERM: 'xterm', COLUMNS: '100', LINES: '40', AGENT_RUNS_BASE_URL: '' },
-    });
-    let screen = '';
-    const waiters: { pattern: RegExp; count: number; resolve: () => void }[] = [];
-    const check = () => {
-      for (const w of [...waiters]) {
-        if ((screen.match(new RegExp(w.pattern.source, 'g')) ?? []).length >= w.count) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
+/** The client on a pseudo-terminal: what it has shown, waiting for text, and typing keys. */
+function onPty(args: string[]) {
+  const command = [process.execPath, cli, '--base-url', product.baseUrl, ...args].map(shellQuote).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, TERM: 'xterm', COLUMNS: '100', LINES: '40', AGENT_RUNS_BASE_URL: '' },
+  });
+  let screen = '';
+  const waiters: { pattern: RegExp; count: number; resolve: () => void }[] = [];
+  const check = () => {
+    for (const w of [...waiters]) {
+      if ((screen.match(new RegExp(w.pattern.source, 'g')) ?? []).length >= w.count) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
       }
-    };
-    child.stdout.on('data', (chunk: Buffer) => {
-      screen += chunk.toString();
-      check();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (screen += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-    const seen = (pattern: RegExp, count = 1) =>
+    }
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    screen += chunk.toString();
+    check();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (screen += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  return {
+    exited,
+    screen: () => screen,
+    /** Resolves once the screen has shown `pattern` `count` times; fails if the client ends first. */
+    seen: (pattern: RegExp, count = 1) =>
       Promise.race([
         new Promise<void>((resolve) => {
           waiters.push({ pattern, count, resolve });
@@ -364,13 +359,20 @@ describe('agent on a terminal', () => {
         exited.then(() => {
           throw new Error(`the client ended before showing ${String(pattern)}:\n${screen}`);
         }),
-      ]);
-    const type = (keys: string) => child.stdin.write(keys);
+      ]),
+    type: (keys: string) => child.stdin.write(keys),
+    kill: () => child.kill(),
+  };
+}
 
+describe('agent on a terminal', () => {
+  onTerminal('draws the progress bar, asks about each draft and takes the answers typed', async () => {
+    const pty = onPty(['--approval', 'What is 12 * 7 + 5?']);
+    const { seen, type, exited } = pty;
     try {
       await seen(/Approve this draft\?/);
-      expect(screen).toMatch(/awaiting-approval +#+ \d+\/\d+ subtasks \| \d+ tokens/);
-      expect(screen).toContain('12 * 7 + 5 = 89');
+      expect(pty.screen()).toMatch(/awaiting-approval +#+ \d+\/\d+ subtasks \| \d+ tokens/);
+      expect(pty.screen()).toContain('12 * 7 + 5 = 89');
       type('\u001b[B'); // down: "Reject and ask for a revision"
       type('\r');
       await seen(/What should change\?/);
@@ -382,13 +384,30 @@ describe('agent on a terminal', () => {
       type('Looks right\r');
       expect(await exited).toBe(0);
     } finally {
-      child.kill();
+      pty.kill();
     }
-    expect(screen).toContain('Asked for a revision of draft round 0.');
-    expect(screen).toContain('Approved draft round 1.');
-    expect(screen).toMatch(/Completed \(run [0-9a-f-]{36}\)/);
-    expect(screen).toContain('Approved by local-user after 1 revision: "Looks right"');
-    expect(screen).toMatch(/Usage: \d+ tokens/);
-    expect(screen).toMatch(/Approval: http:\/\/127\.0\.0\.1:\d+\/api\/agent-runs\/[0-9a-f-]{36}\/approval/);
+    expect(pty.screen()).toContain('Asked for a revision of draft round 0.');
+    expect(pty.screen()).toContain('Approved draft round 1.');
+    expect(pty.screen()).toMatch(/Completed \(run [0-9a-f-]{36}\)/);
+    expect(pty.screen()).toContain('Approved by local-user after 1 revision: "Looks right"');
+    expect(pty.screen()).toMatch(/Usage: \d+ tokens/);
+    expect(pty.screen()).toMatch(
+      /Approval: http:\/\/127\.0\.0\.1:\d+\/api\/agent-runs\/[0-9a-f-]{36}\/approval/,
+    );
+  });
+
+  onTerminal('stops following on Ctrl-C at the question, with exit 130, and the run goes on', async () => {
+    const pty = onPty(['--approval', 'What is 4 + 4?']);
+    try {
+      await pty.seen(/Approve this draft\?/);
+      pty.type('\u0003');
+      expect(await pty.exited).toBe(130);
+    } finally {
+      pty.kill();
+    }
+    const runId = /Stopped following run ([0-9a-f-]{36}); it goes on\./.exec(pty.screen())?.[1] ?? '';
+    expect(pty.screen()).toContain(`npm run agent -- follow ${runId}`);
+    const view = await call<{ status: string }>(`${product.baseUrl}/api/agent-runs/${runId}`);
+    expect(view.body.status).toBe('awaiting-approval');
   });
 });
