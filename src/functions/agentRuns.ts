@@ -158,6 +158,7 @@ export function createStartAgentRun(config: AppConfig, signer: Signer) {
         maxSubtasks: config.limits.maxSubtasks,
         maxToolTurns: config.limits.maxToolTurns,
         maxRevisions: config.limits.approvalMaxRevisions,
+        researchTimeoutMs: config.limits.researchTimeoutSeconds * 1000,
       },
     };
     // startNew returns once the run is stored: from here on nothing the caller sent can be lost.
