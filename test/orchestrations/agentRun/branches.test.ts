@@ -10,13 +10,20 @@ import { agentRunTools, newUser, type RunView } from './support';
 
 const signingKey = 'test-only-run-url-signing-key-0123456789abcdef';
 const maxRevisions = 2;
+const researchTimeoutSeconds = 3;
 
 let product: Product;
 let tools: ReturnType<typeof agentRunTools>;
 
 beforeAll(async () => {
   product = await startProduct({
-    env: { RUN_URL_SIGNING_KEY: signingKey, APPROVAL_MAX_REVISIONS: String(maxRevisions) },
+    env: {
+      RUN_URL_SIGNING_KEY: signingKey,
+      APPROVAL_MAX_REVISIONS: String(maxRevisions),
+      RESEARCH_TIMEOUT_SECONDS: String(researchTimeoutSeconds),
+    },
+    // The Agent Service's runs never finish while a test waits: research can only time out.
+    agentRunDurationMs: 10 * 60_000,
   });
   tools = agentRunTools(product);
 });
@@ -202,6 +209,32 @@ describe('failures', () => {
     // Only the plan was answered, and only the plan is paid for.
     expect(view.usage.totalTokens).toBeGreaterThan(0);
     expect(view.subtasks?.map((s) => s.usage?.totalTokens)).toEqual([0]);
+    await expectSettled(user.id, view);
+  });
+
+  it('gives a research subtask up when the agent does not finish in time, and cleans up its thread', async () => {
+    const user = newUser('slowresearch');
+    const id = await tools.startRun(user.headers, {
+      prompt: 'Research the latest news about Azure Durable Functions.',
+      tools: [],
+      research: true,
+    });
+    const view = await tools.finished(id, user.headers);
+    const research = view.subtasks?.filter((s) => s.kind === 'research') ?? [];
+    expect(research.length).toBeGreaterThan(0);
+    for (const subtask of research) {
+      expect(subtask.ok).toBe(false);
+      expect(subtask.error).toBe(`the research agent did not finish within ${researchTimeoutSeconds} s`);
+    }
+    if (view.subtasks?.every((s) => !s.ok)) {
+      expect(view.status).toBe('failed');
+      expect(view.message).toMatch(/^Every subtask failed: s\d: the research agent did not finish/);
+    } else {
+      expect(view.status).toBe('completed');
+    }
+    // Given up, its thread is deleted, not left on the Agent Service.
+    const deleted = await tools.emulatorRequests('?service=agents&operation=deleteThread');
+    expect(deleted.filter((r) => r.status === 200)).toHaveLength(research.length);
     await expectSettled(user.id, view);
   });
 });
