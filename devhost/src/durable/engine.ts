@@ -572,6 +572,15 @@ export class DurableEngine {
     if (finished || resetHistory || work.timersScheduled || cancelled.length > 0) {
       this.#armWake(id, await this.store.pendingMessages(id));
     }
+    // A timer set for a time the episode has already passed (a 1 ms retry-after, a deadline of "now")
+    // is due at once; #armWake only arms future ones, so nothing else would ever deliver it.
+    const dueAt = Date.now();
+    if (
+      !finished &&
+      work.send.some((m) => m.instanceId === id && m.visibleAt && Date.parse(m.visibleAt) <= dueAt)
+    ) {
+      this.#wake(id);
+    }
     if (leftover || resetHistory) this.#wake(id);
   }
 
