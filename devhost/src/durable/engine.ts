@@ -336,8 +336,8 @@ export class DurableEngine {
     }
 
     // Stored histories always begin with ExecutionStarted: an empty one is an execution yet to start.
-    const history = await this.store.getHistoryJson(id);
-    const freshExecution = history.length === 0;
+    const history = await this.store.getHistoryText(id);
+    const freshExecution = history.count === 0;
     const startMessage = freshExecution
       ? visible.find((m) => m.kind === 'event' && m.event.EventType === EventType.ExecutionStarted)
       : undefined;
@@ -425,7 +425,7 @@ export class DurableEngine {
     const rest = JSON.stringify({
       input: instance.input === null ? null : parseJson(instance.input),
       instanceId: id,
-      isReplaying: history.length > 0,
+      isReplaying: history.count > 0,
       parentInstanceId: instance.parent?.instanceId ?? null,
       upperSchemaVersion: 1,
       upperSchemaVersionNew: 2,
@@ -433,7 +433,7 @@ export class DurableEngine {
       maximumShortTimerDuration: '6.00:00:00',
       defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
     });
-    let events = history.join(',');
+    let events = history.text;
     for (const event of newEvents) events += (events === '' ? '' : ',') + JSON.stringify(event);
     const payloadText = `{"history":[${events}],${rest.slice(1)}`;
     const functionName = instance.name;
