@@ -36,8 +36,10 @@ import {
 /** Longest delay setTimeout accepts; longer timers are re-armed when this one fires. */
 const maxTimeoutMs = 2_147_483_647;
 const entityBatchLimit = 100;
-/** The extension's limit on a custom status, in bytes of UTF-16 JSON text. */
-const customStatusLimitBytes = 16 * 1024;
+/** The extension's limit on a custom status, in whole KB of UTF-16 JSON text. */
+const customStatusLimitKb = 16;
+/** What the Durable Task Framework records when `versionFailureStrategy` is Fail (failure type VersionMismatch). */
+const versionFailureMessage = 'Orchestration version did not comply with Worker Versioning';
 
 export class DurableArgumentError extends Error {}
 
@@ -440,6 +442,7 @@ export class DurableEngine {
     const registered = this.runtime.functions.get(functionName);
     let state: OrchestratorState | undefined;
     let failure: string | undefined;
+    let versionFailed = false;
     const versionProblem = this.#versionMismatch(instance);
     if (versionProblem !== undefined && this.options.versionFailureStrategy !== 'Fail') {
       // Reject: the work stays queued, untouched, for a host whose version matches (a later start of this one).
@@ -452,7 +455,9 @@ export class DurableEngine {
       return;
     }
     if (versionProblem !== undefined) {
-      failure = versionProblem;
+      // Fail: the orchestrator is not run; the execution ends Failed with the framework's own message.
+      versionFailed = true;
+      failure = versionFailureMessage;
     } else if (!registered) {
       failure = `The function '${functionName}' doesn't exist, is disabled, or is not an orchestrator function.`;
     } else {
@@ -479,7 +484,21 @@ export class DurableEngine {
       wake: new Set(),
       timersScheduled: false,
     };
-    const flat = flattenActions(state?.actions?.[0] ?? []);
+    const previousStatus = instance.customStatus;
+    // The extension takes the custom status before the actions: one over the limit fails the episode and
+    // nothing it asked for is scheduled.
+    let statusRefused = false;
+    if (state?.customStatus !== undefined && failure === undefined) {
+      const customStatus = JSON.stringify(state.customStatus);
+      const refusal = customStatusRefusal(customStatus);
+      if (refusal !== undefined) {
+        statusRefused = true;
+        failure = refusal;
+      } else {
+        instance.customStatus = customStatus;
+      }
+    }
+    const flat = statusRefused ? [] : flattenActions(state?.actions?.[0] ?? []);
     for (let position = instance.actionCursor; position < flat.length; position++) {
       const action = flat[position];
       if (action) this.#schedule(instance, action, position, work, now);
@@ -492,28 +511,17 @@ export class DurableEngine {
         delete instance.openTimers[position];
       }
     }
-    if (retryKey !== undefined) this.#advanceRetry(instance, retryKey, batch[batch.length - 1], work, now);
+    if (retryKey !== undefined && !statusRefused)
+      this.#advanceRetry(instance, retryKey, batch[batch.length - 1], work, now);
     if (work.unsupported !== undefined && failure === undefined) failure = work.unsupported;
 
-    const previousStatus = instance.customStatus;
-    if (state?.customStatus !== undefined) {
-      const customStatus = JSON.stringify(state.customStatus);
-      // The extension refuses a custom status over 16 KB of UTF-16 text (two bytes per code unit).
-      if (customStatus.length * 2 > customStatusLimitBytes && failure === undefined) {
-        failure =
-          `The custom status of the orchestration is ${String(customStatus.length * 2)} bytes of UTF-16 JSON, ` +
-          `more than the limit of ${String(customStatusLimitBytes)} bytes (16 KB).`;
-      } else {
-        instance.customStatus = customStatus;
-      }
-    }
     instance.runtimeStatus = status;
     instance.lastUpdatedTime = new Date().toISOString();
     let resetHistory = false;
     let finished = false;
     if (failure !== undefined) {
       finished = true;
-      this.#fail(instance, failure, work);
+      this.#fail(instance, failure, work, versionFailed);
     } else if (state?.isDone && work.continueAsNew) {
       resetHistory = true;
       this.#continueAsNew(instance, work.continueAsNew.input, work);
@@ -912,8 +920,9 @@ export class DurableEngine {
     };
   }
 
-  #fail(instance: OrchestrationRecord, message: string, work: EpisodeWork): void {
-    const reason = `Orchestrator function '${instance.name}' failed: ${message}`;
+  /** Ends the execution Failed; `asIs` keeps the message without the orchestrator-failure prefix. */
+  #fail(instance: OrchestrationRecord, message: string, work: EpisodeWork, asIs = false): void {
+    const reason = asIs ? message : `Orchestrator function '${instance.name}' failed: ${message}`;
     instance.runtimeStatus = 'Failed';
     instance.output = JSON.stringify(reason);
     work.append.push(
@@ -1291,10 +1300,12 @@ async function accessToken(resource: string): Promise<string> {
  * else compares as text, ignoring case.
  */
 export function compareVersions(a: string, b: string): number {
+  if (a.trim() === '' && b.trim() === '') return 0;
+  if (a.trim() === '') return -1;
+  if (b.trim() === '') return 1;
   if (a === b) return 0;
-  if (a === '') return -1;
-  if (b === '') return 1;
-  const numeric = /^\d+(\.\d+){0,3}$/;
+  // System.Version's form: two to four dotted numbers ('1' alone is compared as text).
+  const numeric = /^\d+(\.\d+){1,3}$/;
   if (numeric.test(a) && numeric.test(b)) {
     const left = a.split('.').map(Number);
     const right = b.split('.').map(Number);
@@ -1307,6 +1318,20 @@ export function compareVersions(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * Why the extension refuses a custom status, or undefined when it fits: its size is counted in whole KB of
+ * UTF-16 (two bytes per code unit, rounded down), and more than 16 of them fail the orchestration.
+ */
+export function customStatusRefusal(customStatusJson: string): string | undefined {
+  const sizeKb = Math.floor((customStatusJson.length * 2) / 1024);
+  if (sizeKb <= customStatusLimitKb) return undefined;
+  const kb = (n: number) => n.toLocaleString('en-US');
+  return (
+    `The UTF-16 size of the JSON-serialized payload must not exceed ${kb(customStatusLimitKb)} KB. ` +
+    `The current payload size is ${kb(sizeKb)} KB.`
+  );
 }
 
 function milestoneFields(customStatus: string | null): { stage?: string; escalated?: boolean } {
