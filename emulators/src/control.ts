@@ -138,11 +138,8 @@ export class EmulatorState {
     if (cut !== undefined && !(Number.isInteger(cut) && (cut as number) >= 0)) {
       return `"cutStreamAfterChunks" must be a whole number of chunks, 0 or more, got ${JSON.stringify(cut)}.`;
     }
-    if (
-      cut !== undefined &&
-      (status !== undefined || content !== undefined || body.lostReply !== undefined)
-    ) {
-      return '"cutStreamAfterChunks" cannot be combined with "status", "content" or "lostReply".';
+    if (cut !== undefined && (status !== undefined || body.lostReply !== undefined)) {
+      return '"cutStreamAfterChunks" cannot be combined with "status" or "lostReply".';
     }
     if (status !== undefined && status !== 429 && status !== 500 && status !== 503) {
       return `"status" must be 429, 500 or 503 (or left out for a delay-only fault), got ${JSON.stringify(status)}.`;
