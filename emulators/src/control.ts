@@ -30,6 +30,8 @@ export interface Fault {
    * chunks, as when the service or the network fails in the middle of an answer.
    */
   cutStreamAfterChunks?: number;
+  /** Matches only streamed (true) or only unstreamed (false) chat completions. */
+  stream?: boolean;
 }
 
 export interface ChatSummary {
@@ -79,6 +81,7 @@ export interface FaultRequest {
   content?: unknown;
   lostReply?: unknown;
   cutStreamAfterChunks?: unknown;
+  stream?: unknown;
 }
 
 /** The request log keeps this many of the latest requests, so a long session cannot grow it forever. */
@@ -135,6 +138,9 @@ export class EmulatorState {
   addFault(body: FaultRequest): Fault | string {
     const { status, count, retryAfterMs, deployment, delayMs, service, path, method, content } = body;
     const cut = body.cutStreamAfterChunks;
+    if (body.stream !== undefined && typeof body.stream !== 'boolean') {
+      return `"stream" must be true or false, got ${JSON.stringify(body.stream)}.`;
+    }
     if (cut !== undefined && !(Number.isInteger(cut) && (cut as number) >= 0)) {
       return `"cutStreamAfterChunks" must be a whole number of chunks, 0 or more, got ${JSON.stringify(cut)}.`;
     }
@@ -194,6 +200,7 @@ export class EmulatorState {
       ...(typeof content === 'string' ? { content } : {}),
       ...(lostReply ? { lostReply: true as const } : {}),
       ...(cut !== undefined ? { cutStreamAfterChunks: cut as number } : {}),
+      ...(typeof body.stream === 'boolean' ? { stream: body.stream } : {}),
     };
     this.faults.push(fault);
     return fault;
@@ -215,6 +222,7 @@ export class EmulatorState {
     const fault = this.faults.find(
       (f) =>
         (f.cutStreamAfterChunks === undefined || request.stream === true) &&
+        (f.stream === undefined || f.stream === (request.stream === true)) &&
         (f.service === undefined || f.service === request.service) &&
         (f.deployment === undefined || f.deployment === request.deployment) &&
         (f.path === undefined || request.path.includes(f.path)) &&
