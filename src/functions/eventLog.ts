@@ -52,6 +52,8 @@ export interface RunFacts {
 
 /** Stages in which an answer is being written to its blob. */
 const answerStages = new Set(['synthesizing', 'revising']);
+/** How often a stream with nothing to write looks for lines other streams wrote. */
+const recheckMs = 1000;
 /** Tries at appending before a stream gives up on this look (another stream keeps the log going). */
 const appendTries = 4;
 
@@ -61,6 +63,7 @@ export class RunEventLog {
   private facts: RunFacts | undefined;
   private carry = '';
   private ready: Promise<unknown> | undefined;
+  private readAt = 0;
 
   constructor(
     private readonly container: ContainerClient,
@@ -87,6 +90,7 @@ export class RunEventLog {
 
   /** Reads the lines appended since the last read (all of them the first time). */
   async read(): Promise<LoggedEvent[]> {
+    this.readAt = Date.now();
     const blob = this.container.getAppendBlobClient(this.blobName);
     let size: number;
     try {
@@ -131,7 +135,12 @@ export class RunEventLog {
       const events = answerStages.has(before?.stage ?? '')
         ? [...answer.events, ...changes]
         : [...changes, ...answer.events];
-      if (events.length === 0) return out;
+      if (events.length === 0) {
+        // Nothing new in this stream's view, but another stream may have seen more (a child's end that
+        // this stream's read missed): its lines are picked up at least once a second.
+        if (Date.now() - this.readAt >= recheckMs) out.push(...(await this.read()));
+        return out;
+      }
       const logged = events.map((e, i) => ({ id: this.lastSeq + 1 + i, ...e }));
       const line = `${JSON.stringify({ events: logged, facts: merged })}\n`;
       if (await this.append(line)) {
