@@ -366,6 +366,22 @@ describe('callModel against the Azure OpenAI emulator', () => {
       expect(await textOf(blobs[1]?.name ?? '')).toBe(retried.message.content?.trim());
     });
 
+    it('keeps in the blob exactly the text the run keeps: the answer trimmed', async () => {
+      await control('POST', '/_emulator/faults', {
+        content: '\n  Eighty-nine.  \n\n The end. \n',
+        stream: true,
+      });
+      const out = expectOk(
+        await callModelWith()(
+          { tier: 'strong', messages: synthesis, stream: { runId: 'stream-run-4', round: 0 } },
+          testContext('callModel'),
+        ),
+      );
+      expect(out.message.content).toBe('\n  Eighty-nine.  \n\n The end. \n');
+      const [blob] = await listAnswerBlobs(results(), 'stream-run-4');
+      expect(await textOf(blob?.name ?? '')).toBe('Eighty-nine.  \n\n The end.');
+    });
+
     it('refuses to stream a call that offers tools', async () => {
       const out = await callModelWith()(
         {
