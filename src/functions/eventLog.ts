@@ -46,6 +46,8 @@ export interface RunFacts {
   approval?: { round: number; escalated: boolean };
   deliveries: number;
   finished: boolean;
+  /** The newest draft round offered so far (kept when the run moves on), so a revision knows its round. */
+  draftRound?: number;
   /** How far the answer's text has been logged: the round, the attempt and the byte offset in its blob. */
   answer?: { round: number; attempt: number; offset: number };
 }
@@ -186,10 +188,14 @@ export class RunEventLog {
     before: RunFacts | undefined,
     now: RunFacts,
   ): Promise<{ events: RunEvent[]; at?: RunFacts['answer'] }> {
-    const watching = answerStages.has(now.stage ?? '') || answerStages.has(before?.stage ?? '');
-    if (!watching) return { events: [] };
+    const stage = answerStages.has(now.stage ?? '') ? now.stage : before?.stage;
+    if (!answerStages.has(stage ?? '')) return { events: [] };
     const latest = await latestAnswerBlob(this.container, this.runId);
-    if (!latest) return { events: [] };
+    // Only the round this stage writes: the synthesis is round 0, a revision the round after the last
+    // draft (until its blob exists, the newest blob is an earlier round's, already shown as a draft).
+    const round = stage === 'synthesizing' ? 0 : (before?.draftRound ?? 0) + 1;
+    if (!latest || (stage === 'synthesizing' ? latest.round !== 0 : latest.round < round))
+      return { events: [] };
     const known = before?.answer;
     if (
       known &&
@@ -238,6 +244,7 @@ export function factsOf(status: DurableOrchestrationStatus): RunFacts {
     ...(approval && custom?.stage === 'awaiting-approval' && !finished
       ? { approval: { round: approval.round, escalated: approval.escalated } }
       : {}),
+    ...(approval ? { draftRound: approval.round } : {}),
     deliveries: custom?.webhook?.deliveries.length ?? 0,
     finished,
   };
@@ -251,9 +258,11 @@ function mergeFacts(before: RunFacts | undefined, now: RunFacts): RunFacts {
     const state = ended.get(s.id);
     return state && s.state === 'pending' ? { ...s, state } : s;
   });
+  const draftRound = Math.max(before.draftRound ?? -1, now.draftRound ?? -1);
   return {
     ...now,
     subtasks,
+    ...(draftRound >= 0 ? { draftRound } : {}),
     deliveries: Math.max(before.deliveries, now.deliveries),
     ...(before.answer ? { answer: before.answer } : {}),
   };

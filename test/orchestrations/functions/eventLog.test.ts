@@ -101,4 +101,36 @@ describe('RunEventLog', () => {
     expect(saving[0]?.data).toMatchObject({ offset: 18, text: ' is 84.' });
     expect(await log.observe(request, status(runId, 2000, { stage: 'saving' }))).toEqual([]);
   });
+
+  it('during a revision, passes on only the new round, not the text of the draft already offered', async () => {
+    const runId = 'log-run-3';
+    const log = new RunEventLog(container, runId);
+    const write = async (round: number, text: string) => {
+      const blob = container.getAppendBlobClient(answerBlobName(runId, round, 1));
+      await blob.createIfNotExists();
+      await blob.appendBlock(text, Buffer.byteLength(text));
+    };
+    await write(0, 'The first draft.');
+    const offered = status(runId, 1000, {
+      stage: 'awaiting-approval',
+      approval: {
+        round: 0,
+        draftPreview: 'The first draft.',
+        draftChars: 16,
+        citationCount: 0,
+        draftBlob: `results/${runId}/draft-0.json`,
+        deadline: new Date(60_000).toISOString(),
+        escalated: false,
+      },
+    });
+    expect((await log.observe(request, offered)).map((e) => e.event)).toContain('draft');
+    const revising = status(runId, 2000, { stage: 'revising' });
+    // The revision's blob does not exist yet: nothing of round 0 comes back.
+    expect((await log.observe(request, revising)).map((e) => e.event)).toEqual(['stage']);
+    await write(1, 'The second');
+    const grown = await log.observe(request, revising);
+    expect(grown.map((e) => [e.event, e.data])).toEqual([
+      ['answer.delta', { round: 1, attempt: 1, offset: 0, text: 'The second' }],
+    ]);
+  });
 });
