@@ -1,8 +1,10 @@
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import { type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isLoopbackAddress, isLoopbackHost } from '../src/dashboard/dashboard';
+import { Dashboard, isLoopbackAddress, isLoopbackHost } from '../src/dashboard/dashboard';
+import { type DurableEngine } from '../src/durable/engine';
 import { buildTimeline, formatDuration } from '../src/dashboard/timeline';
 import { EventType, historyEvent } from '../src/durable/history';
 import { SqliteStore } from '../src/durable/sqlite-store';
@@ -29,6 +31,25 @@ describe('dashboard pieces', () => {
       undefined,
     ])
       expect(isLoopbackHost(h)).toBe(false);
+  });
+
+  it('refuses a client that is not on a loopback address, whatever Host it names', async () => {
+    // Tests bind only 127.0.0.1, so the far client's address is what the socket reports: set it here.
+    // The refusal comes before the dashboard reads anything, so it needs no engine.
+    const dashboard = new Dashboard({} as DurableEngine, 'hub', () => ({ orchestrations: [], entities: [] }));
+    const server = createServer((req, res) => {
+      Object.defineProperty(req, 'socket', { value: { remoteAddress: '192.0.2.9' } });
+      void dashboard.handle(req, res, new URL(req.url ?? '/', 'http://127.0.0.1'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const answer = await fetch(`http://127.0.0.1:${port}/_devhost/`);
+      expect(answer.status).toBe(403);
+      expect(await answer.text()).toContain('only loopback clients');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('joins scheduled work with its answer into timed items, and keeps unanswered ones pending', () => {
