@@ -565,8 +565,13 @@ const kindLabels: Record<TimelineItem['kind'], string> = {
   failed: 'failed',
 };
 
+const timelineRowLimit = 2000;
+
 function renderTimeline(items: TimelineItem[], instance: OrchestrationRecord, terminal: boolean): string {
   if (items.length === 0) return `<div class="card empty">No history yet.</div>`;
+  const all = items.length;
+  // A page stays usable for long histories: the first rows here, every row in the JSON.
+  if (all > timelineRowLimit) items = items.slice(0, timelineRowLimit);
   const origin = Date.parse(items[0]?.start ?? instance.createdTime);
   // Items still open run until now, or until the instance ended without answering them.
   const openUntil = terminal ? Date.parse(instance.lastUpdatedTime) : Date.now();
@@ -619,5 +624,9 @@ function renderTimeline(items: TimelineItem[], instance: OrchestrationRecord, te
   });
   return `<div class="table"><table id="timeline"><thead><tr><th>At</th><th>Kind</th><th>Name</th><th>Outcome</th><th>Duration</th><th>Span</th><th>Details</th></tr></thead><tbody>
 ${rows.join('\n')}
-</tbody></table></div>`;
+</tbody></table></div>${
+    all > items.length
+      ? `<p class="muted" id="timeline-cut">The first ${items.length} of ${all} steps; all of them are in <a href="${dashboardBasePath}/api/instances/${escapeHtml(encodeURIComponent(instance.instanceId))}">the JSON</a>.</p>`
+      : ''
+  }`;
 }
