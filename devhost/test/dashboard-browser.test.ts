@@ -184,6 +184,11 @@ describeWithChromium('the devhost dashboard in Chromium', () => {
   });
 
   it("shows an entity's state", async () => {
+    // Steps signals the entity as it ends; the signal is handled after the orchestration completes.
+    await pollUntil(
+      async () => (await call(webhook('/entities/Tally/steps'))).status,
+      (code) => code === 200,
+    );
     const { page, csp } = await watchedPage();
     await page.goto(`${host.baseUrl}/_devhost/entities`);
     await page.screenshot({ path: `${shots}/devhost-dashboard-entities.png`, fullPage: true });

@@ -294,6 +294,11 @@ describe('the dashboard over HTTP', () => {
   });
 
   it('lists entities and shows one entity state', async () => {
+    // Steps signals the entity as it ends; the signal is handled after the orchestration completes.
+    await pollUntil(
+      async () => (await call(webhook('/entities/Tally/steps'))).status,
+      (code) => code === 200,
+    );
     const list = await call(dash('/entities'));
     expect(list.status).toBe(200);
     expect(list.text).toContain('href="/_devhost/entity?id=%40tally%40steps"');
