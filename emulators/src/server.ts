@@ -134,7 +134,8 @@ async function handle(
       ...(route.deployment ? { deployment: route.deployment } : {}),
     });
     const delay = state.latencyMs + (fault?.delayMs ?? 0);
-    if (delay > 0) await sleep(delay);
+    // Unreferenced: a held answer must not keep the process alive once the emulators are stopped.
+    if (delay > 0) await sleep(delay, undefined, { ref: false });
     if (fault?.status) {
       record.fault = fault.status;
       throw faultError(fault, route, url.searchParams.get('api-version'));

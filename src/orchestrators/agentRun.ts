@@ -430,7 +430,10 @@ function startSubtask(
       const childInput: ResearchSubtaskInput = {
         runId,
         subtask,
-        polling: defaultResearchPolling,
+        polling: {
+          ...defaultResearchPolling,
+          timeoutMs: input.limits.researchTimeoutMs ?? defaultResearchPolling.timeoutMs,
+        },
       };
       return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
     }
