@@ -5,6 +5,7 @@
 import { createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import path from 'node:path';
+import { Dashboard } from './dashboard/dashboard';
 import { DurableEngine } from './durable/engine';
 import { ManagementApi } from './durable/management';
 import { SqliteStore } from './durable/sqlite-store';
@@ -132,6 +133,14 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       runtime,
       engine,
       management: new ManagementApi(engine, settings.hubName),
+      dashboard: new Dashboard(engine, settings.hubName, () => {
+        const of = (type: string) =>
+          [...runtime.functions.values()]
+            .filter((f) => f.triggerType === type)
+            .map((f) => f.name)
+            .sort((a, b) => a.localeCompare(b));
+        return { orchestrations: of('orchestrationTrigger'), entities: of('entityTrigger') };
+      }),
       routes,
       hubName: settings.hubName,
       log,
@@ -156,6 +165,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
     log.info(
       `Durable Functions management API: ${origin}${'/runtime/webhooks/durabletask'} (task hub ${settings.hubName})`,
     );
+    log.info(`Dashboard (local only): ${origin}/_devhost/`);
     log.info(`Host started (devhost). Listening on ${origin}`);
   } catch (error) {
     await engine?.stop();

@@ -289,10 +289,15 @@ export class SqliteStore implements DurableStore {
       where.push('substr(instance_id, 1, ?) = ?');
       params.push(query.instanceIdPrefix.length, query.instanceIdPrefix);
     }
+    if (query.name !== undefined) {
+      where.push("json_extract(record, '$.name') = ?");
+      params.push(query.name);
+    }
+    const order = query.newestFirst ? 'created_time DESC, instance_id DESC' : 'created_time, instance_id';
     const rows = this.#db
       .prepare(
         `SELECT record FROM instances ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY created_time, instance_id`,
+         ORDER BY ${order}`,
       )
       .all(...params) as { record: string }[];
     return Promise.resolve(

@@ -119,6 +119,10 @@ export interface InstanceQuery {
   createdTimeTo?: Date;
   runtimeStatus?: RuntimeStatus[];
   instanceIdPrefix?: string;
+  /** The orchestration's function name, exactly (the dashboard's filter; the management API has none). */
+  name?: string;
+  /** Newest first (the dashboard); oldest first unless set, as the management API pages. */
+  newestFirst?: boolean;
   pageSize?: number;
   continuationToken?: string;
 }
@@ -299,6 +303,7 @@ export class MemoryStore implements DurableStore {
     const matching = [...this.#instances.values()]
       .filter((i) => matchesInstanceQuery(i, query))
       .sort((a, b) => a.createdTime.localeCompare(b.createdTime) || a.instanceId.localeCompare(b.instanceId));
+    if (query.newestFirst) matching.reverse();
     return Promise.resolve(paginate(matching.map(copyRecord), query.pageSize, query.continuationToken));
   }
 
@@ -387,6 +392,7 @@ export function matchesInstanceQuery(instance: OrchestrationRecord, query: Insta
     return false;
   }
   if (query.instanceIdPrefix && !instance.instanceId.startsWith(query.instanceIdPrefix)) return false;
+  if (query.name !== undefined && instance.name !== query.name) return false;
   return true;
 }
 

@@ -3,6 +3,7 @@
  * two bases, and the few admin endpoints `func start` offers.
  */
 import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { type Dashboard, dashboardBasePath } from '../dashboard/dashboard';
 import { type DurableEngine } from '../durable/engine';
 import {
   type ManagementApi,
@@ -51,6 +52,8 @@ export interface HostRequestContext {
   runtime: FunctionsRuntime;
   engine: DurableEngine;
   management: ManagementApi;
+  /** The local dashboard at /_devhost/. */
+  dashboard: Dashboard;
   routes: HttpRoute[];
   hubName: string;
   log: HostLog;
@@ -101,6 +104,10 @@ async function route(
 ): Promise<void> {
   const path = url.pathname;
   const origin = url.origin;
+  if (path === dashboardBasePath || path.startsWith(`${dashboardBasePath}/`)) {
+    await context.dashboard.handle(req, res, url);
+    return;
+  }
   for (const base of [publicBasePath, rpcBasePath]) {
     if (path === base || path.startsWith(`${base}/`)) {
       await context.management.handle(req, res, path.slice(base.length), url, origin);
