@@ -308,6 +308,24 @@ describe('the dashboard over HTTP', () => {
     expect((await call(dash('/entity?id=%40tally%40none'))).status).toBe(404);
   });
 
+  it('refuses management calls a browser sends from another site, and takes the same call from the dashboard', async () => {
+    expect((await start('WaitForApproval', 'csrf-wait', { text: 'x' })).status).toBe(202);
+    await until('csrf-wait', 'Running');
+    const terminate = (headers: Record<string, string>) =>
+      call(webhook('/instances/csrf-wait/terminate?reason=csrf'), { method: 'POST', headers });
+    const foreign = await terminate({ origin: 'https://evil.example' });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('content-type')).toBe('application/problem+json');
+    expect((await terminate({ 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect(
+      (await call(`${host.baseUrl}/admin/functions/anything`, { body: {}, headers: { origin: 'null' } }))
+        .status,
+    ).toBe(403);
+    expect((await call<Status>(webhook('/instances/csrf-wait'))).body.runtimeStatus).toBe('Running');
+    expect((await terminate({ origin: host.baseUrl, 'sec-fetch-site': 'same-origin' })).status).toBe(202);
+    await until('csrf-wait', 'Terminated');
+  });
+
   it('refuses a Host header that is not loopback (a DNS-rebinding page), and serves the same page otherwise', async () => {
     const get = (hostHeader: string) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -108,6 +108,25 @@ async function route(
     await context.dashboard.handle(req, res, url);
     return;
   }
+  const operatorPath =
+    [publicBasePath, rpcBasePath].some((base) => path === base || path.startsWith(`${base}/`)) ||
+    path.startsWith('/admin/');
+  if (operatorPath && crossSite(req)) {
+    send(
+      res,
+      403,
+      {
+        type: 'about:blank',
+        title: 'Cross-site request refused',
+        status: 403,
+        detail:
+          'The devhost management and admin APIs take no key locally, so they refuse requests a browser ' +
+          'sends from another site (an Origin or Sec-Fetch-Site header naming another origin).',
+      },
+      { 'content-type': 'application/problem+json' },
+    );
+    return;
+  }
   for (const base of [publicBasePath, rpcBasePath]) {
     if (path === base || path.startsWith(`${base}/`)) {
       await context.management.handle(req, res, path.slice(base.length), url, origin);
@@ -296,5 +315,21 @@ function safeDecode(segment: string): string {
     return decodeURIComponent(segment);
   } catch {
     return segment;
+  }
+}
+
+/**
+ * A browser request from another site: a web page the user has open could otherwise terminate or purge
+ * local instances, since the local management API checks no key. Durable clients send neither header.
+ */
+function crossSite(req: IncomingMessage): boolean {
+  const fetchSite = req.headers['sec-fetch-site'];
+  if (fetchSite === 'cross-site' || fetchSite === 'same-site') return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
   }
 }
