@@ -161,6 +161,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
     await engine?.stop();
     await store?.close();
     await closeServer(server);
+    await runtime.close();
     uninstall?.();
     running = false;
     throw error;
@@ -178,6 +179,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
         log.error(`An appTerminate hook failed: ${describeError(error)}`);
       }
       await closed;
+      await runtime.close();
       await store?.close();
       uninstall?.();
       running = false;
