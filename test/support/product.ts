@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { startDevHostProcess } from '../../devhost/test/harness';
-import { startEmulators } from '../../emulators/src';
-import { startAzurite } from '../../scripts/azurite';
+import { startOfflineBackends } from '../../scripts/offlineBackends';
 
 // Two levels up from this file, whether it runs from source (ts-jest) or compiled under dist/ (the bench).
 const twoUp = path.resolve(__dirname, '..', '..');
@@ -31,23 +30,12 @@ export async function startProduct(
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const azurite = await startAzurite({ blobPort: 0, services: 'blob' });
-    stops.push(() => azurite.stop());
-    const emulators = await startEmulators({
-      port: 0,
-      agentRunDurationMs: options.agentRunDurationMs ?? 300,
-    });
-    stops.push(() => emulators.stop());
+    const backends = await startOfflineBackends({ agentRunDurationMs: options.agentRunDurationMs ?? 300 });
+    stops.push(() => backends.stop());
     const host = await startDevHostProcess({
       appDir: projectRoot,
       env: {
-        AzureWebJobsStorage: azurite.connectionString,
-        AZURE_OPENAI_ENDPOINT: emulators.openaiEndpoint,
-        AZURE_OPENAI_API_KEY: emulators.apiKey,
-        AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
-        AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
-        AZURE_AI_PROJECT_ENDPOINT: emulators.projectEndpoint,
-        BING_CONNECTION_ID: 'emulator-bing-connection',
+        ...backends.appSettings,
         AUTH_MODE: 'dev',
         TASK_HUB_NAME: 'testhub',
         RUN_URL_SIGNING_KEY: 'test-only-run-url-signing-key-0123456789abcdef',
@@ -57,8 +45,8 @@ export async function startProduct(
     stops.push(() => host.stop());
     return {
       baseUrl: host.baseUrl,
-      emulatorUrl: emulators.url,
-      blobConnectionString: azurite.connectionString,
+      emulatorUrl: backends.emulators.url,
+      blobConnectionString: backends.azurite.connectionString,
       hostPid: host.pid,
       logs: () => host.logs(),
       stop: stopAll,
