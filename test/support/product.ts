@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { startDevHostProcess } from '../../devhost/test/harness';
+import { call as devhostCall, pollUntil as devhostPollUntil, type Answer } from '../../devhost/test/support';
 import { startOfflineBackends } from '../../scripts/offlineBackends';
 
 // Two levels up from this file, whether it runs from source (ts-jest) or compiled under dist/ (the bench).
@@ -57,49 +58,27 @@ export async function startProduct(
   }
 }
 
-export interface JsonResponse<T = Record<string, unknown>> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
+/** An answer of the product: status, headers, and the body parsed when it is JSON. */
+export type JsonResponse<T = Record<string, unknown>> = Omit<Answer<T>, 'text'>;
 
 /** A JSON request to the product; the body of the answer is parsed when it is JSON. */
-export async function call<T = Record<string, unknown>>(
+export function call<T = Record<string, unknown>>(
   url: string,
-  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+  init: Parameters<typeof devhostCall>[1] = {},
 ): Promise<JsonResponse<T>> {
-  const response = await fetch(url, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
-    ...(init.body === undefined
-      ? {}
-      : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
-  });
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = text === '' ? null : JSON.parse(text);
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: response.status, headers: response.headers, body: body as T };
+  return devhostCall<T>(url, init);
 }
 
-/** Polls until `done` holds for the fetched value, or fails with the last value seen. */
-export async function pollUntil<T>(
+/**
+ * Polls until `done` holds for the fetched value, or fails with the last value seen. Slower and more
+ * patient than the devhost tests' polling: each fetch goes through the whole product.
+ */
+export function pollUntil<T>(
   fetchValue: () => Promise<T>,
   done: (value: T) => boolean,
   timeoutMs = 60_000,
 ): Promise<T> {
-  const giveUpAt = Date.now() + timeoutMs;
-  let last: T = await fetchValue();
-  while (!done(last)) {
-    if (Date.now() > giveUpAt)
-      throw new Error(`Timed out after ${timeoutMs} ms; last value: ${JSON.stringify(last, null, 2)}`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await fetchValue();
-  }
-  return last;
+  return devhostPollUntil(fetchValue, done, timeoutMs, 100);
 }
 
 /** A principal header as App Service Authentication would send it. */
