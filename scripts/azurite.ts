@@ -168,7 +168,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function isListening(port: number): Promise<boolean> {
+/** Whether anything accepts connections on 127.0.0.1:`port`. */
+export function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     socket.once('connect', () => {

@@ -11,8 +11,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MemoryStore, startDevHost } from '../devhost/src';
 import { EventType, type HistoryEvent } from '../devhost/src/durable/history';
-import { startEmulators } from '../emulators/src';
-import { startAzurite } from './azurite';
+import { startOfflineBackends } from './offlineBackends';
 
 const root = path.resolve(__dirname, '..', '..');
 const outDir = path.join(root, 'test', 'replay', 'histories');
@@ -40,22 +39,10 @@ async function main(): Promise<void> {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const azurite = await startAzurite({ blobPort: 0, services: 'blob' });
-    stops.push(() => azurite.stop());
     // Research runs take long enough that the research child is caught between polls.
-    const emulators = await startEmulators({ port: 0, agentRunDurationMs: 60_000, log: () => undefined });
-    stops.push(() => emulators.stop());
-    Object.assign(process.env, {
-      AzureWebJobsStorage: azurite.connectionString,
-      AZURE_OPENAI_ENDPOINT: emulators.openaiEndpoint,
-      AZURE_OPENAI_API_KEY: emulators.apiKey,
-      AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
-      AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
-      AZURE_AI_PROJECT_ENDPOINT: emulators.projectEndpoint,
-      BING_CONNECTION_ID: 'emulator-bing-connection',
-      AUTH_MODE: 'dev',
-      TASK_HUB_NAME: 'recordhub',
-    });
+    const backends = await startOfflineBackends({ agentRunDurationMs: 60_000 });
+    stops.push(() => backends.stop());
+    Object.assign(process.env, { ...backends.appSettings, AUTH_MODE: 'dev', TASK_HUB_NAME: 'recordhub' });
     const store = new MemoryStore();
     const host = await startDevHost({
       appDir: root,

@@ -171,6 +171,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
     await engine?.stop();
     await store?.close();
     await closeServer(server);
+    await runtime.close();
     uninstall?.();
     running = false;
     throw error;
@@ -188,6 +189,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
         log.error(`An appTerminate hook failed: ${describeError(error)}`);
       }
       await closed;
+      await runtime.close();
       await store?.close();
       uninstall?.();
       running = false;

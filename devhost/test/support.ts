@@ -42,18 +42,19 @@ export interface Status {
   historyEvents?: Record<string, unknown>[];
 }
 
-/** Polls `fetchValue` until `done` holds; fails with the last value after `timeoutMs`. */
+/** Polls `fetchValue` every `intervalMs` until `done` holds; fails with the last value after `timeoutMs`. */
 export async function pollUntil<T>(
   fetchValue: () => Promise<T>,
   done: (value: T) => boolean,
   timeoutMs = 15_000,
+  intervalMs = 20,
 ): Promise<T> {
   const giveUpAt = Date.now() + timeoutMs;
   let last = await fetchValue();
   while (!done(last)) {
     if (Date.now() > giveUpAt)
       throw new Error(`Timed out after ${timeoutMs} ms; last value: ${JSON.stringify(last, null, 2)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
     last = await fetchValue();
   }
   return last;

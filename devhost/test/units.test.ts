@@ -166,4 +166,28 @@ describe('startDevHost (the library API, in a process of its own)', () => {
     });
     expect(result.listed).toBe(true);
   });
+
+  it("lets the process end after stop, the library's HTTP stream proxy closed with the host", async () => {
+    const script = `
+      const { startDevHost } = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'dist', 'devhost', 'src', 'index.js'))});
+      (async () => {
+        const host = await startDevHost({ appDir: ${JSON.stringify(fixture('stream-app'))}, port: 0, log: () => undefined });
+        const ticks = await (await fetch(host.url + '/ticks/1')).text();
+        await host.stop();
+        console.log(JSON.stringify({ ticks }));
+      })().catch((e) => { console.error(e); process.exit(1); });
+    `;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    // A server left open keeps the process alive; after stop nothing may.
+    const hung = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    clearTimeout(hung);
+    expect({ ...exit, output }).toMatchObject({ code: 0, signal: null });
+    expect(output).toContain('"ticks"');
+  });
 });

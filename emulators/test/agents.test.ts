@@ -4,20 +4,15 @@ import {
   type MessageTextContent,
   type MessageTextUrlCitationAnnotation,
 } from '@azure/ai-agents';
-import { startEmulators, type Emulators } from '../src';
 import { emulatorAgentsClient, emulatorCredential } from './loopbackAgents';
+import { emulatorsForThisFile } from './support';
 
 const runDurationMs = 400;
-let emulators: Emulators;
+const emulated = emulatorsForThisFile({ agentRunDurationMs: runDurationMs });
 let client: AgentsClient;
 
-beforeAll(async () => {
-  emulators = await startEmulators({ port: 0, agentRunDurationMs: runDurationMs });
-  client = emulatorAgentsClient(emulators.projectEndpoint);
-});
-
-afterAll(async () => {
-  await emulators.stop();
+beforeAll(() => {
+  client = emulatorAgentsClient(emulated.server.projectEndpoint);
 });
 
 const bingTool = {
@@ -124,7 +119,7 @@ describe('the Agent Service through the real AgentsClient', () => {
   });
 
   it('answers 401 without a bearer token, with the error in Azure shape', async () => {
-    const response = await fetch(`${emulators.projectEndpoint}/assistants?api-version=v1`, {
+    const response = await fetch(`${emulated.server.projectEndpoint}/assistants?api-version=v1`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gpt-4o' }),
@@ -136,7 +131,7 @@ describe('the Agent Service through the real AgentsClient', () => {
   });
 
   it('cannot be reached over plain http by the SDK without the recipe: its bearer policy refuses', async () => {
-    const plain = new AgentsClient(emulators.projectEndpoint, emulatorCredential);
+    const plain = new AgentsClient(emulated.server.projectEndpoint, emulatorCredential);
     await expect(plain.createAgent('gpt-4o')).rejects.toThrow(/non-TLS|https/);
   });
 });

@@ -1,9 +1,8 @@
-import { AzureOpenAI } from 'openai';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { evaluateExpression } from '../../src/agents/calculator';
 import { toolDefinitions } from '../../src/agents/tools';
-import { startEmulators, type Emulators } from '../src';
 import { evaluate, findExpression, findExpressions } from '../src/openai/arithmetic';
+import { emulatorsForThisFile } from './support';
 
 /**
  * What the emulated model does with the product's own tool definitions, through the real AzureOpenAI
@@ -11,22 +10,8 @@ import { evaluate, findExpression, findExpressions } from '../src/openai/arithme
  * streamed answer that is the same text as the non-streamed one.
  */
 
-let emulators: Emulators;
-let client: AzureOpenAI;
+const emulated = emulatorsForThisFile();
 const tools = toolDefinitions() as ChatCompletionTool[];
-
-beforeAll(async () => {
-  emulators = await startEmulators({ port: 0 });
-  client = new AzureOpenAI({
-    endpoint: emulators.openaiEndpoint,
-    apiKey: emulators.apiKey,
-    apiVersion: '2024-10-21',
-  });
-});
-
-afterAll(async () => {
-  await emulators.stop();
-});
 
 describe('arithmetic found in prose, in the calculator tool syntax', () => {
   it.each([
@@ -66,7 +51,7 @@ describe('arithmetic found in prose, in the calculator tool syntax', () => {
 });
 
 async function firstTurn(content: string) {
-  const completion = await client.chat.completions.create({
+  const completion = await emulated.openai.chat.completions.create({
     model: 'gpt-4o-mini',
     messages: [{ role: 'user', content }],
     tools,
@@ -114,7 +99,7 @@ describe('tool choice by what the tools do', () => {
         parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
       },
     };
-    const completion = await client.chat.completions.create({
+    const completion = await emulated.openai.chat.completions.create({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'What is 6 * 7?' }],
       tools: [weather],
@@ -139,8 +124,12 @@ describe('streaming', () => {
   it.each(prompts.map((messages) => [messages[0]?.content, messages]))(
     'streams the same text as the plain answer for %j',
     async (_name, messages) => {
-      const plain = await client.chat.completions.create({ model: 'gpt-4o', messages });
-      const stream = await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true });
+      const plain = await emulated.openai.chat.completions.create({ model: 'gpt-4o', messages });
+      const stream = await emulated.openai.chat.completions.create({
+        model: 'gpt-4o',
+        messages,
+        stream: true,
+      });
       let streamed = '';
       for await (const chunk of stream) streamed += chunk.choices[0]?.delta.content ?? '';
       expect(streamed).toBe(plain.choices[0]?.message.content);

@@ -1,23 +1,8 @@
-import { AzureOpenAI } from 'openai';
-import { startEmulators, type Emulators } from '../src';
 import { EmulatorState, maxLoggedRequests, type RequestRecord } from '../src/control';
 import { emulatorAgentsClient } from './loopbackAgents';
+import { emulatorsForThisFile } from './support';
 
-let emulators: Emulators;
-let openai: AzureOpenAI;
-
-beforeAll(async () => {
-  emulators = await startEmulators({ port: 0, agentRunDurationMs: 200 });
-  openai = new AzureOpenAI({
-    endpoint: emulators.openaiEndpoint,
-    apiKey: emulators.apiKey,
-    apiVersion: '2024-10-21',
-  });
-});
-
-afterAll(async () => {
-  await emulators.stop();
-});
+const emulated = emulatorsForThisFile({ agentRunDurationMs: 200 });
 
 beforeEach(async () => {
   await control('POST', '/_emulator/reset');
@@ -28,7 +13,7 @@ async function control<T = Record<string, unknown>>(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${emulators.url}${path}`, {
+  const response = await fetch(`${emulated.server.url}${path}`, {
     method,
     headers: { 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -40,7 +25,7 @@ async function requests(query = ''): Promise<RequestRecord[]> {
   return (await control<{ requests: RequestRecord[] }>('GET', `/_emulator/requests${query}`)).body.requests;
 }
 
-const ask = (deployment = 'gpt-4o-mini', client = openai) =>
+const ask = (deployment = 'gpt-4o-mini', client = emulated.openai) =>
   client.chat.completions.create({
     model: deployment,
     messages: [{ role: 'user', content: 'What is 2 + 2?' }],
@@ -63,10 +48,10 @@ describe('faults', () => {
   it('sends retry-after-ms, retry-after and the Azure error body with a 429', async () => {
     await control('POST', '/_emulator/faults', { status: 429, count: 1, retryAfterMs: 2500 });
     const response = await fetch(
-      `${emulators.openaiEndpoint}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`,
+      `${emulated.server.openaiEndpoint}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'api-key': emulators.apiKey },
+        headers: { 'content-type': 'application/json', 'api-key': emulated.server.apiKey },
         body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
       },
     );
@@ -79,7 +64,7 @@ describe('faults', () => {
   });
 
   it('makes the Agent Service SDK retry a 429 no sooner than retry-after-ms', async () => {
-    const agents = emulatorAgentsClient(emulators.projectEndpoint);
+    const agents = emulatorAgentsClient(emulated.server.projectEndpoint);
     await control('POST', '/_emulator/faults', {
       status: 429,
       count: 1,
@@ -100,7 +85,7 @@ describe('faults', () => {
 
   it('applies to the next n matching requests only, and only to the named deployment', async () => {
     await control('POST', '/_emulator/faults', { status: 503, count: 2, deployment: 'gpt-4o' });
-    const noRetry = openai.withOptions({ maxRetries: 0 });
+    const noRetry = emulated.openai.withOptions({ maxRetries: 0 });
 
     await expect(ask('gpt-4o', noRetry)).rejects.toMatchObject({ status: 503 });
     await expect(ask('gpt-4o-mini', noRetry)).resolves.toBeDefined();
@@ -118,7 +103,7 @@ describe('faults', () => {
 
   it('matches by service, so an Agent Service fault leaves chat completions alone', async () => {
     await control('POST', '/_emulator/faults', { status: 500, count: 5, service: 'agents' });
-    await expect(ask('gpt-4o-mini', openai.withOptions({ maxRetries: 0 }))).resolves.toBeDefined();
+    await expect(ask('gpt-4o-mini', emulated.openai.withOptions({ maxRetries: 0 }))).resolves.toBeDefined();
     expect(
       (await control<{ faults: { remaining: number }[] }>('GET', '/_emulator/faults')).body.faults,
     ).toEqual([expect.objectContaining({ remaining: 5, service: 'agents' })]);
@@ -137,13 +122,13 @@ describe('faults', () => {
       count: 1,
       deployment: 'gpt-4o-mini',
     });
-    const canned = await openai.chat.completions.create({
+    const canned = await emulated.openai.chat.completions.create({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'Say hello.' }],
     });
     expect(canned.choices[0]?.message.content).toBe('not a plan at all');
     expect(canned.usage?.completion_tokens).toBeGreaterThan(0);
-    const real = await openai.chat.completions.create({
+    const real = await emulated.openai.chat.completions.create({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'Say hello.' }],
     });
@@ -170,7 +155,7 @@ describe('latency, the request log and reset', () => {
   });
 
   it('records what was asked and what was answered, filterable by deployment', async () => {
-    await openai.chat.completions.create({
+    await emulated.openai.chat.completions.create({
       model: 'gpt-4o',
       messages: [
         { role: 'system', content: 'Be brief.' },
@@ -219,7 +204,7 @@ describe('latency, the request log and reset', () => {
   it('reset clears faults, latency and the log', async () => {
     await control('POST', '/_emulator/faults', { status: 500, count: 3 });
     await control('POST', '/_emulator/latency', { ms: 300 });
-    await ask('gpt-4o-mini', openai.withOptions({ maxRetries: 0 })).catch(() => undefined);
+    await ask('gpt-4o-mini', emulated.openai.withOptions({ maxRetries: 0 })).catch(() => undefined);
 
     expect((await control('POST', '/_emulator/reset')).body).toEqual({ reset: true, latencyMs: 0 });
 
@@ -237,7 +222,7 @@ describe('the control API stays out of reach of web pages', () => {
     ['a form', 'application/x-www-form-urlencoded'],
     ['no content type', undefined],
   ])('refuses a POST sent as %s, and changes nothing', async (_what, contentType) => {
-    const response = await fetch(`${emulators.url}/_emulator/faults`, {
+    const response = await fetch(`${emulated.server.url}/_emulator/faults`, {
       method: 'POST',
       ...(contentType ? { headers: { 'content-type': contentType } } : {}),
       body: contentType ? JSON.stringify({ status: 500, count: 1 }) : null,

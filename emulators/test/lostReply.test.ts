@@ -1,23 +1,17 @@
-import { startEmulators } from '../src';
-
-type Emulators = Awaited<ReturnType<typeof startEmulators>>;
+import { emulatorsForThisFile } from './support';
 
 describe('the lost-reply fault: the request is applied, the answer never arrives', () => {
-  let emulators: Emulators;
-  beforeAll(async () => {
-    emulators = await startEmulators({ port: 0, log: () => undefined });
-  });
-  afterAll(() => emulators?.stop());
-  beforeEach(() => fetch(`${emulators.url}/_emulator/reset`, { method: 'POST' }));
+  const emulated = emulatorsForThisFile({ log: () => undefined });
+  beforeEach(() => fetch(`${emulated.server.url}/_emulator/reset`, { method: 'POST' }));
 
   const faults = (body: unknown) =>
-    fetch(`${emulators.url}/_emulator/faults`, {
+    fetch(`${emulated.server.url}/_emulator/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
   const agents = (method: string, path: string, body?: unknown) =>
-    fetch(`${emulators.projectEndpoint}/${path}?api-version=v1`, {
+    fetch(`${emulated.server.projectEndpoint}/${path}?api-version=v1`, {
       method,
       headers: { 'content-type': 'application/json', authorization: 'Bearer local' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -32,7 +26,7 @@ describe('the lost-reply fault: the request is applied, the answer never arrives
     const list = (await (await agents('GET', 'threads')).json()) as { data: { metadata: unknown }[] };
     expect(list.data).toEqual([expect.objectContaining({ metadata: { agentRunId: 'run-1' } })]);
 
-    const log = (await (await fetch(`${emulators.url}/_emulator/requests?service=agents`)).json()) as {
+    const log = (await (await fetch(`${emulated.server.url}/_emulator/requests?service=agents`)).json()) as {
       requests: { operation: string; lostReply?: boolean }[];
     };
     expect(log.requests.map((r) => [r.operation, r.lostReply ?? false])).toEqual([
@@ -44,9 +38,9 @@ describe('the lost-reply fault: the request is applied, the answer never arrives
   it('answers a chat completion, then drops it; the next one arrives', async () => {
     await faults({ lostReply: true, service: 'openai' });
     const ask = () =>
-      fetch(`${emulators.openaiEndpoint}/openai/v1/chat/completions`, {
+      fetch(`${emulated.server.openaiEndpoint}/openai/v1/chat/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'api-key': emulators.apiKey },
+        headers: { 'content-type': 'application/json', 'api-key': emulated.server.apiKey },
         body: JSON.stringify({
           model: 'gpt-4o-mini',
           messages: [{ role: 'user', content: 'What is 2 + 2?' }],
@@ -64,7 +58,7 @@ describe('the lost-reply fault: the request is applied, the answer never arrives
     const response = await faults(body);
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(message);
-    const pending = (await (await fetch(`${emulators.url}/_emulator/faults`)).json()) as {
+    const pending = (await (await fetch(`${emulated.server.url}/_emulator/faults`)).json()) as {
       faults: unknown[];
     };
     expect(pending.faults).toEqual([]);

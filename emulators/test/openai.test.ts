@@ -2,26 +2,12 @@ import Ajv2020 from 'ajv/dist/2020';
 import { AzureOpenAI } from 'openai';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { z } from 'zod';
-import { startEmulators, type Emulators } from '../src';
+import { emulatorsForThisFile } from './support';
 
 /** expect.stringContaining, typed for toMatchObject. */
 const containing = (text: string): string => expect.stringContaining(text) as string;
 
-let emulators: Emulators;
-let client: AzureOpenAI;
-
-beforeAll(async () => {
-  emulators = await startEmulators({ port: 0 });
-  client = new AzureOpenAI({
-    endpoint: emulators.openaiEndpoint,
-    apiKey: emulators.apiKey,
-    apiVersion: '2024-10-21',
-  });
-});
-
-afterAll(async () => {
-  await emulators.stop();
-});
+const emulated = emulatorsForThisFile();
 
 const calculator: ChatCompletionTool = {
   type: 'function',
@@ -43,7 +29,7 @@ describe('Azure OpenAI chat completions through the real AzureOpenAI client', ()
       { role: 'system', content: 'Use tools for arithmetic.' },
       { role: 'user', content: 'What is 12 * 7 + 5? Use the calculator.' },
     ];
-    const first = await client.chat.completions.create({
+    const first = await emulated.openai.chat.completions.create({
       model: 'gpt-4o-mini',
       messages,
       tools: [calculator],
@@ -61,7 +47,7 @@ describe('Azure OpenAI chat completions through the real AzureOpenAI client', ()
     expect(first.usage?.prompt_tokens).toBeGreaterThan(20);
 
     messages.push(choice!.message, { role: 'tool', tool_call_id: call.id, content: '89' });
-    const second = await client.chat.completions.create({
+    const second = await emulated.openai.chat.completions.create({
       model: 'gpt-4o-mini',
       messages,
       tools: [calculator],
@@ -72,7 +58,7 @@ describe('Azure OpenAI chat completions through the real AzureOpenAI client', ()
   });
 
   it('answers a plain question without calling a tool that does not fit', async () => {
-    const completion = await client.chat.completions.create({
+    const completion = await emulated.openai.chat.completions.create({
       model: 'gpt-4o',
       messages: [{ role: 'user', content: 'Say hello.' }],
       tools: [calculator],
@@ -83,7 +69,7 @@ describe('Azure OpenAI chat completions through the real AzureOpenAI client', ()
   });
 
   it('carries facts and numbers from the material it was given into the answer', async () => {
-    const completion = await client.chat.completions.create({
+    const completion = await emulated.openai.chat.completions.create({
       model: 'gpt-4o',
       messages: [
         { role: 'system', content: 'Write one answer from the findings.' },
@@ -104,7 +90,7 @@ describe('Azure OpenAI chat completions through the real AzureOpenAI client', ()
 
   it('gives the same answer to the same request', async () => {
     const ask = () =>
-      client.chat.completions.create({
+      emulated.openai.chat.completions.create({
         model: 'gpt-4o-mini',
         messages: [{ role: 'user', content: 'Explain durable timers.' }],
       });
@@ -114,7 +100,7 @@ describe('Azure OpenAI chat completions through the real AzureOpenAI client', ()
   });
 
   it('counts tokens with the real tokenizer, not characters divided by four', async () => {
-    const completion = await client.chat.completions.create({
+    const completion = await emulated.openai.chat.completions.create({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'hello hello hello hello hello hello hello hello' }],
     });
@@ -126,7 +112,7 @@ describe('Azure OpenAI chat completions through the real AzureOpenAI client', ()
   });
 
   it('cuts the answer at max_tokens and says so with finish_reason length', async () => {
-    const completion = await client.chat.completions.create({
+    const completion = await emulated.openai.chat.completions.create({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'Explain durable orchestrations in detail.' }],
       max_tokens: 5,
@@ -154,7 +140,7 @@ describe('structured outputs', () => {
 
   async function plan(prompt: string) {
     const schema = z.toJSONSchema(planSchema) as Record<string, unknown>;
-    const completion = await client.chat.completions.create({
+    const completion = await emulated.openai.chat.completions.create({
       model: 'gpt-4o-mini',
       messages: [
         { role: 'system', content: 'Split the request into subtasks.' },
@@ -200,7 +186,7 @@ describe('structured outputs', () => {
 
   it('refuses a strict schema that allows additional properties, as the service does', async () => {
     await expect(
-      client.chat.completions.create({
+      emulated.openai.chat.completions.create({
         model: 'gpt-4o-mini',
         messages: [{ role: 'user', content: 'hi' }],
         response_format: {
@@ -222,8 +208,8 @@ describe('structured outputs', () => {
 describe('streaming', () => {
   it('streams the same answer in chunks, with usage in the last chunk when asked', async () => {
     const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'What is 6 * 7?' }];
-    const whole = await client.chat.completions.create({ model: 'gpt-4o-mini', messages });
-    const stream = await client.chat.completions.create({
+    const whole = await emulated.openai.chat.completions.create({ model: 'gpt-4o-mini', messages });
+    const stream = await emulated.openai.chat.completions.create({
       model: 'gpt-4o-mini',
       messages,
       stream: true,
@@ -247,7 +233,7 @@ describe('streaming', () => {
   });
 
   it('streams tool calls that the SDK helper reassembles', async () => {
-    const stream = client.chat.completions.stream({
+    const stream = emulated.openai.chat.completions.stream({
       model: 'gpt-4o-mini',
       messages: [{ role: 'user', content: 'Compute 3 * (4 + 5).' }],
       tools: [calculator],
@@ -376,7 +362,7 @@ describe('streaming on the wire', () => {
 describe('errors in the shape Azure answers', () => {
   it('answers 401 without an api-key or Authorization header', async () => {
     const response = await fetch(
-      `${emulators.openaiEndpoint}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`,
+      `${emulated.server.openaiEndpoint}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`,
       {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -394,7 +380,7 @@ describe('errors in the shape Azure answers', () => {
 
   it('answers 401 to a wrong key, through the SDK', async () => {
     const wrong = new AzureOpenAI({
-      endpoint: emulators.openaiEndpoint,
+      endpoint: emulated.server.openaiEndpoint,
       apiKey: 'not-the-key',
       apiVersion: '2024-10-21',
     });
@@ -408,7 +394,7 @@ describe('errors in the shape Azure answers', () => {
 
   it('accepts a bearer token instead of a key', async () => {
     const entra = new AzureOpenAI({
-      endpoint: emulators.openaiEndpoint,
+      endpoint: emulated.server.openaiEndpoint,
       azureADTokenProvider: () => Promise.resolve('any-token'),
       apiVersion: '2024-10-21',
     });
@@ -421,7 +407,7 @@ describe('errors in the shape Azure answers', () => {
 
   it('answers 404 DeploymentNotFound for an unknown deployment', async () => {
     await expect(
-      client.chat.completions.create({
+      emulated.openai.chat.completions.create({
         model: 'gpt-5-imaginary',
         messages: [{ role: 'user', content: 'hi' }],
       }),
@@ -431,10 +417,10 @@ describe('errors in the shape Azure answers', () => {
   it('answers 400 to a malformed body and to a tool message that answers no tool call', async () => {
     const post = (body: string) =>
       fetch(
-        `${emulators.openaiEndpoint}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`,
+        `${emulated.server.openaiEndpoint}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`,
         {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'api-key': emulators.apiKey },
+          headers: { 'content-type': 'application/json', 'api-key': emulated.server.apiKey },
           body,
         },
       );
@@ -443,7 +429,7 @@ describe('errors in the shape Azure answers', () => {
     expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe('BadRequest');
 
     await expect(
-      client.chat.completions.create({
+      emulated.openai.chat.completions.create({
         model: 'gpt-4o-mini',
         messages: [
           { role: 'user', content: 'hi' },
@@ -458,7 +444,7 @@ describe('errors in the shape Azure answers', () => {
 
   it('refuses a prompt with the content-filter marker with 400 content_filter', async () => {
     await expect(
-      client.chat.completions.create({
+      emulated.openai.chat.completions.create({
         model: 'gpt-4o-mini',
         messages: [{ role: 'user', content: 'please EMULATOR_CONTENT_FILTER' }],
       }),
@@ -466,7 +452,7 @@ describe('errors in the shape Azure answers', () => {
   });
 
   it('serves the /openai/v1 form with the deployment as the model', async () => {
-    const response = await fetch(`${emulators.openaiEndpoint}/openai/v1/chat/completions`, {
+    const response = await fetch(`${emulated.server.openaiEndpoint}/openai/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer token' },
       body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'What is 2 + 2?' }] }),

@@ -29,7 +29,7 @@ import { isValidRunId } from '../lib/ids';
 import { checkWebhookUrl } from '../lib/webhooks';
 import { eventNames, functionNames, orchestratorNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
-import { eventNameProblem, scopedRunUrls } from './runUrls';
+import { eventNameProblem, scopedRunUrls, type RunUrls } from './runUrls';
 
 /** What the owner sees of a run: the contract of `GET /api/agent-runs/{id}`. */
 export type RunViewStatus =
@@ -167,17 +167,23 @@ export function createStartAgentRun(config: AppConfig, signer: Signer) {
 
     // Scoped: the product's own per-run URLs, each signed for one action. Built-in (opt-in, single
     // tenant only): Durable's URLs, whose code= is the task hub's system key.
-    const urls =
+    const urls: RunUrls =
       config.statusUrls === 'builtin'
         ? withoutRestart(client.createHttpManagementPayload(runId))
         : scopedRunUrls(request, runId, signer);
-    const links = runLinks(request, runId);
+    const started: StartAnswer = { ...urls, runId, links: runLinks(request, runId) };
     return {
       status: 202,
       headers: { Location: urls.statusQueryGetUri, 'Retry-After': '2' },
-      jsonBody: { ...urls, runId, links },
+      jsonBody: started,
     };
   };
+}
+
+/** The starter's 202 answer: the run's URLs, its id, and the links a person opens. */
+export interface StartAnswer extends RunUrls {
+  runId: string;
+  links: { run: string; approval: string };
 }
 
 /**

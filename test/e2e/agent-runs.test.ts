@@ -1,4 +1,5 @@
 import { BlobServiceClient } from '@azure/storage-blob';
+import type { StartAnswer } from '../../src/functions/agentRuns';
 import { call, pollUntil, principalHeaders, startProduct, type Product } from '../support/product';
 
 interface RunView {
@@ -26,16 +27,6 @@ interface RunView {
   links: { run: string; approval: string };
 }
 
-interface StartBody {
-  id: string;
-  runId: string;
-  statusQueryGetUri: string;
-  sendEventPostUri: string;
-  terminatePostUri: string;
-  purgeHistoryDeleteUri: string;
-  links: { run: string; approval: string };
-}
-
 interface EmulatorRequest {
   path: string;
   deployment?: string;
@@ -60,7 +51,7 @@ afterAll(async () => {
 const terminal = ['completed', 'rejected', 'expired', 'failed', 'terminated', 'quota-exceeded'];
 
 async function startRun(body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const started = await call<StartBody>(`${product.baseUrl}/api/agent-runs`, { body, headers });
+  const started = await call<StartAnswer>(`${product.baseUrl}/api/agent-runs`, { body, headers });
   if (started.status !== 202)
     throw new Error(`start answered ${started.status}: ${JSON.stringify(started.body)}`);
   return started;

@@ -1,4 +1,5 @@
 import { BlobServiceClient } from '@azure/storage-blob';
+import type { StartAnswer } from '../../src/functions/agentRuns';
 import {
   call,
   pollUntil,
@@ -10,18 +11,6 @@ import {
 
 // An attacker's tour in appservice mode: every URL a user is handed, tried by its owner, by a stranger,
 // with another run's id, and around the product through the management API a user should never reach.
-
-interface StartBody {
-  id: string;
-  runId: string;
-  statusQueryGetUri: string;
-  sendEventPostUri: string;
-  terminatePostUri: string;
-  purgeHistoryDeleteUri: string;
-  suspendPostUri: string;
-  resumePostUri: string;
-  links: { run: string; approval: string };
-}
 
 interface RunView {
   status: string;
@@ -72,8 +61,8 @@ afterAll(async () => {
   await product?.stop();
 });
 
-async function start(body: Record<string, unknown>, headers = alice): Promise<JsonResponse<StartBody>> {
-  const started = await call<StartBody>(`${product.baseUrl}/api/agent-runs`, { body, headers });
+async function start(body: Record<string, unknown>, headers = alice): Promise<JsonResponse<StartAnswer>> {
+  const started = await call<StartAnswer>(`${product.baseUrl}/api/agent-runs`, { body, headers });
   if (started.status !== 202)
     throw new Error(`start answered ${started.status}: ${JSON.stringify(started.body)}`);
   return started;
@@ -88,7 +77,7 @@ const waitFor = (id: string, status: string, headers = alice) =>
     (r) => r.status === 200 && r.body.status === status,
   );
 
-async function startWaiting(headers = alice): Promise<StartBody> {
+async function startWaiting(headers = alice): Promise<StartAnswer> {
   const started = await start(
     {
       prompt: 'Summarise why tests matter.',
@@ -115,8 +104,8 @@ function methodOf(key: (typeof scopedKeys)[number]): string {
 const leaks = (text: string) => /\/runtime\/webhooks\/durabletask|[?&]code=/i.test(text);
 
 describe('what a user is handed', () => {
-  let waiting: StartBody;
-  let other: StartBody;
+  let waiting: StartAnswer;
+  let other: StartAnswer;
 
   beforeAll(async () => {
     waiting = await startWaiting();
@@ -334,7 +323,7 @@ describe('STATUS_URLS=builtin, the single-tenant opt-out', () => {
       },
     });
     try {
-      const started = await call<StartBody>(`${builtin.baseUrl}/api/agent-runs`, {
+      const started = await call<StartAnswer>(`${builtin.baseUrl}/api/agent-runs`, {
         body: { prompt: 'What is 1 + 1? Use the calculator.', tools: ['calculator'] },
         headers: alice,
       });

@@ -6,9 +6,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { isListening } from '../../scripts/azurite';
 import { call, pollUntil, principalHeaders, projectRoot } from '../support/product';
 import { openSse, type SseFrame } from '../support/sse';
 
@@ -46,17 +46,6 @@ async function startProductProcess(dataDir: string): Promise<Started> {
   )?.[1];
   if (!url || !azurite) throw new Error(`npm start did not come up:\n${ready}`);
   return { child, baseUrl: url, azuritePort: Number(azurite), output: () => output, exited };
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 interface RunView {
@@ -135,7 +124,7 @@ describe('npm start across a clean stop and a kill -9', () => {
     product.child.kill('SIGKILL');
     await product.exited;
     await pollUntil(
-      () => listening(azuritePort),
+      () => isListening(azuritePort),
       (open) => !open,
       10_000,
     );

@@ -169,7 +169,7 @@ export function replayMismatch(
  */
 export async function loadBuiltApp(): Promise<{
   replay: (r: RecordedHistory) => Promise<ReplayOutcome>;
-  unload: () => void;
+  unload: () => Promise<void>;
 }> {
   const runtime = new FunctionsRuntime(new HostLog(() => undefined, 'quiet'));
   // Under Jest every require goes through Jest's module registry, not Module.prototype.require, so
@@ -191,11 +191,15 @@ export async function loadBuiltApp(): Promise<{
     }
     await runtime.finishLoading();
   } catch (error) {
+    await runtime.close();
     uninstall();
     throw error;
   }
   return {
-    unload: uninstall,
+    unload: async () => {
+      await runtime.close();
+      uninstall();
+    },
     replay: async (recorded) => {
       const registered = runtime.functions.get(recorded.orchestrator);
       if (!registered) {

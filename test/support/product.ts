@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { startDevHostProcess } from '../../devhost/test/harness';
-import { startEmulators } from '../../emulators/src';
-import { startAzurite } from '../../scripts/azurite';
+import { call as devhostCall, pollUntil as devhostPollUntil, type Answer } from '../../devhost/test/support';
+import { startOfflineBackends } from '../../scripts/offlineBackends';
 
 // Two levels up from this file, whether it runs from source (ts-jest) or compiled under dist/ (the bench).
 const twoUp = path.resolve(__dirname, '..', '..');
@@ -31,23 +31,12 @@ export async function startProduct(
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const azurite = await startAzurite({ blobPort: 0, services: 'blob' });
-    stops.push(() => azurite.stop());
-    const emulators = await startEmulators({
-      port: 0,
-      agentRunDurationMs: options.agentRunDurationMs ?? 300,
-    });
-    stops.push(() => emulators.stop());
+    const backends = await startOfflineBackends({ agentRunDurationMs: options.agentRunDurationMs ?? 300 });
+    stops.push(() => backends.stop());
     const host = await startDevHostProcess({
       appDir: projectRoot,
       env: {
-        AzureWebJobsStorage: azurite.connectionString,
-        AZURE_OPENAI_ENDPOINT: emulators.openaiEndpoint,
-        AZURE_OPENAI_API_KEY: emulators.apiKey,
-        AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
-        AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
-        AZURE_AI_PROJECT_ENDPOINT: emulators.projectEndpoint,
-        BING_CONNECTION_ID: 'emulator-bing-connection',
+        ...backends.appSettings,
         AUTH_MODE: 'dev',
         TASK_HUB_NAME: 'testhub',
         RUN_URL_SIGNING_KEY: 'test-only-run-url-signing-key-0123456789abcdef',
@@ -57,8 +46,8 @@ export async function startProduct(
     stops.push(() => host.stop());
     return {
       baseUrl: host.baseUrl,
-      emulatorUrl: emulators.url,
-      blobConnectionString: azurite.connectionString,
+      emulatorUrl: backends.emulators.url,
+      blobConnectionString: backends.azurite.connectionString,
       hostPid: host.pid,
       logs: () => host.logs(),
       stop: stopAll,
@@ -69,49 +58,27 @@ export async function startProduct(
   }
 }
 
-export interface JsonResponse<T = Record<string, unknown>> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
+/** An answer of the product: status, headers, and the body parsed when it is JSON. */
+export type JsonResponse<T = Record<string, unknown>> = Omit<Answer<T>, 'text'>;
 
 /** A JSON request to the product; the body of the answer is parsed when it is JSON. */
-export async function call<T = Record<string, unknown>>(
+export function call<T = Record<string, unknown>>(
   url: string,
-  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+  init: Parameters<typeof devhostCall>[1] = {},
 ): Promise<JsonResponse<T>> {
-  const response = await fetch(url, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
-    ...(init.body === undefined
-      ? {}
-      : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
-  });
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = text === '' ? null : JSON.parse(text);
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: response.status, headers: response.headers, body: body as T };
+  return devhostCall<T>(url, init);
 }
 
-/** Polls until `done` holds for the fetched value, or fails with the last value seen. */
-export async function pollUntil<T>(
+/**
+ * Polls until `done` holds for the fetched value, or fails with the last value seen. Slower and more
+ * patient than the devhost tests' polling: each fetch goes through the whole product.
+ */
+export function pollUntil<T>(
   fetchValue: () => Promise<T>,
   done: (value: T) => boolean,
   timeoutMs = 60_000,
 ): Promise<T> {
-  const giveUpAt = Date.now() + timeoutMs;
-  let last: T = await fetchValue();
-  while (!done(last)) {
-    if (Date.now() > giveUpAt)
-      throw new Error(`Timed out after ${timeoutMs} ms; last value: ${JSON.stringify(last, null, 2)}`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await fetchValue();
-  }
-  return last;
+  return devhostPollUntil(fetchValue, done, timeoutMs, 100);
 }
 
 /** A principal header as App Service Authentication would send it. */

@@ -170,28 +170,17 @@ describe('resolveCaller', () => {
     expect((refused(headers).jsonBody as { detail: string }).detail).toMatch(/more than one object id/);
   });
 
-  it('treats a request without principal headers in dev mode as local-user, unauthenticated', () => {
-    expect(caller({}, 'dev')).toEqual({
-      userId: 'local-user',
-      handles: [],
-      roles: [],
-      authenticated: false,
-    });
+  it.each([
+    ['a request without principal headers', {}, 'local-user'],
+    ['only an id header', { 'x-ms-client-principal-id': 'carol' }, 'carol'],
+  ])('takes %s in dev mode as %s, with no roles, unauthenticated', (_case, headers, userId) => {
+    expect(caller(headers, 'dev')).toEqual({ userId, handles: [], roles: [], authenticated: false });
   });
 
   it('lets a dev-mode caller act as another user with roles by sending the headers, marked unauthenticated', () => {
     expect(caller(easyAuth('mallory', { roles: [roles.admin] }), 'dev')).toMatchObject({
       userId: 'mallory',
       roles: [roles.admin],
-      authenticated: false,
-    });
-  });
-
-  it('accepts only an id header in dev mode, with no roles', () => {
-    expect(caller({ 'x-ms-client-principal-id': 'carol' }, 'dev')).toEqual({
-      userId: 'carol',
-      handles: [],
-      roles: [],
       authenticated: false,
     });
   });

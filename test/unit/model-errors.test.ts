@@ -161,52 +161,35 @@ describe('model cache key', () => {
 
 describe('jsonSchemaResponseFormat', () => {
   it('sends a strict schema without the string-length keywords strict mode refuses, keeping item counts', () => {
+    /** A plan schema whose item title is `title`: the test changes only that. */
+    const planSchema = (title: Record<string, unknown>) => ({
+      type: 'object',
+      properties: {
+        items: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 3,
+          items: {
+            type: 'object',
+            properties: { title },
+            required: ['title'],
+            additionalProperties: false,
+          },
+        },
+      },
+      required: ['items'],
+      additionalProperties: false,
+    });
     const format = jsonSchemaResponseFormat({
       name: 'plan',
       schema: {
         $schema: 'https://json-schema.org/draft/2020-12/schema',
-        type: 'object',
-        properties: {
-          items: {
-            type: 'array',
-            minItems: 1,
-            maxItems: 3,
-            items: {
-              type: 'object',
-              properties: { title: { type: 'string', minLength: 1, maxLength: 200 } },
-              required: ['title'],
-              additionalProperties: false,
-            },
-          },
-        },
-        required: ['items'],
-        additionalProperties: false,
+        ...planSchema({ type: 'string', minLength: 1, maxLength: 200 }),
       },
     });
     expect(format).toEqual({
       type: 'json_schema',
-      json_schema: {
-        name: 'plan',
-        strict: true,
-        schema: {
-          type: 'object',
-          properties: {
-            items: {
-              type: 'array',
-              minItems: 1,
-              maxItems: 3,
-              items: {
-                type: 'object',
-                properties: { title: { type: 'string' } },
-                required: ['title'],
-                additionalProperties: false,
-              },
-            },
-          },
-          required: ['items'],
-          additionalProperties: false,
-        },
-      },
+      json_schema: { name: 'plan', strict: true, schema: planSchema({ type: 'string' }) },
     });
   });
 

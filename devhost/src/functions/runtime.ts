@@ -5,6 +5,7 @@
  * postInvocation hooks, getResponse), so the app sees real HttpRequest and InvocationContext objects.
  */
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import Module from 'node:module';
 import { type HostLog, describeError, errorMessage } from '../log';
 
@@ -171,7 +172,22 @@ export class FunctionsRuntime {
   /** Ends the loading phase: like the worker, asks the programming model for its capabilities once. */
   async finishLoading(): Promise<void> {
     this.#loading = false;
-    const capabilities = await this.#programmingModel?.getCapabilities?.({});
+    // With HTTP streaming on, getCapabilities starts the library's proxy server and keeps no handle to it:
+    // the worker's process ends with the host, but a devhost in a longer-lived process (a test, the
+    // history recorder) must close it, so the server is caught as it is created, in the call itself.
+    const createServer = http.createServer;
+    http.createServer = ((...args: Parameters<typeof createServer>) => {
+      const server = createServer(...args);
+      this.#httpStreamServers.push(server);
+      return server;
+    }) as typeof createServer;
+    let asked;
+    try {
+      asked = this.#programmingModel?.getCapabilities?.({});
+    } finally {
+      http.createServer = createServer;
+    }
+    const capabilities = await asked;
     // With app.setup({ enableHttpStream: true }) the library serves HTTP triggers from its own proxy
     // server and reports its address; the host then forwards each request there, as the real host does.
     if (typeof capabilities?.HttpUri === 'string' && capabilities.HttpUri !== '') {
@@ -181,6 +197,22 @@ export class FunctionsRuntime {
 
   /** The library's HTTP proxy, when the app streams HTTP; undefined otherwise. */
   httpStreamUri: string | undefined;
+
+  #httpStreamServers: http.Server[] = [];
+
+  /** Stops what loading started in this process: the library's HTTP proxy server, when there is one. */
+  async close(): Promise<void> {
+    const servers = this.#httpStreamServers.splice(0);
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
+  }
 
   async runAppHooks(name: 'appStart' | 'appTerminate', functionAppDirectory: string): Promise<void> {
     const appHookData = this.#appHookData;

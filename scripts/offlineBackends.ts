@@ -1,0 +1,45 @@
+import { startEmulators, type Emulators } from '../emulators/src';
+import { startAzurite, type Azurite } from './azurite';
+
+/** Azurite and the AI emulators, started together, and the app settings that point the app at them. */
+export interface OfflineBackends {
+  azurite: Azurite;
+  emulators: Emulators;
+  /** Storage, both model deployments and research, as app settings (environment variables) of the app. */
+  appSettings: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * What the app runs against in the tests and the history recorder: Azurite (blob, in memory) and the AI
+ * emulators on free loopback ports. `npm start` chooses per service instead (scripts/start.ts).
+ */
+export async function startOfflineBackends(options: {
+  agentRunDurationMs: number;
+}): Promise<OfflineBackends> {
+  const azurite = await startAzurite({ blobPort: 0, services: 'blob' });
+  let emulators: Emulators;
+  try {
+    emulators = await startEmulators({ port: 0, agentRunDurationMs: options.agentRunDurationMs });
+  } catch (error) {
+    await azurite.stop();
+    throw error;
+  }
+  return {
+    azurite,
+    emulators,
+    appSettings: {
+      AzureWebJobsStorage: azurite.connectionString,
+      AZURE_OPENAI_ENDPOINT: emulators.openaiEndpoint,
+      AZURE_OPENAI_API_KEY: emulators.apiKey,
+      AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
+      AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
+      AZURE_AI_PROJECT_ENDPOINT: emulators.projectEndpoint,
+      BING_CONNECTION_ID: 'emulator-bing-connection',
+    },
+    stop: async () => {
+      await emulators.stop().catch(() => undefined);
+      await azurite.stop();
+    },
+  };
+}
