@@ -248,18 +248,18 @@ describe('streaming', () => {
 
 describe('streaming on the wire', () => {
   const url = () =>
-    `${emulators.openaiEndpoint}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21`;
+    `${emulated.server.openaiEndpoint}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21`;
   const post = (body: Record<string, unknown>) =>
     fetch(url(), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'api-key': emulators.apiKey },
+      headers: { 'content-type': 'application/json', 'api-key': emulated.server.apiKey },
       body: JSON.stringify({
         messages: [{ role: 'user', content: 'What is 6 * 7? Explain briefly.' }],
         ...body,
       }),
     });
   const control = (path: string, body: Record<string, unknown>) =>
-    fetch(`${emulators.url}/_emulator/${path}`, {
+    fetch(`${emulated.server.url}/_emulator/${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -311,7 +311,7 @@ describe('streaming on the wire', () => {
 
   it('with a chunk delay, the first chunk reaches the client while the rest is still being written', async () => {
     expect((await control('streaming', { chunkDelayMs: 150 })).status).toBe(200);
-    const stream = await client.chat.completions.create({
+    const stream = await emulated.openai.chat.completions.create({
       model: 'gpt-4o',
       messages: [{ role: 'user', content: 'What is 6 * 7? Explain briefly.' }],
       stream: true,
@@ -321,14 +321,16 @@ describe('streaming on the wire', () => {
     for await (const chunk of stream) {
       const piece = chunk.choices[0]?.delta.content ?? '';
       if (piece !== '' && writtenAtFirstChunk === undefined) {
-        const log = (await (await fetch(`${emulators.url}/_emulator/requests?service=openai`)).json()) as {
+        const log = (await (
+          await fetch(`${emulated.server.url}/_emulator/requests?service=openai`)
+        ).json()) as {
           requests: { chat?: { chunks?: unknown[] } }[];
         };
         writtenAtFirstChunk = log.requests.at(-1)?.chat?.chunks?.length;
       }
       text += piece;
     }
-    const log = (await (await fetch(`${emulators.url}/_emulator/requests?service=openai`)).json()) as {
+    const log = (await (await fetch(`${emulated.server.url}/_emulator/requests?service=openai`)).json()) as {
       requests: { chat?: { chunks?: { end: number }[] } }[];
     };
     const written = log.requests.at(-1)?.chat?.chunks ?? [];
@@ -343,7 +345,7 @@ describe('streaming on the wire', () => {
     expect(added.status).toBe(201);
     // Not a streamed request: the fault does not match it.
     expect((await post({})).status).toBe(200);
-    const stream = await client.chat.completions.create({
+    const stream = await emulated.openai.chat.completions.create({
       model: 'gpt-4o',
       messages: [{ role: 'user', content: 'What is 6 * 7? Explain briefly.' }],
       stream: true,
