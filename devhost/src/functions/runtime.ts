@@ -179,6 +179,11 @@ export class FunctionsRuntime {
     http.createServer = ((...args: Parameters<typeof createServer>) => {
       const server = createServer(...args);
       this.#httpStreamServers.push(server);
+      // The library listens on every interface (listen() with no address); the host is its only client,
+      // so keep it on loopback, where the devhost itself listens.
+      const listen = server.listen.bind(server) as (...a: unknown[]) => http.Server;
+      server.listen = ((...a: unknown[]) =>
+        typeof a[0] === 'function' ? listen(0, '127.0.0.1', a[0]) : listen(...a)) as typeof server.listen;
       return server;
     }) as typeof createServer;
     let asked;
@@ -191,7 +196,10 @@ export class FunctionsRuntime {
     // With app.setup({ enableHttpStream: true }) the library serves HTTP triggers from its own proxy
     // server and reports its address; the host then forwards each request there, as the real host does.
     if (typeof capabilities?.HttpUri === 'string' && capabilities.HttpUri !== '') {
-      this.httpStreamUri = capabilities.HttpUri;
+      // It names `localhost`, which may resolve to ::1 first; the proxy is on 127.0.0.1.
+      const uri = new URL(capabilities.HttpUri);
+      if (uri.hostname === 'localhost') uri.hostname = '127.0.0.1';
+      this.httpStreamUri = uri.toString();
     }
   }
 
