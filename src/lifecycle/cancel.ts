@@ -1,8 +1,9 @@
 import * as df from 'durable-functions';
-import type { DurableClient } from 'durable-functions';
+import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import { z } from 'zod';
 import { entityNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
+import { recordCancelled } from '../telemetry/cancelled';
 
 const live = new Set<string>([
   df.OrchestrationRuntimeStatus.Running,
@@ -47,10 +48,19 @@ export async function cancelAgentRun(
   if (!facts.success) return { found: true, stopped: false, runtimeStatus: status.runtimeStatus };
   const owner = facts.data.input.owner;
   // Children first, also when the run itself has ended already (a raw terminate leaves them running).
-  const children = (facts.data.customStatus?.subtasks ?? []).map((s) => subtaskInstanceId(runId, s.id));
-  await Promise.all(children.map((id) => terminateIfLive(client, id, reason)));
-  const stopped = live.has(status.runtimeStatus) && (await terminateIfLive(client, runId, reason));
+  const subtaskIds = (facts.data.customStatus?.subtasks ?? []).map((s) => s.id);
+  const children = subtaskIds.map((id) => subtaskInstanceId(runId, id));
+  const childStops = await Promise.all(children.map((id) => terminateIfLive(client, id, reason)));
+  const stopped = live.has(status.runtimeStatus) && (await terminateIfLive(client, runId, reason)).stopped;
   await waitUntilEnded(client, [runId, ...children]);
+  // What was stopped here cannot record its own span any more; telemetry never fails the cancellation.
+  await recordCancelled(
+    runId,
+    status,
+    stopped,
+    childStops.map((c, i) => ({ subtaskId: subtaskIds[i]!, ...c })),
+    new Date(),
+  ).catch(() => undefined);
   await client.signalEntity(new df.EntityId(entityNames.tokenQuota, owner), 'settle', {
     runId,
     now: new Date().toISOString(),
@@ -59,15 +69,19 @@ export async function cancelAgentRun(
   return { found: true, stopped, runtimeStatus: after.runtimeStatus };
 }
 
-async function terminateIfLive(client: DurableClient, instanceId: string, reason: string): Promise<boolean> {
+async function terminateIfLive(
+  client: DurableClient,
+  instanceId: string,
+  reason: string,
+): Promise<{ status: DurableOrchestrationStatus; stopped: boolean }> {
   const status = await client.getStatus(instanceId);
-  if (!status.instanceId || !live.has(status.runtimeStatus)) return false;
+  if (!status.instanceId || !live.has(status.runtimeStatus)) return { status, stopped: false };
   try {
     await client.terminate(instanceId, reason);
-    return true;
+    return { status, stopped: true };
   } catch {
     // It ended between the check and the terminate: nothing to stop.
-    return false;
+    return { status, stopped: false };
   }
 }
 
