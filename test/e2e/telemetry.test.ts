@@ -293,6 +293,28 @@ describe('telemetry of approval waits', () => {
     ]);
     expectNoContent(run, '10 * 10', 'Say it is a square', 'local-user');
   });
+  it('marks the escalation as an event of the wait, and the expiry as its outcome', async () => {
+    const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
+      body: {
+        prompt: 'What is 3 * 3?',
+        approval: { required: true, timeoutMinutes: 0.02, escalateTo: ['boss'] },
+      },
+    });
+    const runId = started.body.runId;
+    const done = await runUntil(runId, (v) => v.status === 'expired');
+    const run = await treeOf(runId);
+    const { root, waits } = expectWholeTree(runId, run, done.body.usage);
+    expect(root.attrs['app.run.outcome']).toBe('expired');
+    expect(waits).toHaveLength(1);
+    expect(waits[0]!.attrs).toMatchObject({
+      'approval.round': 0,
+      'approval.outcome': 'expired',
+      'approval.escalated': true,
+    });
+    expect(waits[0]!.attrs['approval.decision']).toBeUndefined();
+    expect(waits[0]!.events).toEqual(['approval.escalated']);
+    expectNoContent(run, '3 * 3', 'boss');
+  });
 });
 
 describe('telemetry of a cancelled run', () => {
