@@ -128,6 +128,9 @@ param approvalDefaultTimeoutMinutes int = 60
 @minValue(1)
 @maxValue(10)
 param approvalMaxRevisions int = 3
+@minValue(1)
+@maxValue(3600)
+param researchTimeoutSeconds int = 600
 param toolsAllowNetwork bool = false
 
 // --- Secrets -----------------------------------------------------------------------------------------
@@ -284,6 +287,7 @@ module functionApp 'modules/functionapp.bicep' = {
     runMaxBodyBytes: runMaxBodyBytes
     approvalDefaultTimeoutMinutes: approvalDefaultTimeoutMinutes
     approvalMaxRevisions: approvalMaxRevisions
+    researchTimeoutSeconds: researchTimeoutSeconds
     toolsAllowNetwork: toolsAllowNetwork
     runUrlSigningKey: runUrlSigningKey
     webhookSecret: 'whsec_${base64(webhookSecretSeed)}'

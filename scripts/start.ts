@@ -82,7 +82,8 @@ async function main(): Promise<void> {
     }
 
     if (!process.env.AZURE_OPENAI_ENDPOINT) {
-      const emulators = await startEmulators({ port: 0 });
+      // 30 ms a chunk, about what a deployed model streams, so the answer is seen growing.
+      const emulators = await startEmulators({ port: 0, streamChunkDelayMs: 30 });
       stops.push(() => emulators.stop());
       process.env.AZURE_OPENAI_ENDPOINT = emulators.openaiEndpoint;
       process.env.AZURE_OPENAI_API_KEY = emulators.apiKey;

@@ -129,6 +129,8 @@ export const settingsSchema = z.object({
   RUN_MAX_BODY_BYTES: setting(positiveInt(65536).default(65536)),
   APPROVAL_DEFAULT_TIMEOUT_MINUTES: setting(positiveInt(60).default(60)),
   APPROVAL_MAX_REVISIONS: setting(positiveInt(3).max(10).default(3)),
+  /** A research subtask whose Agent Service run has not finished after this long is given up. */
+  RESEARCH_TIMEOUT_SECONDS: setting(positiveInt(600).max(3600).default(600)),
   /** Tools that reach the network stay off unless this is true. */
   TOOLS_ALLOW_NETWORK: setting(flag.default(false)),
 
@@ -220,6 +222,7 @@ export interface AppConfig {
     readonly maxBodyBytes: number;
     readonly approvalDefaultTimeoutMinutes: number;
     readonly approvalMaxRevisions: number;
+    readonly researchTimeoutSeconds: number;
   };
   readonly toolsAllowNetwork: boolean;
   readonly telemetry: TelemetryConfig;
@@ -307,6 +310,7 @@ function toAppConfig(s: Settings): AppConfig {
       maxBodyBytes: s.RUN_MAX_BODY_BYTES,
       approvalDefaultTimeoutMinutes: s.APPROVAL_DEFAULT_TIMEOUT_MINUTES,
       approvalMaxRevisions: s.APPROVAL_MAX_REVISIONS,
+      researchTimeoutSeconds: s.RESEARCH_TIMEOUT_SECONDS,
     },
     toolsAllowNetwork: s.TOOLS_ALLOW_NETWORK,
     telemetry: {

@@ -50,6 +50,7 @@ param runMaxPromptChars int
 param runMaxBodyBytes int
 param approvalDefaultTimeoutMinutes int
 param approvalMaxRevisions int
+param researchTimeoutSeconds int
 param toolsAllowNetwork bool
 @secure()
 @description('Signs per-run URLs and approval events (RUN_URL_SIGNING_KEY).')
@@ -125,6 +126,7 @@ var appSettings = {
   RUN_MAX_BODY_BYTES: string(runMaxBodyBytes)
   APPROVAL_DEFAULT_TIMEOUT_MINUTES: string(approvalDefaultTimeoutMinutes)
   APPROVAL_MAX_REVISIONS: string(approvalMaxRevisions)
+  RESEARCH_TIMEOUT_SECONDS: string(researchTimeoutSeconds)
   TOOLS_ALLOW_NETWORK: toolsAllowNetwork ? 'true' : 'false'
 
   // Webhooks: signed with this secret, and never sent to private or link-local addresses in Azure.

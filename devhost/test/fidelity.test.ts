@@ -58,12 +58,16 @@ describe('versions, limits and log lines', () => {
     expect(await status('v-new')).toMatchObject({ runtimeStatus: 'Pending', version: '3.0' });
   });
 
-  it('fails an orchestration whose custom status is over 16 KB of UTF-16 JSON, and keeps one at the limit', async () => {
-    await begin('BigStatus', 'big', 8200);
+  it('fails an orchestration whose custom status is over 16 KB of UTF-16 JSON, with the extension’s message, and keeps one at the limit', async () => {
+    await begin('BigStatus', 'big', 8704);
     const failed = await done('big');
-    expect(failed.runtimeStatus).toBe('Failed');
-    expect(String(failed.output)).toMatch(/custom status .* 16400 bytes .* limit of 16384 bytes/);
-    await begin('BigStatus', 'fits', 8192);
+    expect(failed).toMatchObject({
+      runtimeStatus: 'Failed',
+      output:
+        "Orchestrator function 'BigStatus' failed: The UTF-16 size of the JSON-serialized payload must not " +
+        'exceed 16 KB. The current payload size is 17 KB.',
+    });
+    await begin('BigStatus', 'fits', 8703);
     expect(await done('fits')).toMatchObject({ runtimeStatus: 'Completed' });
   });
 
@@ -90,5 +94,42 @@ describe('versions, limits and log lines', () => {
     expect(rpc.status).toBe(200);
     await sleep(50);
     expect(host.logs()).not.toMatch(/GET \/durabletask\/instances\/st/);
+  });
+});
+
+describe('versionFailureStrategy Fail', () => {
+  let host: DevHostProcess;
+  const webhook = (route: string) => `${host.baseUrl}/runtime/webhooks/durabletask${route}`;
+
+  beforeAll(async () => {
+    host = await startDevHostProcess({ appDir: fixture('version-fail-app') });
+  });
+  afterAll(async () => {
+    await host.stop();
+  });
+
+  it('fails a mismatched version (Strict) with the framework’s message, and runs the matching one', async () => {
+    for (const [id, version] of [
+      ['older', '1.0'],
+      ['same', '2.0'],
+    ] as const) {
+      const answer = await call(webhook(`/orchestrators/Versioned/${id}?version=${version}`), {
+        method: 'POST',
+      });
+      expect(answer.status).toBe(202);
+    }
+    const ended = (id: string) =>
+      pollUntil(
+        async () => (await call<Status>(webhook(`/instances/${id}`))).body,
+        (s) => ['Completed', 'Failed'].includes(s.runtimeStatus),
+      );
+    expect(await ended('older')).toMatchObject({
+      runtimeStatus: 'Failed',
+      output: 'Orchestration version did not comply with Worker Versioning',
+    });
+    expect(await ended('same')).toMatchObject({
+      runtimeStatus: 'Completed',
+      output: { version: '2.0', child: '2.0' },
+    });
   });
 });

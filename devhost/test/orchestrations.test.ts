@@ -133,6 +133,14 @@ describe('orchestrations of a Durable Functions app (durable-functions 3.x, publ
     }
   });
 
+  it('fires a timer that is already due when the episode that set it ends', async () => {
+    // A timer for the orchestration's own clock is in the past by the time its episode is stored.
+    const { id } = await start('Monitor', { intervalMs: 0, checks: 3 });
+    const done = await finished(id, '?showHistory=true');
+    expect(done.output).toBe('checked 3 times');
+    expect((done.historyEvents ?? []).filter((e) => e.EventType === 'TimerFired')).toHaveLength(3);
+  });
+
   it('handles human interaction: the approval event wins against the timer, and the timer wins without it', async () => {
     const approved = await start('Approval', { timeoutMs: 60_000 });
     await pollUntil(

@@ -1,5 +1,5 @@
 /**
- * `npm run emulators -- [--port 7072] [--latency-ms N] [--agent-run-ms N] [--host 127.0.0.1]`
+ * `npm run emulators -- [--port 7072] [--latency-ms N] [--chunk-delay-ms N] [--agent-run-ms N] [--host 127.0.0.1]`
  * Runs the AI emulators until SIGINT or SIGTERM.
  */
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ async function main(): Promise<void> {
       port: { type: 'string', default: '7072' },
       host: { type: 'string', default: '127.0.0.1' },
       'latency-ms': { type: 'string', default: '0' },
+      'chunk-delay-ms': { type: 'string', default: '0' },
       'agent-run-ms': { type: 'string', default: '1500' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'Usage: npm run emulators -- [--port 7072] [--latency-ms 0] [--agent-run-ms 1500] [--host 127.0.0.1] [--verbose]',
+      'Usage: npm run emulators -- [--port 7072] [--latency-ms 0] [--chunk-delay-ms 0] [--agent-run-ms 1500] [--host 127.0.0.1] [--verbose]',
     );
     return;
   }
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     port,
     host: values.host,
     latencyMs: nonNegative('latency-ms', values['latency-ms']),
+    streamChunkDelayMs: nonNegative('chunk-delay-ms', values['chunk-delay-ms']),
     agentRunDurationMs: nonNegative('agent-run-ms', values['agent-run-ms']),
     ...(values.verbose ? { log: (line: string) => console.log(line) } : {}),
   });

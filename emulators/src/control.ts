@@ -25,6 +25,13 @@ export interface Fault {
   method?: string;
   /** The request is applied, then the connection is dropped before the answer (see lostReply.ts). */
   lostReply?: true;
+  /**
+   * Streamed chat completions only: the stream is cut (the socket destroyed) after this many content
+   * chunks, as when the service or the network fails in the middle of an answer.
+   */
+  cutStreamAfterChunks?: number;
+  /** Matches only streamed (true) or only unstreamed (false) chat completions. */
+  stream?: boolean;
 }
 
 export interface ChatSummary {
@@ -34,6 +41,8 @@ export interface ChatSummary {
   responseFormat?: { type: string; name?: string };
   stream: boolean;
   maxTokens?: number;
+  /** A streamed answer: when each content chunk was written (epoch ms) and where it ends in the content. */
+  chunks?: { atMs: number; end: number }[];
   /** What the emulated model answered: text, or the tools it called. */
   reply?: { content: string | null; toolCalls: { name: string; arguments: string }[]; finishReason: string };
 }
@@ -71,6 +80,8 @@ export interface FaultRequest {
   method?: unknown;
   content?: unknown;
   lostReply?: unknown;
+  cutStreamAfterChunks?: unknown;
+  stream?: unknown;
 }
 
 /** The request log keeps this many of the latest requests, so a long session cannot grow it forever. */
@@ -92,6 +103,8 @@ export function controlRequestProblem(method: string, contentType: string | unde
 
 export class EmulatorState {
   latencyMs: number;
+  /** The pause before each chunk of a streamed chat completion, so that streaming can be watched. */
+  streamChunkDelayMs: number;
   private faults: Fault[] = [];
   private nextFaultId = 1;
   readonly requests: RequestRecord[] = [];
@@ -99,8 +112,12 @@ export class EmulatorState {
   droppedRequests = 0;
   private seq = 0;
 
-  constructor(private readonly initialLatencyMs: number) {
+  constructor(
+    private readonly initialLatencyMs: number,
+    private readonly initialStreamChunkDelayMs = 0,
+  ) {
     this.latencyMs = initialLatencyMs;
+    this.streamChunkDelayMs = initialStreamChunkDelayMs;
   }
 
   nextSeq(): number {
@@ -120,6 +137,16 @@ export class EmulatorState {
   /** Validates a POST /_emulator/faults body; a message naming the field when it is wrong. */
   addFault(body: FaultRequest): Fault | string {
     const { status, count, retryAfterMs, deployment, delayMs, service, path, method, content } = body;
+    const cut = body.cutStreamAfterChunks;
+    if (body.stream !== undefined && typeof body.stream !== 'boolean') {
+      return `"stream" must be true or false, got ${JSON.stringify(body.stream)}.`;
+    }
+    if (cut !== undefined && !(Number.isInteger(cut) && (cut as number) >= 0)) {
+      return `"cutStreamAfterChunks" must be a whole number of chunks, 0 or more, got ${JSON.stringify(cut)}.`;
+    }
+    if (cut !== undefined && (status !== undefined || body.lostReply !== undefined)) {
+      return '"cutStreamAfterChunks" cannot be combined with "status" or "lostReply".';
+    }
     if (status !== undefined && status !== 429 && status !== 500 && status !== 503) {
       return `"status" must be 429, 500 or 503 (or left out for a delay-only fault), got ${JSON.stringify(status)}.`;
     }
@@ -129,8 +156,14 @@ export class EmulatorState {
     const lostReplyProblem = checkLostReply(body);
     if (lostReplyProblem) return lostReplyProblem;
     const lostReply = body.lostReply === true;
-    if (status === undefined && delayMs === undefined && content === undefined && !lostReply) {
-      return 'Give "status" (429, 500 or 503), "delayMs", "content" or "lostReply"; the fault otherwise does nothing.';
+    if (
+      status === undefined &&
+      delayMs === undefined &&
+      content === undefined &&
+      !lostReply &&
+      cut === undefined
+    ) {
+      return 'Give "status" (429, 500 or 503), "delayMs", "content", "lostReply" or "cutStreamAfterChunks"; the fault otherwise does nothing.';
     }
     const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
     if (count !== undefined && !(Number.isInteger(count) && (count as number) >= 1)) {
@@ -166,6 +199,8 @@ export class EmulatorState {
       ...(method !== undefined ? { method: method.toUpperCase() } : {}),
       ...(typeof content === 'string' ? { content } : {}),
       ...(lostReply ? { lostReply: true as const } : {}),
+      ...(cut !== undefined ? { cutStreamAfterChunks: cut as number } : {}),
+      ...(typeof body.stream === 'boolean' ? { stream: body.stream } : {}),
     };
     this.faults.push(fault);
     return fault;
@@ -181,9 +216,13 @@ export class EmulatorState {
     deployment?: string;
     path: string;
     method: string;
+    /** A streamed chat completion; faults that cut streams match only those. */
+    stream?: boolean;
   }): Fault | undefined {
     const fault = this.faults.find(
       (f) =>
+        (f.cutStreamAfterChunks === undefined || request.stream === true) &&
+        (f.stream === undefined || f.stream === (request.stream === true)) &&
         (f.service === undefined || f.service === request.service) &&
         (f.deployment === undefined || f.deployment === request.deployment) &&
         (f.path === undefined || request.path.includes(f.path)) &&
@@ -198,6 +237,7 @@ export class EmulatorState {
   reset(): void {
     this.faults = [];
     this.latencyMs = this.initialLatencyMs;
+    this.streamChunkDelayMs = this.initialStreamChunkDelayMs;
     this.requests.length = 0;
     this.droppedRequests = 0;
   }

@@ -23,6 +23,8 @@ export interface EmulatorOptions {
   agentRunDurationMs?: number;
   /** Latency added to every answer (the control API can change it). */
   latencyMs?: number;
+  /** The pause before each chunk of a streamed chat completion (the control API can change it). */
+  streamChunkDelayMs?: number;
   log?: (line: string) => void;
 }
 
@@ -52,11 +54,15 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   if (!Number.isFinite(latencyMs) || latencyMs < 0) {
     throw new Error(`latencyMs must be 0 or more milliseconds, got ${latencyMs}.`);
   }
+  const chunkDelayMs = options.streamChunkDelayMs ?? 0;
+  if (!Number.isFinite(chunkDelayMs) || chunkDelayMs < 0) {
+    throw new Error(`streamChunkDelayMs must be 0 or more milliseconds, got ${chunkDelayMs}.`);
+  }
   const log = options.log ?? (() => undefined);
   const server = createEmulatorServer({
     apiKey,
     deployments: options.deployments ?? defaultDeployments,
-    state: new EmulatorState(latencyMs),
+    state: new EmulatorState(latencyMs, chunkDelayMs),
     agents: new AgentService(runDurationMs),
     log,
   });

@@ -131,10 +131,12 @@ async function handle(
       service: route.service,
       path: url.pathname,
       method,
+      stream: (body as { stream?: unknown } | undefined)?.stream === true,
       ...(route.deployment ? { deployment: route.deployment } : {}),
     });
     const delay = state.latencyMs + (fault?.delayMs ?? 0);
-    if (delay > 0) await sleep(delay);
+    // Unreferenced: a held answer must not keep the process alive once the emulators are stopped.
+    if (delay > 0) await sleep(delay, undefined, { ref: false });
     if (fault?.status) {
       record.fault = fault.status;
       throw faultError(fault, route, url.searchParams.get('api-version'));
@@ -174,7 +176,7 @@ async function handle(
           `The emulator only supports POST .../chat/completions, not ${method} ${url.pathname}.`,
         );
       }
-      handleChatCompletions(
+      await handleChatCompletions(
         deployment,
         body,
         response,
@@ -182,7 +184,13 @@ async function handle(
         (chat) => {
           record.chat = chat;
         },
-        fault?.content,
+        {
+          ...(fault?.content !== undefined ? { cannedContent: fault.content } : {}),
+          chunkDelayMs: state.streamChunkDelayMs,
+          ...(fault?.cutStreamAfterChunks !== undefined
+            ? { cutAfterChunks: fault.cutStreamAfterChunks }
+            : {}),
+        },
       );
       return;
     }
@@ -366,6 +374,24 @@ function control(
     case 'GET /_emulator/latency':
       sendJson(response, 200, { latencyMs: state.latencyMs });
       return;
+    case 'POST /_emulator/streaming': {
+      const ms = body.chunkDelayMs;
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+        sendJson(response, 400, {
+          error: {
+            code: 'BadRequest',
+            message: `"chunkDelayMs" must be a number of milliseconds, 0 or more, got ${JSON.stringify(ms)}.`,
+          },
+        });
+        return;
+      }
+      state.streamChunkDelayMs = ms;
+      sendJson(response, 200, { chunkDelayMs: ms });
+      return;
+    }
+    case 'GET /_emulator/streaming':
+      sendJson(response, 200, { chunkDelayMs: state.streamChunkDelayMs });
+      return;
     case 'GET /_emulator/requests': {
       const filters = ['service', 'deployment', 'method', 'operation'] as const;
       const path = url.searchParams.get('path');
@@ -388,7 +414,7 @@ function control(
       sendJson(response, 404, {
         error: {
           code: 'NotFound',
-          message: `No control endpoint ${method} ${url.pathname}. Try POST /_emulator/faults, POST /_emulator/latency, GET /_emulator/requests or POST /_emulator/reset.`,
+          message: `No control endpoint ${method} ${url.pathname}. Try POST /_emulator/faults, POST /_emulator/latency, POST /_emulator/streaming, GET /_emulator/requests or POST /_emulator/reset.`,
         },
       });
   }

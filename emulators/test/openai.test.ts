@@ -260,6 +260,119 @@ describe('streaming', () => {
   });
 });
 
+describe('streaming on the wire', () => {
+  const url = () =>
+    `${emulators.openaiEndpoint}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21`;
+  const post = (body: Record<string, unknown>) =>
+    fetch(url(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': emulators.apiKey },
+      body: JSON.stringify({
+        messages: [{ role: 'user', content: 'What is 6 * 7? Explain briefly.' }],
+        ...body,
+      }),
+    });
+  const control = (path: string, body: Record<string, unknown>) =>
+    fetch(`${emulators.url}/_emulator/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  /** The data lines of an SSE body, in order. */
+  const dataLines = (text: string) =>
+    text
+      .split('\n\n')
+      .filter((block) => block.trim() !== '')
+      .map((block) => {
+        expect(block.startsWith('data: ')).toBe(true);
+        return block.slice('data: '.length);
+      });
+
+  afterEach(async () => {
+    await control('reset', {});
+  });
+
+  it('sends data: chunks, the usage chunk only with include_usage, and [DONE] last', async () => {
+    const withUsage = await post({ stream: true, stream_options: { include_usage: true } });
+    expect(withUsage.headers.get('content-type')).toContain('text/event-stream');
+    const lines = dataLines(await withUsage.text());
+    expect(lines.at(-1)).toBe('[DONE]');
+    const chunks = lines.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(chunks[0]).toMatchObject({ choices: [], prompt_filter_results: [{ prompt_index: 0 }] });
+    const usageChunk = chunks.at(-1) as { choices: unknown[]; usage: { total_tokens: number } };
+    expect(usageChunk.choices).toEqual([]);
+    expect(usageChunk.usage.total_tokens).toBeGreaterThan(0);
+    // Until the last chunk, every chunk says usage: null, as Azure does when usage was asked for.
+    expect(chunks.slice(1, -1).every((c) => c.usage === null && c.object === 'chat.completion.chunk')).toBe(
+      true,
+    );
+    const finish = chunks
+      .slice(1, -1)
+      .map((c) => (c.choices as { finish_reason: unknown }[])[0]?.finish_reason);
+    expect(finish.at(-1)).toBe('stop');
+    expect(finish.slice(0, -1).every((f) => f === null)).toBe(true);
+
+    const without = dataLines(await (await post({ stream: true })).text());
+    expect(without.at(-1)).toBe('[DONE]');
+    expect(without.slice(0, -1).some((l) => 'usage' in (JSON.parse(l) as object))).toBe(false);
+  });
+
+  it('leaves a request without stream answering one JSON document', async () => {
+    const plain = await post({});
+    expect(plain.headers.get('content-type')).toBe('application/json');
+    expect(((await plain.json()) as { object: string }).object).toBe('chat.completion');
+  });
+
+  it('with a chunk delay, the first chunk reaches the client while the rest is still being written', async () => {
+    expect((await control('streaming', { chunkDelayMs: 150 })).status).toBe(200);
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'What is 6 * 7? Explain briefly.' }],
+      stream: true,
+    });
+    let text = '';
+    let writtenAtFirstChunk: number | undefined;
+    for await (const chunk of stream) {
+      const piece = chunk.choices[0]?.delta.content ?? '';
+      if (piece !== '' && writtenAtFirstChunk === undefined) {
+        const log = (await (await fetch(`${emulators.url}/_emulator/requests?service=openai`)).json()) as {
+          requests: { chat?: { chunks?: unknown[] } }[];
+        };
+        writtenAtFirstChunk = log.requests.at(-1)?.chat?.chunks?.length;
+      }
+      text += piece;
+    }
+    const log = (await (await fetch(`${emulators.url}/_emulator/requests?service=openai`)).json()) as {
+      requests: { chat?: { chunks?: { end: number }[] } }[];
+    };
+    const written = log.requests.at(-1)?.chat?.chunks ?? [];
+    expect(written.length).toBeGreaterThan(2);
+    expect(written.at(-1)?.end).toBe(text.length);
+    expect(writtenAtFirstChunk).toBeLessThan(written.length);
+    expect((await control('streaming', { chunkDelayMs: -1 })).status).toBe(400);
+  });
+
+  it('cuts a stream after the chunks a fault allows, and leaves requests without stream alone', async () => {
+    const added = await control('faults', { cutStreamAfterChunks: 2, path: '/chat/completions' });
+    expect(added.status).toBe(201);
+    // Not a streamed request: the fault does not match it.
+    expect((await post({})).status).toBe(200);
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'What is 6 * 7? Explain briefly.' }],
+      stream: true,
+    });
+    let pieces = 0;
+    await expect(
+      (async () => {
+        for await (const chunk of stream) if (chunk.choices[0]?.delta.content) pieces += 1;
+      })(),
+    ).rejects.toThrow();
+    expect(pieces).toBe(2);
+    expect((await control('faults', { cutStreamAfterChunks: 'x' })).status).toBe(400);
+  });
+});
+
 describe('errors in the shape Azure answers', () => {
   it('answers 401 without an api-key or Authorization header', async () => {
     const response = await fetch(

@@ -9,6 +9,8 @@ import type {
   ChatCompletion,
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions';
+import { createAnswerAttempt } from '../lib/answerBlobs';
+import { AnswerBlobWriter } from './answerWriter';
 import { toolDefinitions, toolNames } from '../agents/tools';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
@@ -29,6 +31,8 @@ export interface CallModelDeps {
   /** The clock, for retry-after dates and cache expiry. */
   now?: () => number;
   rateLimit?: RateLimitPolicy;
+  /** How long streamed text may wait before it is appended to the answer blob (default 100 ms). */
+  streamFlushMs?: number;
 }
 
 /**
@@ -60,6 +64,17 @@ export function createCallModel(
     config.modelCache.ttlSeconds > 0
       ? new ModelCache(clients.blobService, config.modelCache.container, config.modelCache.ttlSeconds * 1000)
       : undefined;
+  const answers = clients.blobService.getContainerClient(config.resultsContainer);
+  let answersReady: Promise<unknown> | undefined;
+  const answerContainer = async () => {
+    answersReady ??= answers.createIfNotExists().catch((error: unknown) => {
+      answersReady = undefined;
+      throw error;
+    });
+    await answersReady;
+    return answers;
+  };
+  const flushMs = deps.streamFlushMs ?? 100;
 
   return async (input, context) => {
     try {
@@ -67,6 +82,11 @@ export function createCallModel(
       if (!parsed.success) {
         const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`);
         throw new PermanentError(`callModel input is invalid: ${problems.join('; ')}`);
+      }
+      if (input.stream && ((input.tools?.length ?? 0) > 0 || input.responseFormat)) {
+        throw new PermanentError(
+          'callModel streams text answers only: a call with stream cannot offer tools or a response format',
+        );
       }
       const unknownTools = (input.tools ?? []).filter((name) => !toolNames.includes(name));
       if (unknownTools.length > 0) {
@@ -94,10 +114,21 @@ export function createCallModel(
         : undefined;
       if (cache && key) {
         const hit = await cache.get(key, now(), context);
-        if (hit) return { ok: true, value: hit };
+        if (hit) {
+          // The stream still shows the answer: the cached text, in one piece.
+          if (input.stream) await streamWhole(input.stream, hit.message.content ?? '');
+          return { ok: true, value: hit };
+        }
       }
 
-      const completion = await completeWithInlineWaits(body, deployment, context);
+      const target = input.stream;
+      const completion = await withInlineWaits(
+        target
+          ? () => streamOnce(body, target, deployment)
+          : () => clients.openai.chat.completions.create(body, { maxRetries: 0 }),
+        deployment,
+        context,
+      );
       const result = toResult(completion, deployment);
       if (cache && key) await cache.put(key, result, now(), context);
       return { ok: true, value: result };
@@ -106,14 +137,90 @@ export function createCallModel(
     }
   };
 
-  async function completeWithInlineWaits(
+  function answerWriter(target: { runId: string; round: number }): AnswerBlobWriter {
+    return new AnswerBlobWriter(
+      async () => (await createAnswerAttempt(await answerContainer(), target.runId, target.round)).blob,
+      flushMs,
+    );
+  }
+
+  async function streamWhole(target: { runId: string; round: number }, text: string): Promise<void> {
+    const writer = answerWriter(target);
+    writer.push(text);
+    await writer.close();
+  }
+
+  /**
+   * One streamed call: the text goes to a fresh answer blob (this attempt's own) as it arrives, and the
+   * chunks add up to the completion the non-streamed call would have returned, usage included
+   * (`include_usage`: the last chunk carries the exact counts).
+   */
+  async function streamOnce(
     body: ChatCompletionCreateParamsNonStreaming,
+    target: { runId: string; round: number },
+    deployment: string,
+  ): Promise<ChatCompletion> {
+    const writer = answerWriter(target);
+    try {
+      const stream = await clients.openai.chat.completions.create(
+        { ...body, stream: true, stream_options: { include_usage: true } },
+        { maxRetries: 0 },
+      );
+      let content = '';
+      let finishReason: ChatCompletion.Choice['finish_reason'] | null = null;
+      let filter: ContentFilterResultsForChoiceOutput | undefined;
+      let usage: ChatCompletion['usage'];
+      let meta = { id: '', created: 0, model: deployment };
+      for await (const chunk of stream) {
+        if (chunk.usage) usage = chunk.usage;
+        if (chunk.id) meta = { id: chunk.id, created: chunk.created, model: chunk.model };
+        const choice = chunk.choices[0];
+        if (!choice) continue;
+        const piece = choice.delta?.content;
+        if (piece) {
+          content += piece;
+          writer.push(piece);
+        }
+        if (choice.finish_reason) finishReason = choice.finish_reason;
+        const results = (choice as AzureChoice).content_filter_results;
+        if (
+          results &&
+          Object.values(results).some((r) => (r as { filtered?: unknown } | undefined)?.filtered)
+        )
+          filter = results;
+      }
+      await writer.close();
+      if (finishReason === null) {
+        throw new RetryableError(`Deployment ${deployment} ended its stream without a finish reason.`);
+      }
+      const choice = {
+        index: 0,
+        message: { role: 'assistant' as const, content, refusal: null },
+        finish_reason: finishReason,
+        logprobs: null,
+        ...(filter ? { content_filter_results: filter } : {}),
+      };
+      return { ...meta, object: 'chat.completion', choices: [choice], ...(usage ? { usage } : {}) };
+    } catch (error) {
+      writer.abandon();
+      if (error instanceof APIError || error instanceof RetryableError) throw error;
+      // The stream broke off (a reset socket) or the answer blob could not be written: this attempt's
+      // blob is left as it is, and the retried attempt writes a new one.
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new RetryableError(
+        `The streamed answer of run ${target.runId} (round ${target.round}) from deployment ${deployment} broke off: ${reason}`,
+      );
+    }
+  }
+
+  async function withInlineWaits(
+    once: () => Promise<ChatCompletion>,
     deployment: string,
     context: InvocationContext,
   ): Promise<ChatCompletion> {
     for (let waits = 0; ; waits++) {
       try {
-        return await clients.openai.chat.completions.create(body, { maxRetries: 0 });
+        return await once();
       } catch (error) {
         const failure = classifyModelError(error, {
           deployment,

@@ -209,6 +209,8 @@ export interface AgentRunInput {
     maxSubtasks: number;
     maxToolTurns: number;
     maxRevisions: number;
+    /** How long a research subtask may take; absent in runs started before it was a setting (10 min). */
+    researchTimeoutMs?: number;
   };
 }
 

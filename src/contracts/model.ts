@@ -56,6 +56,9 @@ export const callModelInputSchema = z.object({
    */
   budgetTokens: z.number().int().min(0).optional(),
   temperature: z.number().min(0).max(2).optional(),
+  stream: z
+    .object({ runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/), round: z.number().int().min(0) })
+    .optional(),
 });
 
 export interface CallModelInput {
@@ -67,6 +70,11 @@ export interface CallModelInput {
   maxTokens?: number;
   budgetTokens?: number;
   temperature?: number;
+  /**
+   * Stream the answer while the model writes it into the run's answer blob for this round (see
+   * src/lib/answerBlobs.ts), where the event stream picks it up. Text answers only: no tools, no schema.
+   */
+  stream?: { runId: string; round: number };
 }
 
 /** A call is not worth making when fewer completion tokens than this fit the budget. */

@@ -8,6 +8,7 @@ import type { AppConfig } from '../config';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { AppClients } from '../clients';
 import {
+  addUsage,
   approvalBodySchema,
   approversOf,
   startAgentRunBodySchema,
@@ -18,6 +19,7 @@ import {
   type RunOutcome,
 } from '../contracts/agentRun';
 import { draftBlobSchema, type DraftBlob } from '../contracts/result';
+import { modelUsageSchema, type ModelUsage } from '../contracts/model';
 import type { Citation } from '../contracts/research';
 import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../entities/tokenQuota';
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
@@ -156,6 +158,7 @@ export function createStartAgentRun(config: AppConfig, signer: Signer) {
         maxSubtasks: config.limits.maxSubtasks,
         maxToolTurns: config.limits.maxToolTurns,
         maxRevisions: config.limits.approvalMaxRevisions,
+        researchTimeoutMs: config.limits.researchTimeoutSeconds * 1000,
       },
     };
     // startNew returns once the run is stored: from here on nothing the caller sent can be lost.
@@ -259,26 +262,50 @@ export function createApproveAgentRun(config: AppConfig, signer: Signer, blobs: 
 
 /**
  * While subtasks run, the parent waits on one Task.all and cannot update its custom status, so the
- * live progress comes from the children (`<runId>-<subtaskId>`), read here.
+ * live progress comes from the children (`<runId>-<subtaskId>`), read here. So does their spend: until
+ * the parent has collected them, what they spent is in their statuses only, also when the run was
+ * stopped in the middle of its fan-out (the quota counted each of their calls as it returned).
  */
 export async function withLiveProgress(
   client: DurableClient,
   status: DurableOrchestrationStatus,
 ): Promise<DurableOrchestrationStatus> {
   const custom = customStatusOf(status);
-  if (isFinished(status) || custom?.stage !== 'working' || !custom.subtasks) return status;
+  if (custom?.stage !== 'working' || !custom.subtasks) return status;
+  // The parent counts the children as done (and their usage as its own) once the fan-out returns.
+  const collected = custom.progress.done >= custom.progress.total;
+  if (collected || (isFinished(status) && status.runtimeStatus !== df.OrchestrationRuntimeStatus.Terminated))
+    return status;
   const children = await Promise.all(
     custom.subtasks.map((s) => getStatusOrNull(client, subtaskInstanceId(status.instanceId, s.id), false)),
   );
+  let usage = custom.usage;
   const subtasks = custom.subtasks.map((s, i) => {
     const child = children[i];
+    const spent = childUsage(child ?? null);
+    if (spent) usage = addUsage(usage, spent);
     if (!child || !isFinished(child)) return s;
     const ok = (child.output as { ok?: unknown } | null)?.ok === true;
     return { ...s, state: ok ? ('succeeded' as const) : ('failed' as const) };
   });
   const done = subtasks.filter((s) => s.state !== 'pending').length;
-  const live: AgentRunStatus = { ...custom, subtasks, progress: { done, total: custom.progress.total } };
+  const live: AgentRunStatus = {
+    ...custom,
+    subtasks,
+    usage,
+    progress: { done, total: custom.progress.total },
+  };
   return { ...status, customStatus: live };
+}
+
+/** What a child spent by its own account: its result once it has one, else its custom status. */
+function childUsage(child: DurableOrchestrationStatus | null): ModelUsage | undefined {
+  if (!child) return undefined;
+  const fromOutput = modelUsageSchema.safeParse((child.output as { usage?: unknown } | null)?.usage);
+  if (child.runtimeStatus === df.OrchestrationRuntimeStatus.Completed && fromOutput.success)
+    return fromOutput.data;
+  const fromStatus = modelUsageSchema.safeParse((child.customStatus as { usage?: unknown } | null)?.usage);
+  return fromStatus.success ? fromStatus.data : undefined;
 }
 
 type Found = { ok: true; status: DurableOrchestrationStatus } | { ok: false; response: HttpResponseInit };

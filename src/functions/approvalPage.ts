@@ -182,6 +182,16 @@ const script = `(function () {
       var d = JSON.parse(e.data); set('draft', d.draft); showCitations(d.citations);
       set('deadline', d.deadline); form.hidden = false;
     });
+    // A revision shows as the model writes it; the draft event then gives the whole text and citations.
+    var answerRound = -1;
+    events.addEventListener('answer.reset', function (e) {
+      answerRound = JSON.parse(e.data).round; set('draft', '');
+    });
+    events.addEventListener('answer.delta', function (e) {
+      var d = JSON.parse(e.data); var el = document.getElementById('draft'); if (!el) return;
+      if (d.round !== answerRound) { answerRound = d.round; el.textContent = ''; }
+      el.textContent += String(d.text);
+    });
     events.addEventListener('end', function (e) {
       var d = JSON.parse(e.data); set('status', d.status); set('stage', '(done)');
       if (d.answer) set('draft', d.answer);

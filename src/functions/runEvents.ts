@@ -4,35 +4,31 @@ import * as df from 'durable-functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { AppConfig } from '../config';
-import type { AgentRunStatus } from '../contracts/agentRun';
 import { problem, withProblemAnswers } from '../lib/http';
 import { canApprove, isAdmin, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { functionNames, orchestratorNames } from '../names';
-import {
-  approversNow,
-  getStatusOrNull,
-  inputOf,
-  isFinished,
-  readDraft,
-  runView,
-  withLiveProgress,
-} from './agentRuns';
+import { approversNow, getStatusOrNull, inputOf, readDraft, withLiveProgress } from './agentRuns';
+import { RunEventLog, type LoggedEvent } from './eventLog';
 
 /**
  * `GET /api/agent-runs/{id}/events`: the run's changes as Server-Sent Events, for its owner, its
  * approvers and admins (anyone else gets 404, as for the run view).
  *
- * Events are what the run view shows, taken from the durable status as it changes: `stage`, `subtask`
- * (started, succeeded, failed), `usage`, `draft` (ready or revised), `escalation`, `webhook`, and `end`
- * with the outcome, after which the stream closes. Ids increase: the run's last update time in ms times
- * 1000 plus a count. A client that reconnects with `Last-Event-ID` first gets the run's current state
- * (stage, subtasks, usage, pending draft) as events with later ids, then the changes from there; if
- * it had already seen the end, the stream closes at once.
+ * Events: `stage`, `subtask` (started, succeeded, failed), `usage`, `answer.delta` (the next piece of
+ * the answer while the model writes it: `{round, attempt, offset, text}`), `answer.reset` (a retried
+ * attempt starts the round's text over: drop what this round sent so far), `draft` (ready or revised),
+ * `escalation`, `webhook`, and `end` with the outcome, after which the stream closes.
+ *
+ * Ids are 1, 2, 3, ...: positions in the run's durable event log (./eventLog.ts). A client that
+ * reconnects with `Last-Event-ID: n` gets the logged events after n, exactly, then the new ones; one
+ * that has seen `end` gets nothing and the stream closes.
  */
 
 /** How often the stream looks at the run: the bound on the delay from a change to its event. */
 const pollMs = 250;
+/** While the model writes the answer: its text reaches the blob in batches of about 100 ms. */
+const answerPollMs = 100;
 /** Comment lines keep idle proxies (Azure Front Door, nginx) from closing a quiet stream. */
 const keepAliveMs = 15_000;
 /**
@@ -40,8 +36,6 @@ const keepAliveMs = 15_000;
  * the function that a client left, so no stream may poll for ever.
  */
 const maxStreamMs = 10 * 60_000;
-/** The id of the end event within its millisecond: above any count of changes. */
-const endSlot = 999;
 
 export function registerRunEventsFunction(config: AppConfig, blobs: BlobServiceClient): void {
   app.http(functionNames.agentRunEvents, {
@@ -51,11 +45,6 @@ export function registerRunEventsFunction(config: AppConfig, blobs: BlobServiceC
     extraInputs: [df.input.durableClient()],
     handler: withProblemAnswers(createRunEvents(config, blobs)),
   });
-}
-
-export interface RunEvent {
-  event: string;
-  data: Record<string, unknown>;
 }
 
 type Snapshot = DurableOrchestrationStatus;
@@ -79,39 +68,39 @@ export function createRunEvents(
     }
     const lastEventId = parseLastEventId(request.headers.get('last-event-id'));
 
+    const log = new RunEventLog(blobs.getContainerClient(config.resultsContainer), id);
+
     const encoder = new TextEncoder();
     let cancelled = false;
     const body = new ReadableStream<Uint8Array>({
       start: async (controller) => {
         const write = (text: string) => controller.enqueue(encoder.encode(text));
         write(`retry: 2000\n: stream of run ${id}\n\n`);
-        let lastId = lastEventId ?? 0;
-        let previous: Snapshot | undefined;
-        let status = await withLiveProgress(client, first);
         const openedAt = Date.now();
         let lastWrite = Date.now();
+        const send = async (events: LoggedEvent[], after: number | undefined) => {
+          const fresh = events.filter((e) => after === undefined || e.id > after);
+          for (const e of await withDraftTexts(blobs, fresh)) {
+            write(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+            lastWrite = Date.now();
+          }
+        };
         try {
+          const logged = await log.read();
+          // An id the log has not reached is not one of this run's: the client gets the whole log.
+          const after = lastEventId !== undefined && lastEventId <= log.lastId ? lastEventId : undefined;
+          await send(logged, after);
+          let status = await withLiveProgress(client, first);
           for (;;) {
-            if (cancelled) return;
-            const finished = isFinished(status);
-            const base = updatedMs(status) * 1000;
-            if (finished && lastEventId !== undefined && lastEventId >= base + endSlot) return;
-            const events = await withDraftTexts(blobs, changes(request, previous, status));
-            for (const e of events) {
-              const eventId = e.event === 'end' ? base + endSlot : Math.max(base, lastId + 1);
-              if (e.event !== 'end' && eventId >= base + endSlot) continue;
-              lastId = Math.max(lastId, eventId);
-              write(`id: ${eventId}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
-              lastWrite = Date.now();
-            }
-            if (finished) return;
+            if (cancelled || log.ended) return;
+            await send(await log.observe(request, status), after);
+            if (log.ended) return;
             if (Date.now() - lastWrite >= keepAlive) {
               write(': keep-alive\n\n');
               lastWrite = Date.now();
             }
             if (Date.now() - openedAt > maxStreamMs) return;
-            previous = status;
-            await sleep(every);
+            await sleep(log.writingAnswer ? Math.min(every, answerPollMs) : every);
             const next = await getStatusOrNull(client, id);
             if (!next) {
               write(`event: gone\ndata: ${JSON.stringify({ runId: id })}\n\n`);
@@ -149,7 +138,7 @@ function mayWatch(caller: Caller, status: Snapshot): boolean {
 }
 
 /** A draft event carries the whole draft: the custom status has only a preview and the blob's name. */
-async function withDraftTexts(blobs: BlobServiceClient, events: RunEvent[]): Promise<RunEvent[]> {
+async function withDraftTexts(blobs: BlobServiceClient, events: LoggedEvent[]): Promise<LoggedEvent[]> {
   return Promise.all(
     events.map(async (e) => {
       const blobName = e.data.draftBlob;
@@ -162,75 +151,8 @@ async function withDraftTexts(blobs: BlobServiceClient, events: RunEvent[]): Pro
   );
 }
 
-function customOf(status: Snapshot | undefined): AgentRunStatus | undefined {
-  const custom = status?.customStatus;
-  return custom && typeof custom === 'object' ? (custom as AgentRunStatus) : undefined;
-}
-
-function updatedMs(status: Snapshot): number {
-  const ms = new Date(status.lastUpdatedTime).getTime();
-  return Number.isNaN(ms) ? 0 : ms;
-}
-
 function parseLastEventId(value: string | null): number | undefined {
   if (value === null || !/^[0-9]{1,20}$/.test(value.trim())) return undefined;
   const n = Number(value.trim());
   return Number.isSafeInteger(n) ? n : undefined;
-}
-
-/** The events between two looks at the run; with no earlier look, its whole current state. */
-export function changes(request: HttpRequest, before: Snapshot | undefined, after: Snapshot): RunEvent[] {
-  const out: RunEvent[] = [];
-  const was = before ? runView(request, before) : undefined;
-  const now = runView(request, after);
-  if (!was || was.stage !== now.stage || was.status !== now.status) {
-    out.push({ event: 'stage', data: { stage: now.stage, status: now.status } });
-  }
-  const oldSubtasks = new Map((customOf(before)?.subtasks ?? []).map((s) => [s.id, s.state]));
-  for (const s of customOf(after)?.subtasks ?? []) {
-    const old = oldSubtasks.get(s.id);
-    if (old === undefined) {
-      out.push({ event: 'subtask', data: { id: s.id, kind: s.kind, title: s.title, state: 'started' } });
-    }
-    if (s.state !== 'pending' && old !== s.state) {
-      out.push({ event: 'subtask', data: { id: s.id, kind: s.kind, title: s.title, state: s.state } });
-    }
-  }
-  if (!was || was.usage.totalTokens !== now.usage.totalTokens) {
-    if (now.usage.totalTokens > 0 || !was) out.push({ event: 'usage', data: { ...now.usage } });
-  }
-  const oldApproval = customOf(before)?.approval;
-  const approval = customOf(after)?.approval;
-  if (approval && now.status === 'awaiting-approval') {
-    if (!oldApproval || oldApproval.round !== approval.round) {
-      out.push({
-        event: 'draft',
-        data: {
-          round: approval.round,
-          revision: approval.round > 0,
-          draft: approval.draftPreview,
-          citations: [],
-          draftBlob: approval.draftBlob,
-          deadline: approval.deadline,
-          approvers: approversNow(after),
-          escalated: approval.escalated,
-          approvalUrl: now.links.approval,
-        },
-      });
-    } else if (approval.escalated && !oldApproval.escalated) {
-      out.push({
-        event: 'escalation',
-        data: { round: approval.round, approvers: approversNow(after), deadline: approval.deadline },
-      });
-    }
-  }
-  const oldDeliveries = customOf(before)?.webhook?.deliveries.length ?? 0;
-  for (const d of customOf(after)?.webhook?.deliveries.slice(oldDeliveries) ?? []) {
-    out.push({ event: 'webhook', data: { ...d } });
-  }
-  if (isFinished(after)) {
-    const { links, ...rest } = now;
-    out.push({ event: 'end', data: { ...rest, links } });
-  }
-  return out;
 }

@@ -33,7 +33,7 @@ export interface CancelOutcome {
 const settleWaitMs = 10_000;
 
 /**
- * Stops a run the product's way: its subtasks first (so none spends on), then the run, and then the
+ * Stops a run the product's way: the run, then its subtasks (so none spends on), and then the
  * owner's reservation is settled: what the run's calls spent stays counted (each call recorded its spend
  * as it returned), the rest goes back. Safe to repeat; settling an ended run again changes nothing.
  */
@@ -47,16 +47,28 @@ export async function cancelAgentRun(
   const facts = runFacts.safeParse(status);
   if (!facts.success) return { found: true, stopped: false, runtimeStatus: status.runtimeStatus };
   const owner = facts.data.input.owner;
-  // Children first, also when the run itself has ended already (a raw terminate leaves them running).
-  const subtaskIds = (facts.data.customStatus?.subtasks ?? []).map((s) => s.id);
+  // The run first: stopped children would otherwise answer its fan-out as failed subtasks, and it would
+  // end as `failed` (or go on to spend on a synthesis) before its terminate message is taken.
+  const stopped = live.has(status.runtimeStatus) && (await terminateIfLive(client, runId, reason)).stopped;
+  await waitUntilEnded(client, [runId]);
+  // Then its children, also when the run itself had ended already (a raw terminate leaves them running),
+  // from its last status too, which names children it started after the first read.
+  const lastStatus = await client.getStatus(runId, { showInput: true });
+  const last = runFacts.safeParse(lastStatus);
+  const subtaskIds = [
+    ...new Set(
+      [facts.data, ...(last.success ? [last.data] : [])].flatMap((f) =>
+        (f.customStatus?.subtasks ?? []).map((s) => s.id),
+      ),
+    ),
+  ];
   const children = subtaskIds.map((id) => subtaskInstanceId(runId, id));
   const childStops = await Promise.all(children.map((id) => terminateIfLive(client, id, reason)));
-  const stopped = live.has(status.runtimeStatus) && (await terminateIfLive(client, runId, reason)).stopped;
-  await waitUntilEnded(client, [runId, ...children]);
+  await waitUntilEnded(client, children);
   // What was stopped here cannot record its own span any more; telemetry never fails the cancellation.
   await recordCancelled(
     runId,
-    status,
+    last.success ? lastStatus : status,
     stopped,
     childStops.map((c, i) => ({ subtaskId: subtaskIds[i]!, ...c })),
     new Date(),

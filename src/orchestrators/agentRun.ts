@@ -430,7 +430,10 @@ function startSubtask(
       const childInput: ResearchSubtaskInput = {
         runId,
         subtask,
-        polling: defaultResearchPolling,
+        polling: {
+          ...defaultResearchPolling,
+          timeoutMs: input.limits.researchTimeoutMs ?? defaultResearchPolling.timeoutMs,
+        },
       };
       return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
     }
@@ -499,6 +502,7 @@ function* synthesize(
       { role: 'user', content: `Request: ${input.prompt}\n\nFindings:\n${findings}` },
     ],
     maxTokens: maxTokensPerCall,
+    stream: { runId: context.df.instanceId, round: 0 },
   });
   if (!call.ok) return { ok: false, message: call.message, budgetSpent: isBudgetSpent(call) };
   run.addUsage(call.value.usage);
@@ -675,6 +679,7 @@ function* revise(
         },
       ],
       maxTokens: maxTokensPerCall,
+      stream: { runId: context.df.instanceId, round },
     });
     if (!call.ok) return { ok: false, message: `The revision failed: ${call.message}` };
     run.addUsage(call.value.usage);

@@ -92,6 +92,32 @@ describeWithChromium('the approval page in Chromium', () => {
     await page.close();
   });
 
+  it('shows a revision as the model writes it, as text only', async () => {
+    const runId = await waitingRun();
+    const page = await browser.newPage();
+    await page.goto(`${product.baseUrl}/api/agent-runs/${runId}/approval`);
+    await page.locator('#status').filter({ hasText: 'awaiting-approval' }).waitFor({ timeout: 15_000 });
+    // Slow chunks: the revision (the same hostile text) takes a few seconds to write.
+    await call(`${product.emulatorUrl}/_emulator/streaming`, { body: { chunkDelayMs: 400 } });
+    try {
+      await page.fill('#comment', 'Shorter, please.');
+      await page.click('button[value="reject"]');
+      // Part of the text, not all of it: the page is showing the answer while it grows.
+      // Part of the text, not all of it: the page is showing the answer while it grows.
+      await pollUntil(
+        async () => (await page.locator('#draft').textContent()) ?? '',
+        (text) => text.length > 0 && text.length < hostile.length && hostile.startsWith(text),
+        15_000,
+      );
+      expect(await page.locator('#draft img, #draft script, #draft a').count()).toBe(0);
+      await page.locator('#draft').filter({ hasText: 'javascript:alert(3)' }).waitFor({ timeout: 15_000 });
+      expect(await page.evaluate('window.__owned')).toBeUndefined();
+    } finally {
+      await call(`${product.emulatorUrl}/_emulator/streaming`, { body: { chunkDelayMs: 0 } });
+      await page.close();
+    }
+  });
+
   it('proves the check can fail: the same text injected as HTML would run', async () => {
     const page = await browser.newPage();
     await page.setContent(`<div id="x"></div>`);

@@ -428,6 +428,26 @@ describe('bad inputs get their status and change nothing', () => {
     });
   });
 
+  it('sees a change that was only queued when its request was answered', async () => {
+    // Both answer 202 before they are applied; the barrier in world() waits for them.
+    const before = await world();
+    const durable = `${product.baseUrl}/runtime/webhooks/durabletask`;
+    const signalled = await call(`${durable}/entities/tokenQuota/mallory?op=reserve`, {
+      body: { runId: 'seen-by-the-barrier', tokens: 1, now: new Date().toISOString() },
+    });
+    expect(signalled.status).toBe(202);
+    const raised = await call(`${durable}/instances/${waitingRunId}/raiseEvent/approval`, {
+      body: { decision: 'approve', by: 'owner-1', round: 0 },
+    });
+    expect(raised.status).toBe(202);
+    const after = await world();
+    expect(after.quotas.mallory).toMatchObject({ reserved: 1 });
+    expect(after.waitingRun.events).toEqual(expect.arrayContaining(['EventRaised approval']));
+    expect(after.waitingRun.events.length).toBeGreaterThan(before.waitingRun.events.length);
+    // The unproven event decided nothing: the run still waits.
+    expect(after.instances).toEqual(before.instances);
+  });
+
   it.each(cases)('$name -> $status', async (c) => {
     const before = await world();
     const response = await call<Problem>(`${product.baseUrl}${c.path()}`, {

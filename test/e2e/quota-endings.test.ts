@@ -23,6 +23,11 @@ interface RawStatus {
     subtasks?: { id: string }[];
   } | null;
 }
+interface RunView {
+  id: string;
+  status: string;
+  usage: Usage;
+}
 interface EntityState {
   used: number;
   reservations: { runId: string; tokens: number }[];
@@ -70,7 +75,7 @@ async function ownTotal(id: string): Promise<number> {
   return total;
 }
 
-it('keeps used within the limit and equal to the runs’ own totals, with raw terminates mixed in', async () => {
+it('keeps used within the limit and equal to the runs’ own totals, with cancels and raw terminates mixed in', async () => {
   const user = `endings-${randomUUID().slice(0, 8)}`;
   const headers = principalHeaders(user);
   // Room for every run to reserve, so each cut run holds a reservation when it is terminated; the
@@ -109,19 +114,35 @@ it('keeps used within the limit and equal to the runs’ own totals, with raw te
     expect(ids.length).toBeGreaterThan(2);
 
     // Every third run is terminated through the raw management API, while planning or while its
-    // subtasks work (their children then run on until the reconciler stops them).
+    // subtasks work (their children then run on until the reconciler stops them); every third other
+    // one is cancelled through the product at the same stages.
     const cut = ids.filter((_, i) => i % 3 === 1);
-    await Promise.all(
-      cut.map(async (id, i) => {
-        const stage = i % 2 === 0 ? 'planning' : 'working';
-        await pollUntil(
-          () => rawStatus(id),
-          (r) => r.body.customStatus?.stage === stage || ended.has(r.body.runtimeStatus),
-          60_000,
-        );
+    const cancelled = ids.filter((_, i) => i % 3 === 2);
+    const cancelAnswers = new Map<string, number>();
+    const atStage = (id: string, i: number) =>
+      pollUntil(
+        () => rawStatus(id),
+        (r) =>
+          r.body.customStatus?.stage === (i % 2 === 0 ? 'planning' : 'working') ||
+          ended.has(r.body.runtimeStatus),
+        60_000,
+      );
+    await Promise.all([
+      ...cut.map(async (id, i) => {
+        await atStage(id, i);
         await call(`${durable()}/instances/${id}/terminate?reason=raw`, { method: 'POST', body: {} });
       }),
-    );
+      ...cancelled.map(async (id, i) => {
+        await atStage(id, i + 1);
+        const answer = await call(`${product.baseUrl}/api/agent-runs/${id}/cancel`, {
+          method: 'POST',
+          headers,
+        });
+        // 410: it had ended by itself in the meantime.
+        expect([202, 410]).toContain(answer.status);
+        cancelAnswers.set(id, answer.status);
+      }),
+    ]);
 
     await pollUntil(
       async () => Promise.all(ids.map(async (id) => (await rawStatus(id)).body.runtimeStatus)),
@@ -154,7 +175,82 @@ it('keeps used within the limit and equal to the runs’ own totals, with raw te
     expect(counted).toEqual(totals);
     for (const total of totals) expect(total).toBeLessThanOrEqual(1200);
     expect(quota.used).toBe(totals.reduce((a, b) => a + b, 0));
+    // And as the user sees it: the sum of the usage in each run's view.
+    const views = await Promise.all(
+      ids.map((id) => call<RunView>(`${product.baseUrl}/api/agent-runs/${id}`, { headers })),
+    );
+    expect(views.map((v) => v.body.usage.totalTokens)).toEqual(totals);
+    const cancelledViews = views.filter((v) => cancelled.includes(v.body.id));
+    // A run the product cancelled (202) ends terminated; a 410 means it had ended by itself.
+    for (const view of cancelledViews) {
+      if (cancelAnswers.get(view.body.id) === 202) expect(view.body.status).toBe('terminated');
+      else expect(['completed', 'budget-spent']).toContain(view.body.status);
+    }
+    // No child of any run is still going.
+    const children = await call<{ instanceId: string; runtimeStatus: string }[]>(
+      `${durable()}/instances?runtimeStatus=Running,Pending`,
+    );
+    expect(children.body.filter((c) => ids.some((id) => c.instanceId.startsWith(id)))).toEqual([]);
   } finally {
     await call(`${product.emulatorUrl}/_emulator/latency`, { body: { ms: 0 } });
+  }
+});
+
+it('counts once what activities spent when their replies were lost and they ran again', async () => {
+  const user = `twice-${randomUUID().slice(0, 8)}`;
+  const headers = principalHeaders(user);
+  const fault = async (body: Record<string, unknown>) =>
+    expect((await call(`${product.emulatorUrl}/_emulator/faults`, { body })).status).toBe(201);
+  await call(`${product.emulatorUrl}/_emulator/reset`, { body: {} });
+  // Each request below is carried out by the service, and then its answer never arrives.
+  await fault({ lostReply: true, service: 'openai', count: 2 }); // the plan, then the next call
+  await fault({ lostReply: true, service: 'agents', path: '/threads/runs', method: 'POST' });
+  await fault({ lostReply: true, service: 'agents', path: '/messages', method: 'GET' });
+  await fault({ lostReply: true, service: 'agents', method: 'DELETE' });
+  try {
+    const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
+      body: {
+        prompt: 'Research the latest news about Azure Durable Functions.',
+        tools: [],
+        research: true,
+      },
+      headers,
+    });
+    expect(started.status).toBe(202);
+    const id = started.body.runId;
+    const view = (
+      await pollUntil(
+        () =>
+          call<RunView & { subtasks?: { kind: string; ok: boolean }[] }>(
+            `${product.baseUrl}/api/agent-runs/${id}`,
+            { headers },
+          ),
+        (r) => r.status === 200 && ['completed', 'failed', 'terminated'].includes(r.body.status),
+        90_000,
+      )
+    ).body;
+    expect(view.status).toBe('completed');
+    expect(view.subtasks?.filter((s) => s.kind === 'research').map((s) => s.ok)).toEqual([true]);
+
+    const log = await call<{ requests: { operation?: string; lostReply?: boolean; service: string }[] }>(
+      `${product.emulatorUrl}/_emulator/requests?service=agents`,
+    );
+    const operations = log.body.requests.map((r) => r.operation);
+    // Every fault was met, and the retried start found the run it had made instead of starting another.
+    expect(log.body.requests.filter((r) => r.lostReply).length).toBe(3);
+    expect(operations.filter((o) => o === 'createThreadAndRun' || o === 'createRun')).toHaveLength(1);
+    const faults = await call<{ faults: unknown[] }>(`${product.emulatorUrl}/_emulator/faults`);
+    expect(faults.body.faults).toEqual([]);
+
+    // What the run says it spent is what the quota counted, once, and nothing stays reserved.
+    const quota = await pollUntil(
+      () => quotaOf(user),
+      (q) => q.reserved === 0,
+    );
+    expect(quota.used).toBe(view.usage.totalTokens);
+    const state = await call<EntityState>(`${durable()}/entities/tokenQuota/${user}`);
+    expect(state.body.closed.find((c) => c.runId === id)?.tokensUsed).toBe(view.usage.totalTokens);
+  } finally {
+    await call(`${product.emulatorUrl}/_emulator/reset`, { body: {} });
   }
 });

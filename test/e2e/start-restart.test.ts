@@ -1,7 +1,8 @@
 /**
  * `npm start` (dist/scripts/start.js) keeps what it was told across a clean stop and a kill -9: a run waiting
  * for approval is still waiting and can be approved, an admin's quota override stays, and a completed run
- * still shows its answer. Slow by nature (four starts of the whole product), so one test walks it all.
+ * still shows its answer, and its event stream resumes exactly from a Last-Event-ID given before the
+ * restarts. Slow by nature (four starts of the whole product), so one test walks it all.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { call, pollUntil, principalHeaders, projectRoot } from '../support/product';
+import { openSse, type SseFrame } from '../support/sse';
 
 jest.setTimeout(120_000);
 
@@ -111,6 +113,12 @@ describe('npm start across a clean stop and a kill -9', () => {
     );
 
     expect(waiting.approval?.draft).toEqual(expect.any(String));
+    const eventsUrl = () => `${product?.baseUrl ?? ''}/api/agent-runs/${runId}/events`;
+    const line = (f: SseFrame) => `${f.id} ${f.event} ${f.data}`;
+    const firstStream = await openSse(eventsUrl());
+    const beforeRestarts = await firstStream.readUntil((f) => f.event === 'draft');
+    await firstStream.close();
+    const lastSeen = Number(beforeRestarts.at(-1)?.id);
 
     // A clean stop.
     product.child.kill('SIGTERM');
@@ -135,10 +143,16 @@ describe('npm start across a clean stop and a kill -9', () => {
     expect(JSON.stringify(await quota())).toBe(limitShown);
     expect(await view(runId)).toMatchObject({ status: 'awaiting-approval' });
 
+    // The stream, opened again on the restarted host with the id seen before, goes on exactly there.
+    const resumed = await openSse(eventsUrl(), { 'last-event-id': String(lastSeen) });
     const approved = await call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, {
       body: { decision: 'approve' },
     });
     expect(approved.status).toBe(202);
+    const afterRestarts = await resumed.readUntil((f) => f.event === 'end');
+    expect(afterRestarts.at(-1)?.event).toBe('end');
+    const ids = [...beforeRestarts, ...afterRestarts].map((f) => Number(f.id));
+    expect(ids).toEqual(ids.map((_, i) => (ids[0] ?? 0) + i));
     const done = await pollUntil(
       () => view(runId),
       (v) => v.status === 'completed',
@@ -151,5 +165,10 @@ describe('npm start across a clean stop and a kill -9', () => {
     await product.exited;
     product = await startProductProcess(dataDir);
     expect(await view(runId)).toMatchObject({ status: 'completed', answer: done.answer });
+    // After every restart, the whole log reads back as it was sent.
+    const replay = await openSse(eventsUrl());
+    expect((await replay.readUntil(() => false)).map(line)).toEqual(
+      [...beforeRestarts, ...afterRestarts].map(line),
+    );
   });
 });

@@ -71,8 +71,61 @@ export async function startWithWaitingRun(
   }
 }
 
-/** Everything a bad request could change: the instances, the waiting run's history, everyone's quota. */
+interface HistoryEvent {
+  EventType: string;
+  Name?: string;
+}
+
+/**
+ * Makes sure whatever a request that was just answered had queued has been applied: a marker goes down
+ * each queue a request can reach (each watched user's quota entity, the waiting run's events) after the
+ * answer, and the barrier waits until every marker shows. Anything the request queued came before it.
+ */
+export async function barrier(product: Product, waitingRunId: string): Promise<void> {
+  const durable = `${product.baseUrl}/runtime/webhooks/durabletask`;
+  const marker = `barrier-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+  const entity = (user: string) => `${durable}/entities/tokenQuota/${encodeURIComponent(user)}`;
+  const now = new Date().toISOString();
+  for (const user of watchedUsers) {
+    const sent = await call(`${entity(user)}?op=release`, { body: { runId: marker, now } });
+    if (sent.status !== 202) throw new Error(`the barrier signal to ${user} answered ${sent.status}`);
+  }
+  const run = await call<{ runtimeStatus: string }>(`${durable}/instances/${waitingRunId}`);
+  const running = run.body.runtimeStatus === 'Running';
+  if (running) {
+    // An event the run does not wait for: it is recorded in the history, and decides nothing.
+    const raised = await call(`${durable}/instances/${waitingRunId}/raiseEvent/${marker}`, { body: {} });
+    if (raised.status !== 202) throw new Error(`the barrier event answered ${raised.status}`);
+  }
+  await pollUntil(
+    async () => {
+      const entities = await Promise.all(
+        watchedUsers.map((user) => call<{ closed?: { runId: string }[] }>(entity(user))),
+      );
+      const history = running ? await historyOf(product, waitingRunId) : [];
+      return (
+        entities.every((e) => e.body.closed?.some((c) => c.runId === marker)) &&
+        (!running || history.some((e) => e.EventType === 'EventRaised' && e.Name === marker))
+      );
+    },
+    (done) => done,
+  );
+}
+
+async function historyOf(product: Product, runId: string): Promise<HistoryEvent[]> {
+  const status = await call<{ historyEvents?: HistoryEvent[] }>(
+    `${product.baseUrl}/runtime/webhooks/durabletask/instances/${runId}?showHistory=true`,
+  );
+  return status.body.historyEvents ?? [];
+}
+
+/**
+ * Everything a bad request could change, read after a barrier: the instances, the waiting run's history,
+ * everyone's quota and the owner's run list. The barrier's own traces (its events and the episodes that
+ * took them, the waiting run's update time) are left out.
+ */
 export async function world(product: Product, waitingRunId: string) {
+  await barrier(product, waitingRunId);
   const instances: InstanceStatus[] = [];
   let continuation: string | null = null;
   do {
@@ -84,20 +137,33 @@ export async function world(product: Product, waitingRunId: string) {
     instances.push(...listed.body);
     continuation = listed.headers.get('x-ms-continuation-token');
   } while (continuation);
-  const waiting = await call<{ historyEvents?: unknown[]; customStatus?: unknown }>(
-    `${product.baseUrl}/runtime/webhooks/durabletask/instances/${waitingRunId}?showHistory=true`,
+  const waiting = await call<{ customStatus?: unknown }>(
+    `${product.baseUrl}/runtime/webhooks/durabletask/instances/${waitingRunId}`,
   );
+  const events = (await historyOf(product, waitingRunId))
+    .filter((e) => !/^Orchestrator(Started|Completed)$/.test(e.EventType))
+    .filter((e) => !(e.EventType === 'EventRaised' && e.Name?.startsWith('barrier-')))
+    .map((e) => `${e.EventType} ${e.Name ?? ''}`.trim());
   const quotas: Record<string, unknown> = {};
   for (const user of watchedUsers) {
     const quota = await call(`${product.baseUrl}/api/quota/${user}`, { headers: admin });
     quotas[user] = quota.body;
   }
+  const runs = await call<{ items?: { id: string; status: string }[] }>(
+    `${product.baseUrl}/api/agent-runs?limit=100`,
+    { headers: owner },
+  );
   return {
     instances: instances
-      .map((i) => ({ id: i.instanceId, status: i.runtimeStatus, updated: i.lastUpdatedTime }))
+      .map((i) => ({
+        id: i.instanceId,
+        status: i.runtimeStatus,
+        ...(i.instanceId === waitingRunId ? {} : { updated: i.lastUpdatedTime }),
+      }))
       .sort((a, b) => a.id.localeCompare(b.id)),
-    waitingRun: { events: waiting.body.historyEvents?.length, customStatus: waiting.body.customStatus },
+    waitingRun: { events, customStatus: waiting.body.customStatus },
     quotas,
+    ownerRuns: (runs.body.items ?? []).map((r) => `${r.id} ${r.status}`),
   };
 }
 

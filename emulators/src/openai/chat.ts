@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChatSummary } from '../control';
 import { AzureError } from '../errors';
 import { canonicalJson, parseChatRequest, type ParsedChatRequest } from './chatRequest';
@@ -35,14 +36,24 @@ export interface ChatOutcome {
   summary: ChatSummary;
 }
 
-export function handleChatCompletions(
+export interface ChatOptions {
+  /** A canned answer instead of the model's. */
+  cannedContent?: string;
+  /** The pause before each chunk of a streamed answer. */
+  chunkDelayMs?: number;
+  /** Cut a streamed answer (destroy the socket) after this many content chunks. */
+  cutAfterChunks?: number;
+}
+
+export async function handleChatCompletions(
   deployment: string,
   body: unknown,
   response: ServerResponse,
   headers: Record<string, string>,
   summarize: (summary: ChatSummary) => void,
-  cannedContent?: string,
-): void {
+  options: ChatOptions = {},
+): Promise<void> {
+  const { cannedContent } = options;
   const request = parseChatRequest(body);
   const summary = summaryOf(request);
   summarize(summary);
@@ -130,7 +141,19 @@ export function handleChatCompletions(
   };
 
   if (request.stream) {
-    streamCompletion(response, headers, base, content, answer.toolCalls, finishReason, request, usage);
+    await streamCompletion(
+      response,
+      headers,
+      base,
+      { content, toolCalls: answer.toolCalls, finishReason },
+      request,
+      {
+        usage,
+        summary,
+        chunkDelayMs: options.chunkDelayMs ?? 0,
+        ...(options.cutAfterChunks !== undefined ? { cutAfterChunks: options.cutAfterChunks } : {}),
+      },
+    );
     return;
   }
   const message = {
@@ -162,22 +185,28 @@ export function handleChatCompletions(
   response.end(text);
 }
 
-function streamCompletion(
+/**
+ * Server-sent events as Azure sends them. With a chunk delay each content chunk waits that long, so a
+ * client sees the answer grow; `cutAfterChunks` destroys the socket after that many content chunks. The
+ * time and content offset of every content chunk go to the request log (`chat.chunks`).
+ */
+async function streamCompletion(
   response: ServerResponse,
   headers: Record<string, string>,
   base: { id: string; created: number; model: string; system_fingerprint: string },
-  content: string | null,
-  toolCalls: ChatToolCall[],
-  finishReason: string,
+  answer: { content: string | null; toolCalls: ChatToolCall[]; finishReason: string },
   request: ParsedChatRequest,
-  usage: object,
-): void {
+  options: { usage: object; summary: ChatSummary; chunkDelayMs: number; cutAfterChunks?: number },
+): Promise<void> {
+  const { content, toolCalls, finishReason } = answer;
+  const { usage } = options;
   response.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
     ...headers,
   });
+  response.flushHeaders();
   const send = (data: unknown) => response.write(`data: ${JSON.stringify(data)}\n\n`);
   const usageField = request.includeUsage ? { usage: null } : {};
   const chunk = (delta: object, finish: string | null, filter: object = {}) => ({
@@ -215,7 +244,23 @@ function streamCompletion(
     });
   } else {
     send(chunk({ role: 'assistant', content: '', refusal: null }, null));
-    for (const piece of words(content ?? '')) send(chunk({ content: piece }, null, contentFilterResults));
+    const log: { atMs: number; end: number }[] = [];
+    options.summary.chunks = log;
+    let end = 0;
+    for (const piece of words(content ?? '')) {
+      if (options.cutAfterChunks !== undefined && log.length >= options.cutAfterChunks) {
+        // What was written reaches the client first (an SSE comment's callback says it was flushed).
+        await new Promise<void>((resolve) => response.write(': cut\n\n', () => resolve()));
+        response.socket?.destroy();
+        response.destroy();
+        return;
+      }
+      if (options.chunkDelayMs > 0) await sleep(options.chunkDelayMs);
+      if (response.destroyed) return;
+      send(chunk({ content: piece }, null, contentFilterResults));
+      end += piece.length;
+      log.push({ atMs: Date.now(), end });
+    }
   }
   send(chunk({}, finishReason));
   if (request.includeUsage) send({ ...base, object: 'chat.completion.chunk', choices: [], usage });

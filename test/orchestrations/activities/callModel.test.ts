@@ -1,3 +1,4 @@
+import { BlobServiceClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { startEmulators } from '../../../emulators/src';
 import type { Azurite } from '../../../scripts/azurite';
@@ -10,6 +11,7 @@ import type {
   CallModelResult,
   ChatMessage,
 } from '../../../src/contracts/model';
+import { listAnswerBlobs } from '../../../src/lib/answerBlobs';
 import { RetryableError } from '../../../src/lib/errors';
 import { emulatorControl, startTestAzurite, testConfig, testContext } from './support';
 
@@ -289,5 +291,108 @@ describe('callModel against the Azure OpenAI emulator', () => {
     );
     // The refused call never reached the service.
     expect((await chatRequests()).length).toBe(shapes.length * 2);
+  });
+
+  describe('streamed (the synthesis and revisions)', () => {
+    const results = () =>
+      BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('results');
+    const textOf = async (name: string) =>
+      (await results().getBlobClient(name).downloadToBuffer()).toString('utf8');
+    const synthesis: ChatMessage[] = [
+      { role: 'system', content: 'Write one answer.' },
+      {
+        role: 'user',
+        content:
+          'Request: What is 12 * 7 + 5?\n\nFindings:\n[s1] Compute: 12 * 7 + 5 = 89. The product of 12 and 7 is 84, and 84 plus 5 is 89.',
+      },
+    ];
+
+    it("writes the answer to the round's append blob in batches, with the same text and usage as a plain call", async () => {
+      await control('POST', '/_emulator/streaming', { chunkDelayMs: 40 });
+      const callModel = callModelWith();
+      const plain = expectOk(
+        await callModel({ tier: 'strong', messages: synthesis }, testContext('callModel')),
+      );
+      const streamed = expectOk(
+        await callModel(
+          { tier: 'strong', messages: synthesis, stream: { runId: 'stream-run-1', round: 0 } },
+          testContext('callModel'),
+        ),
+      );
+      expect(streamed.message.content).toBe(plain.message.content);
+      expect(streamed.usage).toEqual(plain.usage);
+      expect(streamed.finishReason).toBe('stop');
+      const blobs = await listAnswerBlobs(results(), 'stream-run-1');
+      expect(blobs.map((b) => [b.round, b.attempt])).toEqual([[0, 1]]);
+      expect(await textOf(blobs[0]?.name ?? '')).toBe(plain.message.content?.trim());
+
+      const log = (await control('GET', '/_emulator/requests?service=openai')) as {
+        requests: { chat?: { stream: boolean; chunks?: unknown[] } }[];
+      };
+      const chunks = log.requests.at(-1)?.chat?.chunks?.length ?? 0;
+      expect(log.requests.at(-1)?.chat?.stream).toBe(true);
+      expect(chunks).toBeGreaterThan(3);
+      const appends = (
+        await results()
+          .getAppendBlobClient(blobs[0]?.name ?? '')
+          .getProperties()
+      ).blobCommittedBlockCount;
+      expect(appends).toBeGreaterThan(0);
+      expect(appends).toBeLessThan(chunks);
+    });
+
+    it('fails a stream cut mid-answer as transient, and the retry writes a new attempt, not more text', async () => {
+      // Chunks every 60 ms and a cut after the fifth: the first batch (100 ms) is in the blob by then.
+      await control('POST', '/_emulator/streaming', { chunkDelayMs: 60 });
+      const long = 'Twelve times seven is 84, and 84 plus five is 89. '.repeat(4).trim();
+      await control('POST', '/_emulator/faults', { cutStreamAfterChunks: 5, content: long });
+      const callModel = callModelWith();
+      const input: CallModelInput = {
+        tier: 'strong',
+        messages: synthesis,
+        stream: { runId: 'stream-run-2', round: 1 },
+      };
+      await expect(callModel(input, testContext('callModel'))).rejects.toThrow(RetryableError);
+      const retried = expectOk(await callModel(input, testContext('callModel')));
+      const blobs = await listAnswerBlobs(results(), 'stream-run-2');
+      expect(blobs.map((b) => [b.round, b.attempt])).toEqual([
+        [1, 1],
+        [1, 2],
+      ]);
+      const partial = await textOf(blobs[0]?.name ?? '');
+      expect(partial.length).toBeGreaterThan(0);
+      expect(long.startsWith(partial)).toBe(true);
+      expect(partial.length).toBeLessThan(long.length);
+      expect(await textOf(blobs[1]?.name ?? '')).toBe(retried.message.content?.trim());
+    });
+
+    it('keeps in the blob exactly the text the run keeps: the answer trimmed', async () => {
+      await control('POST', '/_emulator/faults', {
+        content: '\n  Eighty-nine.  \n\n The end. \n',
+        stream: true,
+      });
+      const out = expectOk(
+        await callModelWith()(
+          { tier: 'strong', messages: synthesis, stream: { runId: 'stream-run-4', round: 0 } },
+          testContext('callModel'),
+        ),
+      );
+      expect(out.message.content).toBe('\n  Eighty-nine.  \n\n The end. \n');
+      const [blob] = await listAnswerBlobs(results(), 'stream-run-4');
+      expect(await textOf(blob?.name ?? '')).toBe('Eighty-nine.  \n\n The end.');
+    });
+
+    it('refuses to stream a call that offers tools', async () => {
+      const out = await callModelWith()(
+        {
+          tier: 'fast',
+          messages: question,
+          tools: ['calculator'],
+          stream: { runId: 'stream-run-3', round: 0 },
+        },
+        testContext('callModel'),
+      );
+      expect(out).toMatchObject({ ok: false, kind: 'permanent' });
+    });
   });
 });
