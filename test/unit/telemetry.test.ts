@@ -8,7 +8,9 @@ import {
 import type { CallModelInput, CallModelOutput } from '../../src/contracts/model';
 import { activityNames } from '../../src/names';
 import { withActivitySpan } from '../../src/telemetry/spans';
+import type { AgentRunStatus } from '../../src/contracts/agentRun';
 import type { RunRecord } from '../../src/contracts/telemetry';
+import { ApprovalWatch } from '../../src/telemetry/orchestration';
 import {
   DerivedIdGenerator,
   emitRunSpans,
@@ -190,5 +192,53 @@ describe('run tree spans', () => {
   it('emit nothing when telemetry is off', () => {
     emitRunSpans(run);
     expect(treeExporter.getFinishedSpans()).toEqual([]);
+  });
+});
+
+describe('approval waits, from the status a run publishes', () => {
+  const t = (minute: number) => `2030-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`;
+  const waiting = (round: number, escalated = false) =>
+    ({ stage: 'awaiting-approval', approval: { round, escalated } }) as unknown as Partial<AgentRunStatus>;
+
+  it('ends a round at a revision, marks the escalation once, and takes the last decision from the result', () => {
+    const watch = new ApprovalWatch();
+    watch.observe({ stage: 'synthesizing' }, t(0));
+    watch.observe(waiting(0), t(1));
+    watch.observe(waiting(0), t(2)); // a webhook delivery republishes the same wait
+    watch.observe({ stage: 'revising' }, t(3));
+    watch.observe(waiting(1), t(4));
+    watch.observe(waiting(1, true), t(5));
+    watch.observe(waiting(1, true), t(6));
+    watch.observe({ stage: 'saving' }, t(7));
+    expect(
+      watch.records(t(8), {
+        outcome: 'completed',
+        approval: { required: true, decision: 'approve', rounds: 1, escalated: true },
+      }),
+    ).toEqual([
+      { round: 0, startedAt: t(1), endedAt: t(3), decision: 'reject', outcome: 'revise' },
+      {
+        round: 1,
+        startedAt: t(4),
+        endedAt: t(7),
+        escalatedAt: t(5),
+        decision: 'approve',
+        outcome: 'approved',
+      },
+    ]);
+  });
+
+  it('calls an undecided last wait expired when the run expired, and ended when it failed', () => {
+    const expired = new ApprovalWatch();
+    expired.observe(waiting(0), t(1));
+    expired.observe({ stage: 'saving' }, t(2));
+    expect(expired.records(t(3), { outcome: 'expired' })).toEqual([
+      { round: 0, startedAt: t(1), endedAt: t(2), outcome: 'expired' },
+    ]);
+    const failed = new ApprovalWatch();
+    failed.observe(waiting(0), t(1));
+    expect(failed.records(t(4), undefined)).toEqual([
+      { round: 0, startedAt: t(1), endedAt: t(4), outcome: 'ended' },
+    ]);
   });
 });
