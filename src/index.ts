@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 import { createCallModel } from './activities/callModel';
 import { createDeliverWebhook } from './activities/deliverWebhook';
 import { createCollectResearch, createPollResearch, createStartResearch } from './activities/research';
+import { createRecordSpans } from './activities/recordSpans';
 import { createRunTool } from './activities/runTool';
 import { createSaveDraft } from './activities/saveDraft';
 import { createSaveResult } from './activities/saveResult';
@@ -19,6 +20,7 @@ import { registerReconciler } from './functions/reconcile';
 import { registerRunEventsFunction } from './functions/runEvents';
 import { registerRunUrlFunctions } from './functions/runUrls';
 import { createSigner } from './lib/capability';
+import { tracedRun, tracedSubtask } from './telemetry/orchestration';
 import { setupTelemetry } from './telemetry/setup';
 import { withActivitySpan } from './telemetry/spans';
 import { registerRunListFunction } from './functions/runList';
@@ -53,10 +55,11 @@ registerRunListFunction(config);
 registerRunEventsFunction(config, clients.blobService);
 registerApprovalPageFunction(config, clients.blobService);
 
-df.app.orchestration(orchestratorNames.agentRun, agentRunOrchestrator);
-df.app.orchestration(orchestratorNames.answerSubtask, answerSubtaskOrchestrator);
-df.app.orchestration(orchestratorNames.researchSubtask, researchSubtaskOrchestrator);
-df.app.orchestration(orchestratorNames.toolSubtask, toolSubtaskOrchestrator);
+// Each orchestration ends with one recordSpans activity for its own span (src/telemetry/orchestration.ts).
+df.app.orchestration(orchestratorNames.agentRun, tracedRun(agentRunOrchestrator));
+df.app.orchestration(orchestratorNames.answerSubtask, tracedSubtask(answerSubtaskOrchestrator));
+df.app.orchestration(orchestratorNames.researchSubtask, tracedSubtask(researchSubtaskOrchestrator));
+df.app.orchestration(orchestratorNames.toolSubtask, tracedSubtask(toolSubtaskOrchestrator));
 
 df.app.entity(
   entityNames.tokenQuota,
@@ -77,3 +80,7 @@ activity(activityNames.saveResult, createSaveResult({ clients, config }));
 activity(activityNames.saveDraft, createSaveDraft({ clients, config }));
 activity(activityNames.verifyApproval, createVerifyApproval(signer));
 activity(activityNames.deliverWebhook, createDeliverWebhook({ config }));
+// The spans of the run's tree, from the orchestrations' own records; it is not an activity span itself.
+df.app.activity(activityNames.recordSpans, {
+  handler: atActivityBoundary(activityNames.recordSpans, createRecordSpans()),
+});

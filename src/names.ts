@@ -38,6 +38,7 @@ export const activityNames = {
   saveDraft: 'saveDraft',
   verifyApproval: 'verifyApproval',
   deliverWebhook: 'deliverWebhook',
+  recordSpans: 'recordSpans',
 } as const;
 
 export const entityNames = {

@@ -1,8 +1,9 @@
 import * as df from 'durable-functions';
-import type { DurableClient } from 'durable-functions';
+import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import { z } from 'zod';
 import { entityNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
+import { recordCancelled } from '../telemetry/cancelled';
 
 const live = new Set<string>([
   df.OrchestrationRuntimeStatus.Running,
@@ -48,20 +49,30 @@ export async function cancelAgentRun(
   const owner = facts.data.input.owner;
   // The run first: stopped children would otherwise answer its fan-out as failed subtasks, and it would
   // end as `failed` (or go on to spend on a synthesis) before its terminate message is taken.
-  const stopped = live.has(status.runtimeStatus) && (await terminateIfLive(client, runId, reason));
+  const stopped = live.has(status.runtimeStatus) && (await terminateIfLive(client, runId, reason)).stopped;
   await waitUntilEnded(client, [runId]);
   // Then its children, also when the run itself had ended already (a raw terminate leaves them running),
   // from its last status too, which names children it started after the first read.
-  const last = runFacts.safeParse(await client.getStatus(runId, { showInput: true }));
-  const children = [
+  const lastStatus = await client.getStatus(runId, { showInput: true });
+  const last = runFacts.safeParse(lastStatus);
+  const subtaskIds = [
     ...new Set(
       [facts.data, ...(last.success ? [last.data] : [])].flatMap((f) =>
-        (f.customStatus?.subtasks ?? []).map((s) => subtaskInstanceId(runId, s.id)),
+        (f.customStatus?.subtasks ?? []).map((s) => s.id),
       ),
     ),
   ];
-  await Promise.all(children.map((id) => terminateIfLive(client, id, reason)));
+  const children = subtaskIds.map((id) => subtaskInstanceId(runId, id));
+  const childStops = await Promise.all(children.map((id) => terminateIfLive(client, id, reason)));
   await waitUntilEnded(client, children);
+  // What was stopped here cannot record its own span any more; telemetry never fails the cancellation.
+  await recordCancelled(
+    runId,
+    last.success ? lastStatus : status,
+    stopped,
+    childStops.map((c, i) => ({ subtaskId: subtaskIds[i]!, ...c })),
+    new Date(),
+  ).catch(() => undefined);
   await client.signalEntity(new df.EntityId(entityNames.tokenQuota, owner), 'settle', {
     runId,
     now: new Date().toISOString(),
@@ -70,15 +81,19 @@ export async function cancelAgentRun(
   return { found: true, stopped, runtimeStatus: after.runtimeStatus };
 }
 
-async function terminateIfLive(client: DurableClient, instanceId: string, reason: string): Promise<boolean> {
+async function terminateIfLive(
+  client: DurableClient,
+  instanceId: string,
+  reason: string,
+): Promise<{ status: DurableOrchestrationStatus; stopped: boolean }> {
   const status = await client.getStatus(instanceId);
-  if (!status.instanceId || !live.has(status.runtimeStatus)) return false;
+  if (!status.instanceId || !live.has(status.runtimeStatus)) return { status, stopped: false };
   try {
     await client.terminate(instanceId, reason);
-    return true;
+    return { status, stopped: true };
   } catch {
     // It ended between the check and the terminate: nothing to stop.
-    return false;
+    return { status, stopped: false };
   }
 }
 

@@ -1,8 +1,12 @@
+import { AzureMonitorTraceExporter } from '@azure/monitor-opentelemetry-exporter';
 import { useAzureMonitor } from '@azure/monitor-opentelemetry';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { TelemetryConfig } from '../config';
+import { DerivedIdGenerator, setRunTreeExport } from './runTree';
+import { tracerName } from './spans';
 
 /** The service name spans carry, locally; in Azure the distro names it after the Function App. */
 export const serviceName = 'durable-agent-runs';
@@ -13,12 +17,17 @@ export type TelemetryExport = 'azure-monitor' | 'otlp' | 'none';
  * Chooses where spans go, once per process, at app start. Azure: the Azure Monitor distro, which the
  * Bicep-created Application Insights component receives. Locally: an OTLP/HTTP collector when one is
  * configured. Otherwise no provider is registered and every span is the API's no-op.
+ *
+ * The run, subtask and approval-wait spans carry ids derived from the run (src/telemetry/runTree.ts),
+ * which needs an id generator of its own; the distro takes none, so they go through a second, unregistered
+ * provider with the same destination.
  */
 export function setupTelemetry(config: TelemetryConfig): TelemetryExport {
   if (config.applicationInsightsConnectionString) {
-    useAzureMonitor({
-      azureMonitorExporterOptions: { connectionString: config.applicationInsightsConnectionString },
-    });
+    const connectionString = config.applicationInsightsConnectionString;
+    useAzureMonitor({ azureMonitorExporterOptions: { connectionString } });
+    // The distro names the cloud role after the Function App (WEBSITE_SITE_NAME); so does this provider.
+    setupRunTree(new AzureMonitorTraceExporter({ connectionString }), process.env.WEBSITE_SITE_NAME, config);
     return 'azure-monitor';
   }
   if (config.otlpEndpoint) {
@@ -28,7 +37,24 @@ export function setupTelemetry(config: TelemetryConfig): TelemetryExport {
       spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }))],
     });
     provider.register();
+    setupRunTree(new OTLPTraceExporter({ url }), undefined, config);
     return 'otlp';
   }
+  setRunTreeExport(undefined);
   return 'none';
+}
+
+function setupRunTree(exporter: SpanExporter, name: string | undefined, config: TelemetryConfig): void {
+  const ids = new DerivedIdGenerator();
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': name || serviceName }),
+    idGenerator: ids,
+    spanProcessors: [new BatchSpanProcessor(exporter)],
+  });
+  setRunTreeExport({
+    ids,
+    tracer: provider.getTracer(tracerName),
+    flush: () => provider.forceFlush(),
+    captureContent: config.captureContent,
+  });
 }

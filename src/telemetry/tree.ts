@@ -4,7 +4,8 @@ import { ROOT_CONTEXT, TraceFlags, trace, type Context } from '@opentelemetry/ap
 /**
  * Where an activity sits in its run. Orchestrators replay, so they emit no spans; instead every span an
  * activity emits hangs under ids derived from the run id alone: one trace per run, one parent per
- * subtask. The same run always maps to the same trace, whichever worker runs which attempt.
+ * subtask. The same run always maps to the same trace, whichever worker runs which attempt. The run and
+ * subtask spans themselves are emitted with those ids when they end (src/telemetry/runTree.ts).
  */
 export interface RunPlace {
   runId: string;
@@ -18,6 +19,8 @@ export const runTraceId = (runId: string): string => hex(`trace:${runId}`, 32);
 export const runSpanId = (runId: string): string => hex(`run:${runId}`, 16);
 export const subtaskSpanId = (runId: string, subtaskId: string): string =>
   hex(`subtask:${runId}:${subtaskId}`, 16);
+/** One approval round's wait; derived too, so an emission repeated by an activity retry has the same id. */
+export const approvalSpanId = (runId: string, round: number): string => hex(`approval:${runId}:${round}`, 16);
 
 /** Subtask orchestrations are named `<runId>-s<N>` (subtaskInstanceId in src/orchestrators/agentRun.ts). */
 const subtaskInstance = /^(.+)-(s\d+)$/;

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runSpanId, runTraceId, subtaskSpanId } from '../../src/telemetry/tree';
+import { approvalSpanId, runSpanId, runTraceId, subtaskSpanId } from '../../src/telemetry/tree';
 import { call, pollUntil, startProduct, type Product } from '../support/product';
 
 // The app under the devhost runs in a child process, so its spans are collected the way a developer
@@ -19,6 +19,7 @@ interface OtlpSpan {
   name: string;
   attributes: { key: string; value: OtlpValue }[];
   events?: { name: string; attributes?: { key: string; value: OtlpValue }[] }[];
+  status?: { code?: number; message?: string };
 }
 interface Collected {
   name: string;
@@ -27,6 +28,8 @@ interface Collected {
   parentSpanId?: string;
   attrs: Record<string, unknown>;
   events: string[];
+  /** 2 is ERROR in OTLP. */
+  statusCode: number;
   raw: string;
 }
 
@@ -59,6 +62,7 @@ beforeAll(async () => {
                 parentSpanId: s.parentSpanId || undefined,
                 attrs: Object.fromEntries(s.attributes.map((a) => [a.key, plain(a.value)])),
                 events: (s.events ?? []).map((e) => e.name),
+                statusCode: s.status?.code ?? 0,
                 raw: JSON.stringify(s),
               });
       }
@@ -77,21 +81,107 @@ afterAll(async () => {
   await new Promise((resolve) => receiver?.close(resolve));
 });
 
+interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+interface View {
+  status: string;
+  usage: Usage;
+  subtasks?: { id: string; kind: string }[];
+  approval?: { round: number };
+}
+
+const view = (runId: string) => call<View>(`${product.baseUrl}/api/agent-runs/${runId}`);
+const runUntil = (runId: string, done: (v: View) => boolean) =>
+  pollUntil(
+    () => view(runId),
+    (r) => r.status === 200 && done(r.body),
+  );
+const ofRun = (runId: string) => spans.filter((s) => s.traceId === runTraceId(runId));
+const num = (v: unknown) => Number(v ?? 0);
+const tokens = (list: Collected[]) => ({
+  input: list.reduce((n, s) => n + num(s.attrs['gen_ai.usage.input_tokens']), 0),
+  output: list.reduce((n, s) => n + num(s.attrs['gen_ai.usage.output_tokens']), 0),
+});
+
+/** The run's spans, once its own span (emitted last, when it ended) has arrived. */
+async function treeOf(runId: string): Promise<Collected[]> {
+  await pollUntil(
+    async () => Promise.resolve(ofRun(runId).some((s) => s.spanId === runSpanId(runId))),
+    Boolean,
+    20_000,
+  );
+  // The last activity spans travel in their own batch; give them one more schedule.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return ofRun(runId);
+}
+
+/**
+ * Checks a run's trace is one whole tree: one root, the run's span; every parent present; subtasks and
+ * approval waits under the run; activity spans under their subtask (or the run); nothing twice; usage
+ * that adds up from the model calls to the subtasks and the run.
+ */
+function expectWholeTree(runId: string, run: Collected[], usage: Usage) {
+  const ids = run.map((s) => s.spanId);
+  expect(new Set(ids).size).toBe(run.length);
+  const roots = run.filter((s) => !s.parentSpanId);
+  expect(roots.map((s) => s.spanId)).toEqual([runSpanId(runId)]);
+  const root = roots[0]!;
+  expect(root.name).toBe('invoke_agent agent-run');
+  expect(root.attrs).toMatchObject({
+    'gen_ai.operation.name': 'invoke_agent',
+    'gen_ai.agent.name': 'agent-run',
+    'app.run.id': runId,
+  });
+  for (const s of run) if (s.parentSpanId) expect(ids).toContain(s.parentSpanId);
+
+  const activities = run.filter((s) => s.attrs['app.activity'] !== undefined);
+  const subtasks = run.filter((s) => s.attrs['app.subtask.kind'] !== undefined);
+  const waits = run.filter((s) => s.attrs['approval.round'] !== undefined);
+  expect(activities.length + subtasks.length + waits.length + 1).toBe(run.length);
+  for (const s of subtasks) {
+    const id = s.attrs['app.subtask.id'] as string;
+    expect(s.spanId).toBe(subtaskSpanId(runId, id));
+    expect(s.parentSpanId).toBe(root.spanId);
+    expect(s.name).toBe(`invoke_agent ${String(s.attrs['app.subtask.kind'])}-subtask`);
+    const below = activities.filter((a) => a.attrs['app.subtask.id'] === id);
+    expect(tokens([s])).toEqual(tokens(below));
+  }
+  for (const w of waits) {
+    expect(w.parentSpanId).toBe(root.spanId);
+    expect(w.spanId).toBe(approvalSpanId(runId, num(w.attrs['approval.round'])));
+  }
+  for (const a of activities) {
+    const subtask = a.attrs['app.subtask.id'] as string | undefined;
+    expect(a.parentSpanId).toBe(subtask ? subtaskSpanId(runId, subtask) : root.spanId);
+    if (subtask) expect(subtasks.map((s) => s.attrs['app.subtask.id'])).toContain(subtask);
+  }
+  // The run's usage: on its span, and the sum of the spans that spent tokens (model calls, research).
+  expect(tokens([root])).toEqual({ input: usage.promptTokens, output: usage.completionTokens });
+  expect(tokens(activities)).toEqual(tokens([root]));
+  return { root, activities, subtasks, waits };
+}
+
+/** Content capture is off: no prompt, answer or owner in any span, and no content events. */
+function expectNoContent(run: Collected[], ...texts: string[]) {
+  for (const s of run) {
+    expect(s.events.filter((e) => e !== 'approval.escalated')).toEqual([]);
+    expect(s.attrs['user.id']).toBeUndefined();
+    for (const text of texts) expect(s.raw).not.toContain(text);
+  }
+}
+
 describe('telemetry of one agent run', () => {
-  it('emits one trace per run with GenAI spans under the run and its subtasks, once each, without content', async () => {
+  it('emits one tree per run: the run span at the root, subtasks under it, GenAI spans under those, once each', async () => {
     const prompt = 'What is 12 * 7 + 5? Use the calculator.';
     const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
       body: { prompt, tools: ['calculator'] },
     });
     expect(started.status).toBe(202);
     const runId = started.body.runId;
-    const view = await pollUntil(
-      () =>
-        call<{ status: string; usage: { totalTokens: number }; subtasks?: { id: string }[] }>(
-          `${product.baseUrl}/api/agent-runs/${runId}`,
-        ),
-      (r) => r.status === 200 && r.body.status === 'completed',
-    );
+    const done = await runUntil(runId, (v) => v.status === 'completed');
     const modelCalls = (
       await call<{ path: string }[] | { requests: { path: string }[] }>(
         `${product.emulatorUrl}/_emulator/requests`,
@@ -102,32 +192,30 @@ describe('telemetry of one agent run', () => {
     ).length;
     expect(chatRequests).toBeGreaterThan(0);
 
-    const traceId = runTraceId(runId);
-    const ofRun = () => spans.filter((s) => s.traceId === traceId);
-    const saveDone = () => ofRun().some((s) => s.name === 'activity saveResult');
-    await pollUntil(async () => Promise.resolve(saveDone()), Boolean, 20_000);
-
-    const run = ofRun();
-    // Every activity span of the run is in the run's trace and nowhere else.
+    const run = await treeOf(runId);
+    // Every span of the run is in the run's trace and nowhere else.
     expect(spans.filter((s) => s.attrs['app.run.id'] === runId).length).toBe(run.length);
+    const { root, activities, subtasks, waits } = expectWholeTree(runId, run, done.body.usage);
+    expect(root.attrs['app.run.outcome']).toBe('completed');
+    expect(root.statusCode).not.toBe(2);
+    expect(waits).toEqual([]);
 
     // One chat span per model request the emulator served: replays added none.
-    const chats = run.filter((s) => s.attrs['gen_ai.operation.name'] === 'chat');
+    const chats = activities.filter((s) => s.attrs['gen_ai.operation.name'] === 'chat');
     expect(chats.length).toBe(chatRequests);
-    expect(new Set(run.map((s) => s.spanId)).size).toBe(run.length);
 
-    // Parents: the run's derived span, or the subtask's, as the span's own ids say.
-    const subtaskIds = (view.body.subtasks ?? []).map((s) => s.id);
-    expect(subtaskIds.length).toBeGreaterThan(0);
-    for (const s of run) {
-      const subtask = s.attrs['app.subtask.id'] as string | undefined;
-      expect(s.parentSpanId).toBe(subtask ? subtaskSpanId(runId, subtask) : runSpanId(runId));
-      if (subtask) expect(subtaskIds).toContain(subtask);
-    }
-    expect(run.some((s) => s.attrs['app.subtask.id'] === undefined)).toBe(true);
-    expect(run.some((s) => s.name === 'execute_tool calculator' && s.attrs['app.subtask.id'])).toBe(true);
+    // One span per subtask of the run, with its kind.
+    const viewed = (done.body.subtasks ?? []).map((s) => [s.id, s.kind]).sort();
+    expect(subtasks.map((s) => [s.attrs['app.subtask.id'], s.attrs['app.subtask.kind']]).sort()).toEqual(
+      viewed,
+    );
+    expect(viewed.length).toBeGreaterThan(0);
+    expect(activities.some((s) => s.attrs['app.subtask.id'] === undefined)).toBe(true);
+    expect(activities.some((s) => s.name === 'execute_tool calculator' && s.attrs['app.subtask.id'])).toBe(
+      true,
+    );
 
-    // GenAI attributes on every chat span, and usage that adds up to what the run was charged.
+    // GenAI attributes on every chat span.
     for (const c of chats) {
       expect(c.name).toMatch(/^chat gpt-4o(-mini)?$/);
       expect(c.attrs).toMatchObject({
@@ -140,66 +228,123 @@ describe('telemetry of one agent run', () => {
       expect(c.attrs['gen_ai.usage.output_tokens']).toEqual(expect.any(Number));
       expect(c.attrs['gen_ai.response.finish_reasons']).toEqual([expect.any(String)]);
     }
-    const tokens = run.reduce(
-      (sum, s) =>
-        sum +
-        (Number(s.attrs['gen_ai.usage.input_tokens'] ?? 0) +
-          Number(s.attrs['gen_ai.usage.output_tokens'] ?? 0)),
-      0,
-    );
-    expect(tokens).toBe(view.body.usage.totalTokens);
-
-    // Content capture is off by default: no prompt or answer anywhere in the exported spans.
-    for (const s of run) {
-      expect(s.events).toEqual([]);
-      expect(s.raw).not.toContain('12 * 7');
-    }
+    expect(tokens(run).input + tokens(run).output).toBeGreaterThan(0);
+    expectNoContent(run, '12 * 7', 'local-user');
   });
 });
 
 describe('telemetry of a research run', () => {
   it('has invoke_agent spans under the research subtask, and the research tokens in the run total', async () => {
+    const prompt = 'Research the latest news about Azure Durable Functions.';
     const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
-      body: { prompt: 'Research the latest news about Azure Durable Functions.', research: true },
+      body: { prompt, research: true },
     });
     expect(started.status).toBe(202);
     const runId = started.body.runId;
-    const view = await pollUntil(
-      () =>
-        call<{ status: string; usage: { totalTokens: number }; subtasks?: { id: string; kind: string }[] }>(
-          `${product.baseUrl}/api/agent-runs/${runId}`,
-        ),
-      (r) => r.status === 200 && ['completed', 'failed'].includes(r.body.status),
-    );
-    expect(view.body.status).toBe('completed');
-    const researchIds = (view.body.subtasks ?? []).filter((s) => s.kind === 'research').map((s) => s.id);
+    const done = await runUntil(runId, (v) => ['completed', 'failed'].includes(v.status));
+    expect(done.body.status).toBe('completed');
+    const researchIds = (done.body.subtasks ?? []).filter((s) => s.kind === 'research').map((s) => s.id);
     expect(researchIds.length).toBeGreaterThan(0);
 
-    const traceId = runTraceId(runId);
-    const ofRun = () => spans.filter((s) => s.traceId === traceId);
-    await pollUntil(
-      async () => Promise.resolve(ofRun().some((s) => s.name === 'activity saveResult')),
-      Boolean,
-      20_000,
-    );
-    const run = ofRun();
-
-    const agents = run.filter((s) => s.attrs['gen_ai.operation.name'] === 'invoke_agent');
+    const run = await treeOf(runId);
+    const { activities, subtasks } = expectWholeTree(runId, run, done.body.usage);
+    const agents = activities.filter((s) => s.attrs['gen_ai.operation.name'] === 'invoke_agent');
     expect(agents.map((s) => s.name)).toEqual(
       expect.arrayContaining(['invoke_agent research start', 'invoke_agent research collect']),
     );
-    for (const a of agents) {
-      expect(researchIds).toContain(a.attrs['app.subtask.id']);
-      expect(a.parentSpanId).toBe(subtaskSpanId(runId, a.attrs['app.subtask.id'] as string));
-    }
-    const tokens = run.reduce(
-      (sum, s) =>
-        sum +
-        (Number(s.attrs['gen_ai.usage.input_tokens'] ?? 0) +
-          Number(s.attrs['gen_ai.usage.output_tokens'] ?? 0)),
-      0,
+    for (const a of agents) expect(researchIds).toContain(a.attrs['app.subtask.id']);
+    expect(agents.some((a) => num(a.attrs['gen_ai.usage.input_tokens']) > 0)).toBe(true);
+    const research = subtasks.filter((s) => s.attrs['app.subtask.kind'] === 'research');
+    expect(research.map((s) => s.name)).toEqual(researchIds.map(() => 'invoke_agent research-subtask'));
+    expectNoContent(run, 'latest news');
+  });
+});
+
+describe('telemetry of approval waits', () => {
+  const decide = (runId: string, body: Record<string, unknown>) =>
+    call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, { body });
+
+  it('has one wait span per round under the run: a rejection that asked for a revision, then the approval', async () => {
+    const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
+      body: { prompt: 'What is 10 * 10?', approval: { required: true } },
+    });
+    const runId = started.body.runId;
+    await runUntil(runId, (v) => v.status === 'awaiting-approval');
+    expect((await decide(runId, { decision: 'reject', comment: 'Say it is a square.' })).status).toBe(202);
+    await runUntil(runId, (v) => v.status === 'awaiting-approval' && v.approval?.round === 1);
+    expect((await decide(runId, { decision: 'approve' })).status).toBe(202);
+    const done = await runUntil(runId, (v) => v.status === 'completed');
+
+    const run = await treeOf(runId);
+    // The revision's model call is the run's too: it is in the usage on the run span.
+    const { root, waits } = expectWholeTree(runId, run, done.body.usage);
+    expect(root.attrs['app.run.outcome']).toBe('completed');
+    const rounds = waits
+      .map((w) => [
+        w.name,
+        w.attrs['approval.round'],
+        w.attrs['approval.decision'],
+        w.attrs['approval.outcome'],
+      ])
+      .sort();
+    expect(rounds).toEqual([
+      ['await_approval round 0', 0, 'reject', 'revise'],
+      ['await_approval round 1', 1, 'approve', 'approved'],
+    ]);
+    expectNoContent(run, '10 * 10', 'Say it is a square', 'local-user');
+  });
+  it('marks the escalation as an event of the wait, and the expiry as its outcome', async () => {
+    const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
+      body: {
+        prompt: 'What is 3 * 3?',
+        approval: { required: true, timeoutMinutes: 0.02, escalateTo: ['boss'] },
+      },
+    });
+    const runId = started.body.runId;
+    const done = await runUntil(runId, (v) => v.status === 'expired');
+    const run = await treeOf(runId);
+    const { root, waits } = expectWholeTree(runId, run, done.body.usage);
+    expect(root.attrs['app.run.outcome']).toBe('expired');
+    expect(waits).toHaveLength(1);
+    expect(waits[0]!.attrs).toMatchObject({
+      'approval.round': 0,
+      'approval.outcome': 'expired',
+      'approval.escalated': true,
+    });
+    expect(waits[0]!.attrs['approval.decision']).toBeUndefined();
+    expect(waits[0]!.events).toEqual(['approval.escalated']);
+    expectNoContent(run, '3 * 3', 'boss');
+  });
+});
+
+describe('telemetry of a cancelled run', () => {
+  it('gives a run stopped while it waits its run span and its open wait, from the cancellation', async () => {
+    const started = await call<{ runId: string; terminatePostUri: string }>(
+      `${product.baseUrl}/api/agent-runs`,
+      { body: { prompt: 'What is 2 + 3?', approval: { required: true } } },
     );
-    expect(agents.some((a) => Number(a.attrs['gen_ai.usage.input_tokens'] ?? 0) > 0)).toBe(true);
-    expect(tokens).toBe(view.body.usage.totalTokens);
+    const runId = started.body.runId;
+    const waiting = await runUntil(runId, (v) => v.status === 'awaiting-approval');
+    const cancelled = await call(started.body.terminatePostUri.replace('{text}', 'no%20longer%20needed'), {
+      method: 'POST',
+    });
+    expect(cancelled.status).toBe(202);
+    await runUntil(runId, (v) => v.status === 'terminated');
+
+    const run = await treeOf(runId);
+    const { root, waits } = expectWholeTree(runId, run, waiting.body.usage);
+    expect(root.attrs['app.run.outcome']).toBe('cancelled');
+    expect(waits.map((w) => [w.attrs['approval.round'], w.attrs['approval.outcome']])).toEqual([
+      [0, 'cancelled'],
+    ]);
+    expectNoContent(run, '2 + 3', 'no longer needed');
+  });
+});
+
+describe('across all runs', () => {
+  it('sent no span twice, whatever the orchestrators replayed', () => {
+    expect(spans.length).toBeGreaterThan(0);
+    const keys = spans.map((s) => `${s.traceId}/${s.spanId}`);
+    expect(new Set(keys).size).toBe(keys.length);
   });
 });
