@@ -3,6 +3,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
 import type { BlobServiceClient } from '@azure/storage-blob';
+import { createKeptResearchUsage } from '../activities/research';
 import type { AppConfig } from '../config';
 import type { AgentRunStatus } from '../contracts/agentRun';
 import { problem, withProblemAnswers } from '../lib/http';
@@ -67,6 +68,7 @@ export function createRunEvents(
 ) {
   const every = options.pollMs ?? pollMs;
   const keepAlive = options.keepAliveMs ?? keepAliveMs;
+  const researchUsage = createKeptResearchUsage(blobs, config.resultsContainer);
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const who = resolveCaller(request, config.authMode);
     if (!who.ok) return who.response;
@@ -87,7 +89,7 @@ export function createRunEvents(
         write(`retry: 2000\n: stream of run ${id}\n\n`);
         let lastId = lastEventId ?? 0;
         let previous: Snapshot | undefined;
-        let status = await withLiveProgress(client, first);
+        let status = await withLiveProgress(client, first, researchUsage);
         const openedAt = Date.now();
         let lastWrite = Date.now();
         try {
@@ -117,7 +119,7 @@ export function createRunEvents(
               write(`event: gone\ndata: ${JSON.stringify({ runId: id })}\n\n`);
               return;
             }
-            status = await withLiveProgress(client, next);
+            status = await withLiveProgress(client, next, researchUsage);
           }
         } catch (error) {
           context.error(`Event stream of run ${id} failed:`, error);
