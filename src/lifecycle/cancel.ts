@@ -53,7 +53,8 @@ export interface CancelOutcome {
 const settleWaitMs = 10_000;
 
 /**
- * Stops a run the product's way: the run, then its subtasks (so none spends on), and then the
+ * Stops a run the product's way: the run, then its subtasks (so none spends on), then the research runs
+ * they left on the Agent Service (cancelled, their spend recorded, their threads deleted), and then the
  * owner's reservation is settled: what the run's calls spent stays counted (each call recorded its spend
  * as it returned), the rest goes back. Safe to repeat; settling an ended run again changes nothing.
  */
@@ -115,29 +116,33 @@ async function countUncollectedResearch(
   const progress = custom?.progress;
   if (!custom || custom.stage !== 'working' || !progress || progress.done >= progress.total) return;
   const log = deps.log ?? (() => undefined);
-  for (const subtask of (custom.subtasks ?? []).filter((s) => s.kind === 'research')) {
-    let usage: ModelUsage | undefined;
-    try {
-      const child = await client.getStatus(subtaskInstanceId(runId, subtask.id));
-      const output = modelUsageSchema.safeParse((child.output as { usage?: unknown } | null)?.usage);
-      if (child.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) {
-        usage = output.success ? output.data : undefined;
-      } else if (deps.stopResearch) {
-        usage = await deps.stopResearch(runId, subtask.id, log);
+  // Side by side: each may wait for its Agent Service run to leave `cancelling`.
+  const research = (custom.subtasks ?? []).filter((s) => s.kind === 'research');
+  await Promise.all(
+    research.map(async (subtask) => {
+      try {
+        const child = await client.getStatus(subtaskInstanceId(runId, subtask.id));
+        let usage: ModelUsage | undefined;
+        if (child.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) {
+          const output = modelUsageSchema.safeParse((child.output as { usage?: unknown } | null)?.usage);
+          usage = output.success ? output.data : undefined;
+        } else if (deps.stopResearch) {
+          usage = await deps.stopResearch(runId, subtask.id, log);
+        }
+        if (!usage || usage.totalTokens <= 0) return;
+        await client.signalEntity(new df.EntityId(entityNames.tokenQuota, owner), 'spend', {
+          runId,
+          key: researchSpendKey(runId, subtask.id),
+          tokens: usage.totalTokens,
+          now: new Date().toISOString(),
+        });
+      } catch (error) {
+        log(
+          `Could not count the research of ${runId}/${subtask.id}: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
-      if (!usage || usage.totalTokens <= 0) continue;
-      await client.signalEntity(new df.EntityId(entityNames.tokenQuota, owner), 'spend', {
-        runId,
-        key: researchSpendKey(runId, subtask.id),
-        tokens: usage.totalTokens,
-        now: new Date().toISOString(),
-      });
-    } catch (error) {
-      log(
-        `Could not count the research of ${runId}/${subtask.id}: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-  }
+    }),
+  );
 }
 
 /** The key the run records a subtask's reported usage under (TokenBudget.record, label `child-<id>`). */
