@@ -50,7 +50,7 @@ app.http(functionNames.health, {
 registerAgentRunFunctions(config, signer, clients);
 registerRunUrlFunctions(config, signer, clients);
 registerQuotaFunctions(config);
-registerReconciler();
+registerReconciler(config, clients);
 registerRunListFunction(config);
 registerRunEventsFunction(config, clients.blobService);
 registerApprovalPageFunction(config, clients.blobService);

@@ -109,7 +109,57 @@ describe('the Agent Service through the real AgentsClient', () => {
       thread: { messages: [{ role: 'user', content: 'hi' }] },
     });
     await expect(client.runs.create(run.threadId, agent.id)).rejects.toMatchObject({ statusCode: 400 });
-    expect((await client.runs.cancel(run.threadId, run.id)).status).toBe('cancelled');
+    expect((await client.runs.cancel(run.threadId, run.id)).status).toBe('cancelling');
+    // Still active while it is cancelling.
+    await expect(client.runs.create(run.threadId, agent.id)).rejects.toMatchObject({ statusCode: 400 });
+  });
+
+  it('cancels a run in progress: cancelling, then cancelled, with the tokens it had spent', async () => {
+    const agent = await client.createAgent('gpt-4o', { tools: [bingTool] });
+    const run = await client.runs.createThreadAndRun(agent.id, {
+      thread: { messages: [{ role: 'user', content: 'What is new in Azure Blob Storage?' }] },
+    });
+    let current = run;
+    while (current.status === 'queued') {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      current = await client.runs.get(run.threadId, run.id);
+    }
+    expect(current.status).toBe('in_progress');
+    const cancelling = await client.runs.cancel(run.threadId, run.id);
+    expect(cancelling.status).toBe('cancelling');
+    expect(cancelling.cancelledAt).toBeNull();
+    // A second cancel is refused, as the service refuses a run that is no longer going.
+    await expect(client.runs.cancel(run.threadId, run.id)).rejects.toMatchObject({ statusCode: 400 });
+    while (current.status !== 'cancelled') {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      current = await client.runs.get(run.threadId, run.id);
+      expect(['cancelling', 'cancelled']).toContain(current.status);
+    }
+    expect(current.cancelledAt).toBeInstanceOf(Date);
+    // It read the thread and the search results; it had not finished its answer, and never will.
+    expect(current.usage?.promptTokens).toBeGreaterThan(0);
+    expect(current.usage?.totalTokens).toBe(
+      (current.usage?.promptTokens ?? 0) + (current.usage?.completionTokens ?? 0),
+    );
+    await new Promise((resolve) => setTimeout(resolve, runDurationMs));
+    const later = await client.runs.get(run.threadId, run.id);
+    expect(later.status).toBe('cancelled');
+    expect(later.usage).toEqual(current.usage);
+    const roles: string[] = [];
+    for await (const message of client.messages.list(run.threadId)) roles.push(message.role);
+    expect(roles).toEqual(['user']);
+  });
+
+  it('cancels a queued run: it spent nothing', async () => {
+    const agent = await client.createAgent('gpt-4o');
+    const run = await client.runs.createThreadAndRun(agent.id, {
+      thread: { messages: [{ role: 'user', content: 'hi' }] },
+    });
+    expect(run.status).toBe('queued');
+    const cancelling = await client.runs.cancel(run.threadId, run.id);
+    expect(cancelling.status).toBe('cancelling');
+    expect(cancelling.startedAt).toBeNull();
+    expect(cancelling.usage).toEqual({ promptTokens: 0, completionTokens: 0, totalTokens: 0 });
   });
 
   it('answers 404 for unknown ids', async () => {

@@ -9,6 +9,8 @@ import type {
 } from '@azure/ai-agents';
 import { ToolUtility } from '@azure/ai-agents';
 import { isRestError } from '@azure/core-rest-pipeline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BlobServiceClient } from '@azure/storage-blob';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
 import type { ModelUsage } from '../contracts/model';
@@ -46,6 +48,9 @@ export const researchAgentName = 'durable-agent-runs-research';
 
 /** How far back startResearch looks for a thread an earlier attempt created; far beyond any retry window. */
 const earlierThreadLookbackMs = 6 * 60 * 60_000;
+
+/** How long stopping a research run waits for the service to move it from `cancelling` to `cancelled`. */
+const cancelWaitMs = 10_000;
 
 /** Run ids and subtask ids become blob names. */
 const blobKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
@@ -108,8 +113,7 @@ export function createStartResearch(
       const { runId, subtaskId } = parsed.data;
       // Lets a retry find what an earlier attempt started (its reply may have been lost), a person find
       // the thread of a run in the Foundry portal, and a leaked one be traced.
-      const metadata = { agentRunId: runId.slice(0, 512), subtaskId: subtaskId.slice(0, 512) };
-      const earlier = await findEarlierThread(client, metadata, now());
+      const earlier = await findEarlierThread(client, metadataFor(runId, subtaskId), now());
       let run: ThreadRun;
       if (earlier?.run) {
         run = earlier.run;
@@ -121,7 +125,10 @@ export function createStartResearch(
         );
       } else {
         run = await client.runs.createThreadAndRun(id, {
-          thread: { messages: [{ role: 'user', content: parsed.data.query }], metadata },
+          thread: {
+            messages: [{ role: 'user', content: parsed.data.query }],
+            metadata: metadataFor(runId, subtaskId),
+          },
         });
         context.log(`Started research run ${run.id} on thread ${run.threadId} for ${runId}/${subtaskId}.`);
       }
@@ -167,7 +174,7 @@ export function createCollectResearch(
   deps: ResearchDeps,
 ): (input: CollectResearchInput, context: InvocationContext) => Promise<CollectResearchOutput> {
   const now = deps.now ?? Date.now;
-  const kept = keptResults(deps);
+  const kept = keptResults(deps.clients.blobService, deps.config.resultsContainer);
   return async (input, context) => {
     try {
       const { client, handle } = checkHandle(deps, input);
@@ -189,12 +196,15 @@ export function createCollectResearch(
       let usage = input.completedUsage;
       if (!usage) {
         const run = await client.runs.get(handle.threadId, handle.agentRunId);
+        let last = run;
         if (!terminalStatuses.has(toStatus(run.status))) {
-          await client.runs.cancel(handle.threadId, handle.agentRunId).catch((error: unknown) => {
+          // The cancelled run reports what it spent up to the cancel.
+          last = await client.runs.cancel(handle.threadId, handle.agentRunId).catch((error: unknown) => {
             context.warn(`Could not cancel research run ${handle.agentRunId}: ${describe(error)}`);
+            return run;
           });
         }
-        usage = toUsage(run);
+        usage = toUsage(last);
       }
       const messages: ThreadMessage[] = [];
       for await (const message of client.messages.list(handle.threadId, {
@@ -217,6 +227,96 @@ export function createCollectResearch(
       return toOutcome(classifyAgentsError(error, `collecting research run ${input?.agentRunId}`, now()));
     }
   };
+}
+
+/** Stops what a stopped run's research subtask left running; see createStopResearch. */
+export type StopResearch = (
+  runId: string,
+  subtaskId: string,
+  log: (message: string) => void,
+) => Promise<ModelUsage | undefined>;
+
+/**
+ * The clean-up after a run was stopped while one of its research subtasks was out (cancellation, the
+ * reconciler): the Agent Service run the subtask started, found by its metadata as startResearch finds
+ * it, is cancelled and waited for until the service says `cancelled`; what it had written is kept as
+ * its collected result (so the run view, and a collection that still comes, read the same usage); and
+ * its thread is deleted. Answers what the research spent, or undefined when it had started nothing.
+ * A subtask collected already has no thread left; its kept result answers. Safe to repeat.
+ */
+export function createStopResearch(deps: ResearchDeps): StopResearch {
+  const now = deps.now ?? Date.now;
+  const kept = keptResults(deps.clients.blobService, deps.config.resultsContainer);
+  return async (runId, subtaskId, log) => {
+    const client = deps.clients.agents;
+    if (!client) return undefined;
+    try {
+      const key = kept.keyOf({ runId, subtaskId });
+      const collected = key ? await kept.read(key) : undefined;
+      const earlier = await findEarlierThread(client, metadataFor(runId, subtaskId), now());
+      let usage = collected?.usage;
+      if (earlier?.run && !collected) {
+        const run = await stopRun(client, earlier.run, now);
+        usage = toUsage(run) ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+        const messages: ThreadMessage[] = [];
+        for await (const message of client.messages.list(run.threadId, { runId: run.id, order: 'asc' })) {
+          messages.push(message);
+        }
+        const { text, citations } = answerWithCitations(messages);
+        if (key) await kept.write(key, { text, citations, usage });
+        log(
+          `Stopped research run ${run.id} (${run.status}, ${usage.totalTokens} tokens) of ${runId}/${subtaskId}.`,
+        );
+      }
+      if (earlier) {
+        await client.threads.delete(earlier.threadId).catch((error: unknown) => {
+          if (!(isRestError(error) && error.statusCode === 404)) throw error;
+        });
+        log(`Deleted research thread ${earlier.threadId} of ${runId}/${subtaskId}.`);
+      }
+      return usage;
+    } catch (error) {
+      throw classifyAgentsError(error, `stopping the research of ${runId}/${subtaskId}`, now());
+    }
+  };
+}
+
+/** What a subtask's research spent by its kept result, for the run view of a run stopped mid-research. */
+export function createKeptResearchUsage(
+  blobs: BlobServiceClient,
+  resultsContainer: string,
+): (runId: string, subtaskId: string) => Promise<ModelUsage | undefined> {
+  const kept = keptResults(blobs, resultsContainer);
+  return async (runId, subtaskId) => {
+    const key = kept.keyOf({ runId, subtaskId });
+    return key ? (await kept.read(key))?.usage : undefined;
+  };
+}
+
+/** Cancels a run that is still going and waits until the service has ended it. */
+async function stopRun(client: AgentsClient, found: ThreadRun, now: () => number): Promise<ThreadRun> {
+  let run = await client.runs.get(found.threadId, found.id);
+  if (!terminalStatuses.has(toStatus(run.status))) {
+    run = await client.runs.cancel(run.threadId, run.id).catch(async (error: unknown) => {
+      // It ended between the read and the cancel (the service refuses to cancel an ended run).
+      if (isRestError(error) && error.statusCode === 400) return client.runs.get(found.threadId, found.id);
+      throw error;
+    });
+  }
+  const giveUpAt = now() + cancelWaitMs;
+  while (!terminalStatuses.has(toStatus(run.status))) {
+    if (now() >= giveUpAt) {
+      throw new RetryableError(`research run ${run.id} is still ${run.status} after the cancel`);
+    }
+    await sleep(200);
+    run = await client.runs.get(run.threadId, run.id);
+  }
+  return run;
+}
+
+/** Lets a retry find what an earlier attempt started, and the clean-up find what a stopped run left. */
+function metadataFor(runId: string, subtaskId: string): { agentRunId: string; subtaskId: string } {
+  return { agentRunId: runId.slice(0, 512), subtaskId: subtaskId.slice(0, 512) };
 }
 
 /** The research agent's definition; a hash of it names the agent, so a changed definition gets a new one. */
@@ -297,8 +397,8 @@ const keptResearchSchema = z.object({
 });
 
 /** Collected research results, kept in the results container under research/<runId>/<subtaskId>.json. */
-function keptResults(deps: ResearchDeps) {
-  const container = deps.clients.blobService.getContainerClient(deps.config.resultsContainer);
+function keptResults(blobService: BlobServiceClient, resultsContainer: string) {
+  const container = blobService.getContainerClient(resultsContainer);
   let containerReady: Promise<unknown> | undefined;
   const failed = (doing: string, error: unknown) => {
     const status = (error as { statusCode?: unknown }).statusCode;
@@ -308,7 +408,7 @@ function keptResults(deps: ResearchDeps) {
       : new RetryableError(message, typeof status === 'number' ? status : undefined);
   };
   return {
-    keyOf(handle: ResearchHandle): string | undefined {
+    keyOf(handle: Pick<ResearchHandle, 'runId' | 'subtaskId'>): string | undefined {
       if (handle.runId === undefined || handle.subtaskId === undefined) return undefined;
       if (!blobKeyPattern.test(handle.runId) || !blobKeyPattern.test(handle.subtaskId)) {
         throw new PermanentError(

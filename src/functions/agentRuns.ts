@@ -4,6 +4,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import { toolNames } from '../agents/tools';
+import { createKeptResearchUsage } from '../activities/research';
 import type { AppConfig } from '../config';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { AppClients } from '../clients';
@@ -197,12 +198,13 @@ function withoutRestart<T extends object>(payload: T): Omit<T, 'restartPostUri'>
 
 /** `GET /api/agent-runs/{id}`: the run as its owner (or one of its approvers) sees it. */
 export function createGetAgentRun(config: AppConfig, blobs: BlobServiceClient) {
+  const researchUsage = createKeptResearchUsage(blobs, config.resultsContainer);
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const who = resolveCaller(request, config.authMode);
     if (!who.ok) return who.response;
     const found = await findVisibleRun(request, context, who.caller);
     if (!found.ok) return found.response;
-    const status = await withLiveProgress(df.getClient(context), found.status);
+    const status = await withLiveProgress(df.getClient(context), found.status, researchUsage);
     return { status: 200, jsonBody: await withFullDraft(blobs, runView(request, status)) };
   };
 }
@@ -270,11 +272,14 @@ export function createApproveAgentRun(config: AppConfig, signer: Signer, blobs: 
  * While subtasks run, the parent waits on one Task.all and cannot update its custom status, so the
  * live progress comes from the children (`<runId>-<subtaskId>`), read here. So does their spend: until
  * the parent has collected them, what they spent is in their statuses only, also when the run was
- * stopped in the middle of its fan-out (the quota counted each of their calls as it returned).
+ * stopped in the middle of its fan-out (the quota counted each of their calls as it returned). A
+ * research subtask stopped with its run reports nothing itself: what its Agent Service run spent was
+ * kept by the cancellation (and counted in the quota), and `researchUsage` reads it.
  */
 export async function withLiveProgress(
   client: DurableClient,
   status: DurableOrchestrationStatus,
+  researchUsage?: KeptResearchUsage,
 ): Promise<DurableOrchestrationStatus> {
   const custom = customStatusOf(status);
   if (custom?.stage !== 'working' || !custom.subtasks) return status;
@@ -285,10 +290,21 @@ export async function withLiveProgress(
   const children = await Promise.all(
     custom.subtasks.map((s) => getStatusOrNull(client, subtaskInstanceId(status.instanceId, s.id), false)),
   );
+  const stopped = status.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated;
+  const kept = await Promise.all(
+    custom.subtasks.map((s, i) =>
+      stopped &&
+      researchUsage &&
+      s.kind === 'research' &&
+      children[i]?.runtimeStatus !== df.OrchestrationRuntimeStatus.Completed
+        ? researchUsage(status.instanceId, s.id).catch(() => undefined)
+        : Promise.resolve(undefined),
+    ),
+  );
   let usage = custom.usage;
   const subtasks = custom.subtasks.map((s, i) => {
     const child = children[i];
-    const spent = childUsage(child ?? null);
+    const spent = kept[i] ?? childUsage(child ?? null);
     if (spent) usage = addUsage(usage, spent);
     if (!child || !isFinished(child)) return s;
     const ok = (child.output as { ok?: unknown } | null)?.ok === true;
@@ -313,6 +329,9 @@ function childUsage(child: DurableOrchestrationStatus | null): ModelUsage | unde
   const fromStatus = modelUsageSchema.safeParse((child.customStatus as { usage?: unknown } | null)?.usage);
   return fromStatus.success ? fromStatus.data : undefined;
 }
+
+/** What a stopped research subtask spent, as its cancellation kept it. */
+export type KeptResearchUsage = (runId: string, subtaskId: string) => Promise<ModelUsage | undefined>;
 
 type Found = { ok: true; status: DurableOrchestrationStatus } | { ok: false; response: HttpResponseInit };
 

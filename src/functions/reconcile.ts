@@ -1,6 +1,8 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
-import { cancelAgentRun } from '../lifecycle/cancel';
+import type { AppClients } from '../clients';
+import type { AppConfig } from '../config';
+import { cancelAgentRun, cancelDepsFor, type CancelDeps } from '../lifecycle/cancel';
 import { orchestratorNames } from '../names';
 
 /** Reconciler function name; the devhost runs it on demand at POST /admin/functions/reconcileReservations. */
@@ -26,6 +28,7 @@ export async function reconcileReservations(
   client: df.DurableClient,
   now: Date,
   log: (message: string) => void,
+  deps: Omit<CancelDeps, 'log'> = {},
 ): Promise<number> {
   const ended = await client.getStatusBy({
     createdTimeFrom: new Date(now.getTime() - lookBackMs),
@@ -35,21 +38,25 @@ export async function reconcileReservations(
   let signalled = 0;
   for (const status of ended) {
     if (status.name !== orchestratorNames.agentRun) continue;
-    // Its subtasks may still be running (a raw terminate does not stop them): the product's cancellation
-    // stops them and then settles.
-    const outcome = await cancelAgentRun(client, status.instanceId, 'the run ended without settling');
+    // Its subtasks may still be running (a raw terminate does not stop them), and its research runs on
+    // the Agent Service too: the product's cancellation stops them, counts their spend and then settles.
+    const outcome = await cancelAgentRun(client, status.instanceId, 'the run ended without settling', {
+      ...deps,
+      log,
+    });
     if (outcome.found) signalled += 1;
   }
   if (signalled > 0) log(`Reconciler: asked ${signalled} ended runs' reservations to settle.`);
   return signalled;
 }
 
-export function registerReconciler(): void {
+export function registerReconciler(config: AppConfig, clients: AppClients): void {
+  const deps = cancelDepsFor(config, clients);
   app.timer(reconcileFunctionName, {
     schedule,
     extraInputs: [df.input.durableClient()],
     handler: async (_timer: Timer, context: InvocationContext) => {
-      await reconcileReservations(df.getClient(context), new Date(), (m) => context.log(m));
+      await reconcileReservations(df.getClient(context), new Date(), (m) => context.log(m), deps);
     },
   });
 }

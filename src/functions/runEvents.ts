@@ -3,6 +3,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
 import type { BlobServiceClient } from '@azure/storage-blob';
+import { createKeptResearchUsage } from '../activities/research';
 import type { AppConfig } from '../config';
 import { problem, withProblemAnswers } from '../lib/http';
 import { canApprove, isAdmin, resolveCaller, type Caller } from '../lib/identity';
@@ -56,6 +57,7 @@ export function createRunEvents(
 ) {
   const every = options.pollMs ?? pollMs;
   const keepAlive = options.keepAliveMs ?? keepAliveMs;
+  const researchUsage = createKeptResearchUsage(blobs, config.resultsContainer);
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const who = resolveCaller(request, config.authMode);
     if (!who.ok) return who.response;
@@ -90,7 +92,7 @@ export function createRunEvents(
           // An id the log has not reached is not one of this run's: the client gets the whole log.
           const after = lastEventId !== undefined && lastEventId <= log.lastId ? lastEventId : undefined;
           await send(logged, after);
-          let status = await withLiveProgress(client, first);
+          let status = await withLiveProgress(client, first, researchUsage);
           for (;;) {
             if (cancelled || log.ended) return;
             await send(await log.observe(request, status), after);
@@ -106,7 +108,7 @@ export function createRunEvents(
               write(`event: gone\ndata: ${JSON.stringify({ runId: id })}\n\n`);
               return;
             }
-            status = await withLiveProgress(client, next);
+            status = await withLiveProgress(client, next, researchUsage);
           }
         } catch (error) {
           context.error(`Event stream of run ${id} failed:`, error);

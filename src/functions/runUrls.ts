@@ -3,7 +3,7 @@ import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
-import { cancelAgentRun } from '../lifecycle/cancel';
+import { cancelAgentRun, cancelDepsFor, type CancelDeps } from '../lifecycle/cancel';
 import type { RunAction, Signer } from '../lib/capability';
 import { problem, withProblemAnswers } from '../lib/http';
 import { canApprove, resolveCaller } from '../lib/identity';
@@ -69,8 +69,9 @@ export function registerRunUrlFunctions(config: AppConfig, signer: Signer, clien
   const scoped = (action: RunAction, act: Act) => scopedHandler(config, signer, action, act);
 
   route(functionNames.runStatus, 'status', ['GET'], scoped('status', statusAnswer(signer)));
-  route(functionNames.runTerminate, 'terminate', ['POST'], scoped('terminate', terminate));
-  route(functionNames.runCancel, 'cancel', ['POST'], scoped('terminate', terminate));
+  const cancel = terminate(cancelDepsFor(config, clients));
+  route(functionNames.runTerminate, 'terminate', ['POST'], scoped('terminate', cancel));
+  route(functionNames.runCancel, 'cancel', ['POST'], scoped('terminate', cancel));
   route(functionNames.runSuspend, 'suspend', ['POST'], scoped('suspend', control('suspend')));
   route(functionNames.runResume, 'resume', ['POST'], scoped('resume', control('resume')));
   route(functionNames.runPurge, 'purge', ['DELETE'], scoped('purge', purge(config, clients)));
@@ -149,13 +150,15 @@ function reasonOf(request: HttpRequest, fallback: string): string {
 }
 
 /** The product's cancellation: children stopped, reservation settled. 202 as Durable's terminate answers. */
-const terminate: Act = async ({ request, context, client, status }) => {
-  if (isFinished(status)) return ended(status);
-  const reason = reasonOf(request, 'Cancelled by the owner.');
-  await cancelAgentRun(client, status.instanceId, reason);
-  context.log(`Run ${status.instanceId} cancelled: ${reason}`);
-  return { status: 202 };
-};
+function terminate(deps: Omit<CancelDeps, 'log'>): Act {
+  return async ({ request, context, client, status }) => {
+    if (isFinished(status)) return ended(status);
+    const reason = reasonOf(request, 'Cancelled by the owner.');
+    await cancelAgentRun(client, status.instanceId, reason, { ...deps, log: (m) => context.log(m) });
+    context.log(`Run ${status.instanceId} cancelled: ${reason}`);
+    return { status: 202 };
+  };
+}
 
 function control(kind: 'suspend' | 'resume'): Act {
   return async ({ request, client, status }) => {

@@ -1,6 +1,10 @@
 import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import { z } from 'zod';
+import { createStopResearch, type StopResearch } from '../activities/research';
+import type { AppClients } from '../clients';
+import type { AppConfig } from '../config';
+import { modelUsageSchema, type ModelUsage } from '../contracts/model';
 import { entityNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
 import { recordCancelled } from '../telemetry/cancelled';
@@ -16,10 +20,27 @@ const live = new Set<string>([
 const runFacts = z.object({
   input: z.object({ owner: z.string().min(1) }).loose(),
   customStatus: z
-    .object({ subtasks: z.array(z.object({ id: z.string().min(1) }).loose()).optional() })
+    .object({
+      stage: z.string().optional(),
+      progress: z.object({ done: z.number(), total: z.number() }).loose().optional(),
+      subtasks: z.array(z.object({ id: z.string().min(1), kind: z.string().optional() }).loose()).optional(),
+    })
     .loose()
     .nullish(),
 });
+type RunFacts = z.output<typeof runFacts>;
+
+/** What cancellation needs besides the durable client; without it, research is not cleaned up. */
+export interface CancelDeps {
+  /** Stops and deletes what a research subtask started on the Agent Service, and says what it spent. */
+  stopResearch?: StopResearch;
+  log?: (message: string) => void;
+}
+
+/** What the app's cancellations use: research cleaned up with the app's own clients. */
+export function cancelDepsFor(config: AppConfig, clients: AppClients): Omit<CancelDeps, 'log'> {
+  return { stopResearch: createStopResearch({ clients, config }) };
+}
 
 export interface CancelOutcome {
   /** False when no such run exists. */
@@ -33,7 +54,8 @@ export interface CancelOutcome {
 const settleWaitMs = 10_000;
 
 /**
- * Stops a run the product's way: the run, then its subtasks (so none spends on), and then the
+ * Stops a run the product's way: the run, then its subtasks (so none spends on), then the research runs
+ * they left on the Agent Service (cancelled, their spend recorded, their threads deleted), and then the
  * owner's reservation is settled: what the run's calls spent stays counted (each call recorded its spend
  * as it returned), the rest goes back. Safe to repeat; settling an ended run again changes nothing.
  */
@@ -41,6 +63,7 @@ export async function cancelAgentRun(
   client: DurableClient,
   runId: string,
   reason: string,
+  deps: CancelDeps = {},
 ): Promise<CancelOutcome> {
   const status = await client.getStatus(runId, { showInput: true });
   if (!status.instanceId) return { found: false, stopped: false };
@@ -65,6 +88,9 @@ export async function cancelAgentRun(
   const children = subtaskIds.map((id) => subtaskInstanceId(runId, id));
   const childStops = await Promise.all(children.map((id) => terminateIfLive(client, id, reason)));
   await waitUntilEnded(client, children);
+  // Before the settle: a spend for a settled run is not counted.
+  const research = last.success ? last.data : facts.data;
+  await countUncollectedResearch(client, runId, owner, research, deps);
   // What was stopped here cannot record its own span any more; telemetry never fails the cancellation.
   await recordCancelled(
     runId,
@@ -79,6 +105,60 @@ export async function cancelAgentRun(
   });
   const after = await client.getStatus(runId);
   return { found: true, stopped, runtimeStatus: after.runtimeStatus };
+}
+
+/**
+ * A run stopped in its fan-out has not counted its research subtasks: each reports its usage when it
+ * ends, and the run records it when the fan-out returns. Their spend is recorded here instead: a
+ * finished subtask's by its result (what the run view shows), an unfinished one's by its Agent Service
+ * run, which is cancelled, kept and deleted. The spend key is the one the run itself records a
+ * subtask's usage with (`<runId>:child-<subtaskId>`, see TokenBudget.record in agentRun's fan-out), so
+ * the entity counts it once whichever comes first. A failure here is logged and never stops the
+ * cancellation; the reconciler tries again for runs that ended without settling.
+ */
+async function countUncollectedResearch(
+  client: DurableClient,
+  runId: string,
+  owner: string,
+  facts: RunFacts,
+  deps: CancelDeps,
+): Promise<void> {
+  const custom = facts.customStatus;
+  const progress = custom?.progress;
+  if (!custom || custom.stage !== 'working' || !progress || progress.done >= progress.total) return;
+  const log = deps.log ?? (() => undefined);
+  // Side by side: each may wait for its Agent Service run to leave `cancelling`.
+  const research = (custom.subtasks ?? []).filter((s) => s.kind === 'research');
+  await Promise.all(
+    research.map(async (subtask) => {
+      try {
+        const child = await client.getStatus(subtaskInstanceId(runId, subtask.id));
+        let usage: ModelUsage | undefined;
+        if (child.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) {
+          const output = modelUsageSchema.safeParse((child.output as { usage?: unknown } | null)?.usage);
+          usage = output.success ? output.data : undefined;
+        } else if (deps.stopResearch) {
+          usage = await deps.stopResearch(runId, subtask.id, log);
+        }
+        if (!usage || usage.totalTokens <= 0) return;
+        await client.signalEntity(new df.EntityId(entityNames.tokenQuota, owner), 'spend', {
+          runId,
+          key: researchSpendKey(runId, subtask.id),
+          tokens: usage.totalTokens,
+          now: new Date().toISOString(),
+        });
+      } catch (error) {
+        log(
+          `Could not count the research of ${runId}/${subtask.id}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }),
+  );
+}
+
+/** The key the run records a subtask's reported usage under (TokenBudget.record, label `child-<id>`). */
+export function researchSpendKey(runId: string, subtaskId: string): string {
+  return `${runId}:child-${subtaskId}`;
 }
 
 async function terminateIfLive(

@@ -48,6 +48,7 @@ export interface RunRecord {
   instructions: string;
   tools: unknown[];
   metadata: Json;
+  /** When the cancel was asked for: the run is `cancelling` for a moment, then `cancelled`. */
   cancelledMs: number | null;
   completedMs: number | null;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;

@@ -14,11 +14,18 @@ import type { AgentStore } from './store';
 
 /**
  * Run simulation: runs go queued -> in_progress -> completed over a fixed duration measured from their
- * creation, and the grounded answer appears on the thread when the run completes.
+ * creation, and the grounded answer appears on the thread when the run completes. A cancelled run goes
+ * cancelling -> cancelled, as the service's does, and reports what it had spent when it was cancelled.
  */
 
 /** Tokens a grounded run spends reading search results, on top of what it was asked and what it answered. */
 const groundingContextTokens = 512;
+
+/** How long a cancelled run stays `cancelling` before it is `cancelled`. */
+export const cancellingMs = 250;
+
+/** The queue is left after a fifth of the run's duration, and never later than this. */
+const maxQueuedMs = 1000;
 
 export class RunSimulator {
   readonly runs = new Map<string, RunRecord>();
@@ -76,11 +83,29 @@ export class RunSimulator {
   }
 
   cancel(run: RunRecord): RunRecord {
+    this.settle(run);
     const status = this.statusOf(run);
-    if (status === 'completed' || status === 'cancelled') {
+    if (status !== 'queued' && status !== 'in_progress') {
       throw invalid(`Cannot cancel run with status '${status}'.`, 'run_id');
     }
-    run.cancelledMs = this.now();
+    const at = this.now();
+    run.cancelledMs = at;
+    // A queued run has spent nothing; one in progress has read the thread and the search results, and
+    // written the share of its answer its time allowed.
+    const thread = this.store.threads.get(run.thread_id);
+    if (status === 'queued' || !thread) {
+      run.usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+      return run;
+    }
+    const { promptTokens, completionTokens } = this.tokensOf(run, thread);
+    const working = this.runDurationMs - this.queuedMs();
+    const share = working > 0 ? Math.min(1, (at - run.createdMs - this.queuedMs()) / working) : 1;
+    const written = Math.floor(completionTokens * share);
+    run.usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: written,
+      total_tokens: promptTokens + written,
+    };
     return run;
   }
 
@@ -89,17 +114,33 @@ export class RunSimulator {
       if (r.thread_id !== threadId) return false;
       this.settle(r);
       const status = this.statusOf(r);
-      return status === 'queued' || status === 'in_progress';
+      return status === 'queued' || status === 'in_progress' || status === 'cancelling';
     });
   }
 
-  statusOf(run: RunRecord): 'queued' | 'in_progress' | 'completed' | 'cancelled' {
-    if (run.cancelledMs !== null) return 'cancelled';
+  statusOf(run: RunRecord): 'queued' | 'in_progress' | 'completed' | 'cancelling' | 'cancelled' {
+    if (run.cancelledMs !== null)
+      return this.now() - run.cancelledMs < cancellingMs ? 'cancelling' : 'cancelled';
     if (run.completedMs !== null) return 'completed';
     const elapsed = this.now() - run.createdMs;
     if (elapsed >= this.runDurationMs) return 'completed';
-    // The first fifth of a run is spent in the queue, as a busy service would.
-    return elapsed < this.runDurationMs / 5 ? 'queued' : 'in_progress';
+    // The start of a run is spent in the queue, as a busy service would.
+    return elapsed < this.queuedMs() ? 'queued' : 'in_progress';
+  }
+
+  private queuedMs(): number {
+    return Math.min(this.runDurationMs / 5, maxQueuedMs);
+  }
+
+  /** What the whole run reads and writes: instructions, thread and search results in, the answer out. */
+  private tokensOf(run: RunRecord, thread: ThreadRecord): { promptTokens: number; completionTokens: number } {
+    const question = [...thread.messages].reverse().find((m) => m.role === 'user')?.text ?? '';
+    const answer = groundedAnswer(question);
+    const prompt = [run.instructions, ...thread.messages.map((m) => m.text)].join('\n');
+    return {
+      promptTokens: countTokens(run.model, prompt) + 3 * thread.messages.length + groundingContextTokens,
+      completionTokens: countTokens(run.model, answer.text),
+    };
   }
 
   settleRuns(threadId: string): void {
@@ -114,9 +155,7 @@ export class RunSimulator {
     if (!thread) return;
     const question = [...thread.messages].reverse().find((m) => m.role === 'user')?.text ?? '';
     const answer = groundedAnswer(question);
-    const prompt = [run.instructions, ...thread.messages.map((m) => m.text)].join('\n');
-    const promptTokens = countTokens(run.model, prompt) + 3 * thread.messages.length + groundingContextTokens;
-    const completionTokens = countTokens(run.model, answer.text);
+    const { promptTokens, completionTokens } = this.tokensOf(run, thread);
     run.usage = {
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
@@ -138,7 +177,7 @@ export class RunSimulator {
   runView(run: RunRecord): Json {
     this.settle(run);
     const status = this.statusOf(run);
-    const startedMs = run.createdMs + this.runDurationMs / 5;
+    const startedMs = run.createdMs + this.queuedMs();
     return {
       id: run.id,
       object: 'thread.run',
@@ -146,10 +185,15 @@ export class RunSimulator {
       assistant_id: run.assistant_id,
       thread_id: run.thread_id,
       status,
-      started_at: status === 'queued' ? null : seconds(startedMs),
+      started_at:
+        status === 'queued' || (run.cancelledMs !== null && run.cancelledMs < startedMs)
+          ? null
+          : seconds(startedMs),
       expires_at:
-        status === 'queued' || status === 'in_progress' ? seconds(run.createdMs + 10 * 60_000) : null,
-      cancelled_at: run.cancelledMs === null ? null : seconds(run.cancelledMs),
+        status === 'queued' || status === 'in_progress' || status === 'cancelling'
+          ? seconds(run.createdMs + 10 * 60_000)
+          : null,
+      cancelled_at: status === 'cancelled' && run.cancelledMs !== null ? seconds(run.cancelledMs) : null,
       failed_at: null,
       completed_at: run.completedMs === null ? null : seconds(run.completedMs),
       required_action: null,

@@ -204,6 +204,33 @@ describe('research activities against the Agent Service emulator', () => {
     ]);
   });
 
+  it('reports what a run stopped in progress had spent, as its cancel says', async () => {
+    const handle = handleOf(
+      await createStartResearch({ clients, config })(
+        { runId: 'run-3b', subtaskId: 's1', query: 'Azure AI Foundry agents' },
+        testContext('startResearch'),
+      ),
+    );
+    const poll = createPollResearch({ clients, config });
+    for (;;) {
+      const polled = await poll(handle, testContext('pollResearch'));
+      if (!polled.ok) throw new Error(`poll failed: ${JSON.stringify(polled)}`);
+      // In progress, the run reports no usage yet; the cancel does.
+      if (polled.value.status === 'in_progress') {
+        expect(polled.value.usage).toBeUndefined();
+        break;
+      }
+      expect(polled.value.status).toBe('queued');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const collected = await createCollectResearch({ clients, config })(
+      handle,
+      testContext('collectResearch'),
+    );
+    expect(collected.ok && collected.value.usage.promptTokens).toBeGreaterThan(0);
+    expect((await operations()).filter((o) => o === 'cancelRun')).toHaveLength(1);
+  });
+
   it('returns a long 429 from the Agent Service as rate-limited', async () => {
     await control('POST', '/_emulator/faults', {
       status: 429,

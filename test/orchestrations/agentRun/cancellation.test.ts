@@ -83,21 +83,102 @@ it('cancels during the fan-out: the subtask is stopped and what it spent is coun
   expect(view.usage.totalTokens).toBe(planning + childSpent);
 });
 
-it('cancels while a research subtask polls the Agent Service', async () => {
-  const user = newUser('c-research');
+/** A research run on the emulated Agent Service, as its REST API answers for it. */
+interface AgentRun {
+  status: string;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+}
+
+const agentsAuth = { authorization: 'Bearer local-emulator-token' };
+
+/** Starts a run whose research subtask polls its Agent Service run; answers the run's path there. */
+async function runPollingResearch(user: { headers: Record<string, string> }) {
   const id = await tools.startRun(user.headers, {
     prompt: 'Research the latest news about Azure Durable Functions.',
     tools: [],
     research: true,
   });
-  await pollUntil(
+  const [poll] = await pollUntil(
     () => tools.emulatorRequests('?service=agents&operation=getRun'),
     (requests) => requests.length > 0,
   );
-  const view = await cancelAndCheck(id, user);
-  const research = (await tools.family(id)).filter((s) => s.instanceId !== id);
-  expect(research.map((s) => s.runtimeStatus)).toContain('Terminated');
-  expect(view.usage.totalTokens).toBeGreaterThan(0); // the plan
+  // `/api/projects/<project>/threads/<threadId>/runs/<runId>`
+  const runPath = poll?.path ?? '';
+  const threadPath = runPath.replace(/\/runs\/[^/]+$/, '');
+  expect(threadPath).toMatch(/\/threads\/[^/]+$/);
+  return { id, runPath, threadPath };
+}
+
+/** The research left nothing on the Agent Service: its run was cancelled once and its thread is gone. */
+async function expectResearchCleanedUp(runPath: string, threadPath: string): Promise<void> {
+  const cancels = await tools.emulatorRequests('?service=agents&operation=cancelRun');
+  expect(cancels.map((r) => [r.path, r.status])).toEqual([[`${runPath}/cancel`, 200]]);
+  const deletes = await tools.emulatorRequests('?service=agents&operation=deleteThread');
+  expect(deletes.filter((r) => r.status === 200).map((r) => r.path)).toEqual([threadPath]);
+  const thread = await fetch(`${product.emulatorUrl}${threadPath}?api-version=v1`, { headers: agentsAuth });
+  expect(thread.status).toBe(404);
+}
+
+it('cancels while a research subtask polls the Agent Service: its run is cancelled, counted and deleted', async () => {
+  const user = newUser('c-research');
+  const { id, runPath, threadPath } = await runPollingResearch(user);
+  // What the run shows before the cancel: the plan; the research reports nothing until it ends.
+  const planned = (await tools.getRun(id, user.headers)).body.usage.totalTokens;
+  expect(planned).toBeGreaterThan(0);
+  // The thread's deletion is held, so the research run can be read as the clean-up left it.
+  await tools.fault({ service: 'agents', method: 'DELETE', path: threadPath, delayMs: holdMs, count: 1 });
+  const cancelled = tools.cancel(id, user.headers);
+  const research = await pollUntil(
+    async () =>
+      (await call<AgentRun>(`${product.emulatorUrl}${runPath}?api-version=v1`, { headers: agentsAuth })).body,
+    (run) => run.status === 'cancelled',
+  );
+  // It had read its thread and the search results when it was cancelled, and it says so.
+  const researchTokens = research.usage?.total_tokens ?? 0;
+  expect(researchTokens).toBeGreaterThan(0);
+  expect(await cancelled).toBe(202);
+
+  const view = await tools.finished(id, user.headers);
+  expect(view.status).toBe('terminated');
+  expect(view.usage.totalTokens).toBe(planned + researchTokens);
+  const instances = await tools.family(id);
+  expect(instances.filter((s) => live.has(s.runtimeStatus)).map((s) => s.instanceId)).toEqual([]);
+  expect(instances.find((s) => s.instanceId === `${id}-s1`)?.runtimeStatus).toBe('Terminated');
+  await expectResearchCleanedUp(runPath, threadPath);
+  expect(await tools.settledQuota(user.id)).toMatchObject({ reserved: 0, used: planned + researchTokens });
+  // A second cancel finds the run ended, and counts nothing again.
+  expect(await tools.cancel(id, user.headers)).toBe(410);
+  expect((await tools.quotaOf(user.id)).used).toBe(planned + researchTokens);
+});
+
+it('reconciles a raw terminate while a research subtask polls: the research is stopped and counted', async () => {
+  const user = newUser('r-research');
+  const { id, runPath, threadPath } = await runPollingResearch(user);
+  const planned = (await tools.getRun(id, user.headers)).body.usage.totalTokens;
+  // Behind the product's back: the subtask and its Agent Service run go on, the reservation stays.
+  const raw = await call(`${tools.durable}/instances/${id}/terminate?reason=raw`, {
+    method: 'POST',
+    body: {},
+  });
+  expect(raw.status).toBe(202);
+  await pollUntil(
+    () => tools.instance(id),
+    (r) => r.body.runtimeStatus === 'Terminated',
+  );
+  expect((await tools.quotaOf(user.id)).reserved).toBeGreaterThan(0);
+  expect(await tools.emulatorRequests('?service=agents&operation=cancelRun')).toEqual([]);
+
+  expect((await call(`${product.baseUrl}/admin/functions/reconcileReservations`, { body: {} })).status).toBe(
+    202,
+  );
+  const quota = await tools.settledQuota(user.id);
+  await expectResearchCleanedUp(runPath, threadPath);
+  const view = await tools.finished(id, user.headers);
+  expect(view.status).toBe('terminated');
+  // The research's spend is in both, and it is more than the plan.
+  expect(view.usage.totalTokens).toBeGreaterThan(planned);
+  expect(quota).toMatchObject({ reserved: 0, used: view.usage.totalTokens });
+  expect((await tools.instance(`${id}-s1`)).body.runtimeStatus).toBe('Terminated');
 });
 
 it('cancels while the synthesis is being written: the subtasks’ spend stays counted', async () => {
