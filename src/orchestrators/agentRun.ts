@@ -31,8 +31,13 @@ import {
   type SaveResultInput,
   type SaveResultOutput,
 } from '../contracts/result';
-import type { VerifyApprovalInput, VerifyApprovalOutput } from '../contracts/approvalProof';
-import { activityNames, entityNames, eventNames, orchestratorNames } from '../names';
+import type {
+  ApprovalChannelInput,
+  ApprovalChannelOutput,
+  VerifyApprovalInput,
+  VerifyApprovalOutput,
+} from '../contracts/approvalProof';
+import { activityNames, entityNames, orchestratorNames } from '../names';
 import type { AnswerSubtaskInput } from './answerSubtask';
 import { messageOnly } from '../lib/safeErrors';
 import { isBudgetSpent, TokenBudget, type BudgetShare } from './budget';
@@ -538,6 +543,7 @@ function* awaitApproval(
   let round = 0;
   let deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
   let draftBlob: { round: number; blobName: string } | undefined;
+  let channel: { round: number; eventName: string } | undefined;
   for (;;) {
     const approvers = approversOf(input.owner, settings, escalated);
     // The custom status must stay small whatever the model wrote, so the draft goes to a blob (once per
@@ -550,6 +556,14 @@ function* awaitApproval(
         citations: draft.citations,
       } satisfies SaveDraftInput)) as SaveDraftOutput;
       draftBlob = { round, blobName: saved.blobName };
+    }
+    // The round's own event name, once per round (an escalation keeps it): see waitForDecision.
+    if (channel?.round !== round) {
+      const opened = (yield context.df.callActivityWithRetry(activityNames.approvalChannel, activityRetry(), {
+        runId: context.df.instanceId,
+        round,
+      } satisfies ApprovalChannelInput)) as ApprovalChannelOutput;
+      channel = { round, eventName: opened.eventName };
     }
     run.approval = {
       round,
@@ -567,38 +581,7 @@ function* awaitApproval(
       approval: { round, deadline: deadline.toISOString(), approvers, escalated },
     });
 
-    // A fresh wait and a fresh timer for every Task.any: listing a task in a second Task.any would make
-    // the host schedule it again (see fanOut). The newest wait on a name receives the next event.
-    let event: ApprovalEvent | null = null;
-    for (;;) {
-      const timer: TimerTask = context.df.createTimer(deadline);
-      const eventTask = context.df.waitForExternalEvent(eventNames.approval);
-      const winner = (yield context.df.Task.any([eventTask, timer])) as Task;
-      if (winner === timer) break;
-      timer.cancel();
-      const parsed = approvalEventSchema.safeParse(eventTask.result);
-      if (!parsed.success || parsed.data.round !== round) {
-        if (!context.df.isReplaying)
-          context.log(`Run ${context.df.instanceId}: ignored an approval event for another round.`);
-        continue;
-      }
-      // Only the product signs approval events, after checking the decider may decide; one raised around
-      // it (with the task hub's system key, or on the devhost's open API) carries no valid proof.
-      const proof = (yield context.df.callActivity(activityNames.verifyApproval, {
-        runId: context.df.instanceId,
-        event: parsed.data,
-      } satisfies VerifyApprovalInput)) as VerifyApprovalOutput;
-      if (proof.valid) {
-        event = parsed.data;
-        break;
-      }
-      if (!context.df.isReplaying) {
-        context.log(
-          `Run ${context.df.instanceId}: ignored an approval event without a valid proof; it did not come through the product's approval endpoint.`,
-        );
-      }
-    }
-
+    const event = yield* waitForDecision(context, channel.eventName, round, deadline);
     const base = { rounds: round, escalated, draft };
     if (!event) {
       if (!escalated && settings.escalateTo.length > 0) {
@@ -631,6 +614,50 @@ function* awaitApproval(
     draft = revised.draft;
     // A revision restarts the clock for the approvers.
     deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
+  }
+}
+
+/**
+ * The first decision for `round` with a valid proof, or null at the deadline.
+ *
+ * What an ignored event costs: the run waits on the round's own channel, a name derived from the signing
+ * key that only the product raises on. An event under any other name (the public `approval`, a guessed
+ * name, an older round's channel) is recorded by the host and never delivered: no timer, no check, no
+ * step. Only an event on this channel (the product's, or one raised by someone who read the run's
+ * history) is looked at; its proof is checked in an activity, since the key is configuration, and a
+ * failed check costs a new wait: listing the first timer in a second Task.any would make the host
+ * schedule it again (durable-js #574), so each wait is a fresh timer and a fresh event task.
+ */
+function* waitForDecision(
+  context: OrchestrationContext,
+  eventName: string,
+  round: number,
+  deadline: Date,
+): Durable<ApprovalEvent | null> {
+  for (;;) {
+    const timer: TimerTask = context.df.createTimer(deadline);
+    const eventTask = context.df.waitForExternalEvent(eventName);
+    const winner = (yield context.df.Task.any([eventTask, timer])) as Task;
+    if (winner === timer) return null;
+    timer.cancel();
+    const parsed = approvalEventSchema.safeParse(eventTask.result);
+    if (!parsed.success || parsed.data.round !== round) {
+      if (!context.df.isReplaying)
+        context.log(`Run ${context.df.instanceId}: ignored an approval event it cannot read.`);
+      continue;
+    }
+    // Only the product signs approval events, after checking the decider may decide; one raised around
+    // it (with the task hub's system key, or on the devhost's open API) carries no valid proof.
+    const proof = (yield context.df.callActivity(activityNames.verifyApproval, {
+      runId: context.df.instanceId,
+      event: parsed.data,
+    } satisfies VerifyApprovalInput)) as VerifyApprovalOutput;
+    if (proof.valid) return parsed.data;
+    if (!context.df.isReplaying) {
+      context.log(
+        `Run ${context.df.instanceId}: ignored an approval event without a valid proof; it did not come through the product's approval endpoint.`,
+      );
+    }
   }
 }
 
