@@ -105,7 +105,13 @@ export function createStartResearch(
           now(),
         );
       });
-      const { runId, subtaskId } = parsed.data;
+      const { runId, subtaskId, maxPromptTokens, maxCompletionTokens } = parsed.data;
+      // The service stops a run that reaches either limit (status incomplete), so research cannot spend
+      // past what the run's budget gave it.
+      const limits = {
+        ...(maxPromptTokens !== undefined ? { maxPromptTokens } : {}),
+        ...(maxCompletionTokens !== undefined ? { maxCompletionTokens } : {}),
+      };
       // Lets a retry find what an earlier attempt started (its reply may have been lost), a person find
       // the thread of a run in the Foundry portal, and a leaked one be traced.
       const metadata = { agentRunId: runId.slice(0, 512), subtaskId: subtaskId.slice(0, 512) };
@@ -115,13 +121,14 @@ export function createStartResearch(
         run = earlier.run;
         context.log(`Found research run ${run.id} on thread ${run.threadId} for ${runId}/${subtaskId}.`);
       } else if (earlier) {
-        run = await client.runs.create(earlier.threadId, id);
+        run = await client.runs.create(earlier.threadId, id, limits);
         context.log(
           `Started research run ${run.id} on the earlier thread ${run.threadId} for ${runId}/${subtaskId}.`,
         );
       } else {
         run = await client.runs.createThreadAndRun(id, {
           thread: { messages: [{ role: 'user', content: parsed.data.query }], metadata },
+          ...limits,
         });
         context.log(`Started research run ${run.id} on thread ${run.threadId} for ${runId}/${subtaskId}.`);
       }

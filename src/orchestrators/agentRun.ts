@@ -436,6 +436,7 @@ function startSubtask(
         runId,
         subtask,
         polling: defaultResearchPolling,
+        budgetTokens: share.tokens,
       };
       return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
     }

@@ -8,6 +8,7 @@ import type {
   ResearchHandle,
   StartResearchInput,
 } from '../contracts/research';
+import { minResearchBudgetTokens, researchLimits } from '../contracts/research';
 import { activityNames } from '../names';
 import { activityRetry, callActivityDurably, failedSubtask, failureMessage, type Durable } from './durable';
 
@@ -15,6 +16,12 @@ export interface ResearchSubtaskInput {
   runId: string;
   subtask: Subtask;
   polling: ResearchPolling;
+  /**
+   * What this research may spend of the run's reservation, prompt and completion included. The Agent
+   * Service run gets it as `max_prompt_tokens` and `max_completion_tokens`; too little and research is
+   * skipped. Absent in runs started before research was bounded.
+   */
+  budgetTokens?: number;
 }
 
 /** Backing-off poll of an Agent Service run; durable timers, so nothing is held while the agent works. */
@@ -55,10 +62,19 @@ export const researchSubtaskOrchestrator: OrchestrationHandler = function* (cont
 
 function* research(context: OrchestrationContext, input: ResearchSubtaskInput): Durable<SubtaskResult> {
   const { subtask, polling } = input;
+  const budget = input.budgetTokens;
+  if (budget !== undefined && budget < minResearchBudgetTokens) {
+    return failedSubtask(
+      subtask,
+      `research was skipped: the run's budget leaves ${budget} tokens for it, and a research run needs at least ${minResearchBudgetTokens}`,
+      emptyUsage,
+    );
+  }
   const started = yield* callActivityDurably<ResearchHandle>(context, activityNames.startResearch, {
     runId: input.runId,
     subtaskId: subtask.id,
     query: `${subtask.title}\n${subtask.instructions}`,
+    ...(budget !== undefined ? researchLimits(budget) : {}),
   } satisfies StartResearchInput);
   if (!started.ok) return failedSubtask(subtask, started.message, emptyUsage);
   const handle = started.value;
@@ -93,10 +109,11 @@ function* research(context: OrchestrationContext, input: ResearchSubtaskInput): 
     if (terminalFailures.has(poll.value.status)) {
       yield* collect(context, handle);
       const reason = poll.value.error ? `: ${poll.value.error}` : '';
+      // What the agent spent before it stopped (an incomplete run spent up to its limit) still counts.
       return failedSubtask(
         subtask,
         `the research agent run ended as ${poll.value.status}${reason}`,
-        emptyUsage,
+        poll.value.usage ?? emptyUsage,
       );
     }
   }

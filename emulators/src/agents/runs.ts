@@ -55,6 +55,17 @@ export class RunSimulator {
         this.store.addMessage(thread, isRecord(m) ? m : {}, `additional_messages[${i}]`),
       );
     }
+    const limit = (field: 'max_prompt_tokens' | 'max_completion_tokens'): number | null => {
+      const value = input[field];
+      if (value === undefined || value === null) return null;
+      // The service needs at least 256 of each, so that a run can do anything at all.
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 256) {
+        throw invalid(`'${field}' must be an integer of at least 256.`, field);
+      }
+      return value;
+    };
+    const maxPromptTokens = limit('max_prompt_tokens');
+    const maxCompletionTokens = limit('max_completion_tokens');
     const instructions =
       (typeof input.instructions === 'string' ? input.instructions : (agent.instructions ?? '')) +
       (typeof input.additional_instructions === 'string' ? `\n${input.additional_instructions}` : '');
@@ -69,6 +80,9 @@ export class RunSimulator {
       metadata: isRecord(input.metadata) ? input.metadata : {},
       cancelledMs: null,
       completedMs: null,
+      maxPromptTokens,
+      maxCompletionTokens,
+      incompleteReason: null,
       usage: null,
     };
     this.runs.set(run.id, run);
@@ -77,7 +91,7 @@ export class RunSimulator {
 
   cancel(run: RunRecord): RunRecord {
     const status = this.statusOf(run);
-    if (status === 'completed' || status === 'cancelled') {
+    if (status === 'completed' || status === 'cancelled' || status === 'incomplete') {
       throw invalid(`Cannot cancel run with status '${status}'.`, 'run_id');
     }
     run.cancelledMs = this.now();
@@ -93,8 +107,9 @@ export class RunSimulator {
     });
   }
 
-  statusOf(run: RunRecord): 'queued' | 'in_progress' | 'completed' | 'cancelled' {
+  statusOf(run: RunRecord): 'queued' | 'in_progress' | 'completed' | 'cancelled' | 'incomplete' {
     if (run.cancelledMs !== null) return 'cancelled';
+    if (run.incompleteReason !== null) return 'incomplete';
     if (run.completedMs !== null) return 'completed';
     const elapsed = this.now() - run.createdMs;
     if (elapsed >= this.runDurationMs) return 'completed';
@@ -106,7 +121,11 @@ export class RunSimulator {
     for (const run of this.runs.values()) if (run.thread_id === threadId) this.settle(run);
   }
 
-  /** Completes a run whose time is up: its answer goes on the thread, its usage is fixed. */
+  /**
+   * Completes a run whose time is up: its answer goes on the thread, its usage is fixed. A run that would
+   * pass its `max_prompt_tokens` or `max_completion_tokens` ends `incomplete` instead, having spent up to
+   * the limit it reached, with no answer on the thread (as the service stops the run there).
+   */
   settle(run: RunRecord): void {
     if (run.completedMs !== null || run.cancelledMs !== null || this.statusOf(run) !== 'completed') return;
     run.completedMs = run.createdMs + this.runDurationMs;
@@ -117,6 +136,24 @@ export class RunSimulator {
     const prompt = [run.instructions, ...thread.messages.map((m) => m.text)].join('\n');
     const promptTokens = countTokens(run.model, prompt) + 3 * thread.messages.length + groundingContextTokens;
     const completionTokens = countTokens(run.model, answer.text);
+    if (run.maxPromptTokens !== null && promptTokens > run.maxPromptTokens) {
+      run.incompleteReason = 'max_prompt_tokens';
+      run.usage = {
+        prompt_tokens: run.maxPromptTokens,
+        completion_tokens: 0,
+        total_tokens: run.maxPromptTokens,
+      };
+      return;
+    }
+    if (run.maxCompletionTokens !== null && completionTokens > run.maxCompletionTokens) {
+      run.incompleteReason = 'max_completion_tokens';
+      run.usage = {
+        prompt_tokens: promptTokens,
+        completion_tokens: run.maxCompletionTokens,
+        total_tokens: promptTokens + run.maxCompletionTokens,
+      };
+      return;
+    }
     run.usage = {
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
@@ -161,10 +198,10 @@ export class RunSimulator {
       metadata: run.metadata,
       temperature: 1,
       top_p: 1,
-      max_completion_tokens: null,
-      max_prompt_tokens: null,
+      max_completion_tokens: run.maxCompletionTokens,
+      max_prompt_tokens: run.maxPromptTokens,
       truncation_strategy: { type: 'auto', last_messages: null },
-      incomplete_details: null,
+      incomplete_details: run.incompleteReason === null ? null : { reason: run.incompleteReason },
       usage: run.usage,
       response_format: 'auto',
       tool_choice: 'auto',
