@@ -2,6 +2,7 @@ import type { OrchestrationContext, OrchestrationHandler } from 'durable-functio
 import { addUsage, emptyUsage, type Subtask, type SubtaskResult } from '../contracts/agentRun';
 import type { ChatMessage, ModelUsage, RunToolInput, RunToolResult } from '../contracts/model';
 import { activityNames } from '../names';
+import { boundedToolResult, turnMessages, type ToolExchange } from '../agents/transcript';
 import { TokenBudget, type BudgetShare } from './budget';
 import { activityRetry, failedSubtask, failureMessage, type Durable } from './durable';
 
@@ -45,7 +46,7 @@ function* answerLoop(
 ): Durable<SubtaskResult> {
   const budget = new TokenBudget(context, input.budget);
   const { subtask } = input;
-  const messages: ChatMessage[] = [
+  const opening: ChatMessage[] = [
     { role: 'system', content: systemPrompt },
     {
       role: 'user',
@@ -53,14 +54,17 @@ function* answerLoop(
     },
   ];
 
+  // Each turn sends the opening, the latest tool exchanges and a note of older ones: see agents/transcript.
+  const exchanges: ToolExchange[] = [];
   for (let turn = 0; turn <= input.maxTurns; turn++) {
     const lastTurn = turn === input.maxTurns;
-    if (lastTurn)
-      messages.push({ role: 'user', content: 'Answer now with what you have; no more tool calls.' });
+    const closing: ChatMessage[] = lastTurn
+      ? [{ role: 'user', content: 'Answer now with what you have; no more tool calls.' }]
+      : [];
     const offered = lastTurn ? [] : input.tools;
     const call = yield* budget.call({
       tier: input.tier,
-      messages,
+      messages: turnMessages(opening, exchanges, closing),
       ...(offered.length > 0 ? { tools: offered } : {}),
       maxTokens: input.maxTokensPerCall,
     });
@@ -68,8 +72,6 @@ function* answerLoop(
     spent.usage = addUsage(spent.usage, call.value.usage);
     context.df.setCustomStatus({ usage: spent.usage });
     const reply = call.value.message;
-    messages.push(reply);
-
     const toolCalls = reply.tool_calls ?? [];
     if (toolCalls.length === 0) {
       const text = reply.content?.trim() ?? '';
@@ -93,8 +95,12 @@ function* answerLoop(
         } satisfies RunToolInput),
       ),
     )) as RunToolResult[];
-    toolCalls.forEach((toolCall, i) => {
-      messages.push({ role: 'tool', tool_call_id: toolCall.id, content: results[i]?.content ?? '' });
+    exchanges.push({
+      call: { ...reply, tool_calls: toolCalls },
+      results: toolCalls.map((toolCall, i) => ({
+        tool_call_id: toolCall.id,
+        content: boundedToolResult(results[i]?.content ?? ''),
+      })),
     });
   }
   return failedSubtask(subtask, `no answer after ${input.maxTurns} turns`, spent.usage);
