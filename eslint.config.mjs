@@ -57,6 +57,7 @@ const replayedPureModules = [
   'src/agents/routing.ts',
   'src/agents/transcript.ts',
   'src/agents/prompts.ts',
+  'src/agents/citations.ts',
   'src/contracts/**/*.ts',
   'src/names.ts',
   'src/lib/errors.ts',
