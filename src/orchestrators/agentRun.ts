@@ -12,6 +12,7 @@ import {
   type Subtask,
   type SubtaskResult,
 } from '../contracts/agentRun';
+import { agentRunInputSchema, checked, subtaskResultSchema } from '../contracts/orchestrations';
 import type { ReserveResult } from '../contracts/quota';
 import type { SaveResultInput, SaveResultOutput } from '../contracts/result';
 import { activityNames, entityNames, orchestratorNames } from '../names';
@@ -31,7 +32,7 @@ import type { ToolSubtaskInput } from './toolSubtask';
  * Deterministic: time, ids and every outside answer come from the durable context and its history.
  */
 export const agentRunOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput<AgentRunInput>();
+  const input = checked(agentRunInputSchema, context.df.getInput(), 'The agent run input');
   // Every id this run makes (children, reservations, the result blob) comes from its own instance id, not
   // from the input, so a restarted copy of a run (same input, new instance) can never collide with it.
   const runId = context.df.instanceId;
@@ -245,9 +246,11 @@ function* fanOut(
   }));
   run.setStage('working');
 
-  const results = (yield context.df.Task.all(
-    subtasks.map((subtask) => startSubtask(context, input, subtask, childShare)),
-  )) as SubtaskResult[];
+  const results = checked(
+    subtaskResultSchema.array(),
+    yield context.df.Task.all(subtasks.map((subtask) => startSubtask(context, input, subtask, childShare))),
+    "The subtasks' results",
+  );
   for (const result of results) {
     run.addUsage(result.usage);
     // Answer subtasks recorded their own spend call by call; research reports its usage at the end.

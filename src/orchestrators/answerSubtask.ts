@@ -1,22 +1,13 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import { addUsage, emptyUsage, type Subtask, type SubtaskResult } from '../contracts/agentRun';
+import { addUsage, emptyUsage, type SubtaskResult } from '../contracts/agentRun';
 import type { ChatMessage, ModelUsage, RunToolInput, RunToolResult } from '../contracts/model';
+import { answerSubtaskInputSchema, checked, type AnswerSubtaskInput } from '../contracts/orchestrations';
 import { activityNames } from '../names';
 import { boundedToolResult, turnMessages, type ToolExchange } from '../agents/transcript';
-import { TokenBudget, type BudgetShare } from './budget';
+import { TokenBudget } from './budget';
 import { activityRetry, failedSubtask, failureMessage, type Durable } from './durable';
 
-export interface AnswerSubtaskInput {
-  runId: string;
-  prompt: string;
-  subtask: Subtask;
-  tier: 'fast' | 'strong';
-  tools: string[];
-  maxTurns: number;
-  maxTokensPerCall: number;
-  /** This subtask's share of the run's reservation; its calls record their spend against it. */
-  budget: BudgetShare;
-}
+export type { AnswerSubtaskInput } from '../contracts/orchestrations';
 
 const systemPrompt =
   'You work on one part of a larger request. Use the tools offered when they give a more reliable answer ' +
@@ -29,7 +20,7 @@ const systemPrompt =
  * so no model call is ever made twice.
  */
 export const answerSubtaskOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput<AnswerSubtaskInput>();
+  const input = checked(answerSubtaskInputSchema, context.df.getInput(), 'The answer subtask input');
   const spent: { usage: ModelUsage } = { usage: emptyUsage };
   try {
     return yield* answerLoop(context, input, spent);

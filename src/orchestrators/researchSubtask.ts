@@ -1,5 +1,5 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import { emptyUsage, type Subtask, type SubtaskResult } from '../contracts/agentRun';
+import { emptyUsage, type SubtaskResult } from '../contracts/agentRun';
 import type { ModelUsage } from '../contracts/model';
 import type {
   CollectResearchInput,
@@ -9,29 +9,16 @@ import type {
   StartResearchInput,
 } from '../contracts/research';
 import { minResearchBudgetTokens, researchLimits } from '../contracts/research';
+import {
+  checked,
+  researchSubtaskInputSchema,
+  type ResearchPolling,
+  type ResearchSubtaskInput,
+} from '../contracts/orchestrations';
 import { activityNames } from '../names';
 import { activityRetry, callActivityDurably, failedSubtask, failureMessage, type Durable } from './durable';
 
-export interface ResearchSubtaskInput {
-  runId: string;
-  subtask: Subtask;
-  polling: ResearchPolling;
-  /**
-   * What this research may spend of the run's reservation, prompt and completion included. The Agent
-   * Service run gets it as `max_prompt_tokens` and `max_completion_tokens`; too little and research is
-   * skipped. Absent in runs started before research was bounded.
-   */
-  budgetTokens?: number;
-}
-
-/** Backing-off poll of an Agent Service run; durable timers, so nothing is held while the agent works. */
-export interface ResearchPolling {
-  firstDelayMs: number;
-  factor: number;
-  maxDelayMs: number;
-  /** The run is given up (and its thread deleted) after this long. */
-  timeoutMs: number;
-}
+export type { ResearchPolling, ResearchSubtaskInput } from '../contracts/orchestrations';
 
 export const defaultResearchPolling: ResearchPolling = {
   firstDelayMs: 2000,
@@ -52,7 +39,7 @@ const terminalFailures = new Set(['failed', 'cancelled', 'expired', 'incomplete'
  * timers that back off, collect the text and its url citations, and delete the thread.
  */
 export const researchSubtaskOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput<ResearchSubtaskInput>();
+  const input = checked(researchSubtaskInputSchema, context.df.getInput(), 'The research subtask input');
   try {
     return yield* research(context, input);
   } catch (error) {
