@@ -1,6 +1,11 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { addUsage, emptyUsage, type SubtaskResult } from '../contracts/agentRun';
-import type { ChatMessage, ModelUsage, RunToolInput, RunToolResult } from '../contracts/model';
+import {
+  runToolResultSchema,
+  type ChatMessage,
+  type ModelUsage,
+  type RunToolInput,
+} from '../contracts/model';
 import { answerSubtaskInputSchema, checked, type AnswerSubtaskInput } from '../contracts/orchestrations';
 import { activityNames } from '../names';
 import { boundedToolResult, turnMessages, type ToolExchange } from '../agents/transcript';
@@ -78,14 +83,18 @@ function* answerLoop(
       };
     }
 
-    const results = (yield context.df.Task.all(
-      toolCalls.map((toolCall) =>
-        context.df.callActivityWithRetry(activityNames.runTool, activityRetry(), {
-          name: toolCall.function.name,
-          arguments: toolCall.function.arguments,
-        } satisfies RunToolInput),
+    const results = checked(
+      runToolResultSchema.array(),
+      yield context.df.Task.all(
+        toolCalls.map((toolCall) =>
+          context.df.callActivityWithRetry(activityNames.runTool, activityRetry(), {
+            name: toolCall.function.name,
+            arguments: toolCall.function.arguments,
+          } satisfies RunToolInput),
+        ),
       ),
-    )) as RunToolResult[];
+      'The tool results',
+    );
     exchanges.push({
       call: { ...reply, tool_calls: toolCalls },
       results: toolCalls.map((toolCall, i) => ({

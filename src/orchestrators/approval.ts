@@ -8,14 +8,15 @@ import {
   type ApprovalEvent,
   type RunOutcome,
 } from '../contracts/agentRun';
-import type {
-  ApprovalChannelInput,
-  ApprovalChannelOutput,
-  VerifyApprovalInput,
-  VerifyApprovalOutput,
+import {
+  approvalChannelOutputSchema,
+  verifyApprovalOutputSchema,
+  type ApprovalChannelInput,
+  type VerifyApprovalInput,
 } from '../contracts/approvalProof';
+import { checked } from '../contracts/orchestrations';
 import type { ReserveResult } from '../contracts/quota';
-import { draftPreviewChars, type SaveDraftInput, type SaveDraftOutput } from '../contracts/result';
+import { draftPreviewChars, saveDraftOutputSchema, type SaveDraftInput } from '../contracts/result';
 import { activityNames } from '../names';
 import { TokenBudget } from './budget';
 import { maxTokensPerCall, type Draft } from './draft';
@@ -59,20 +60,28 @@ export function* awaitApproval(
     // The custom status must stay small whatever the model wrote, so the draft goes to a blob (once per
     // round; an escalation offers the same draft) and the status carries a reference and a preview.
     if (draftBlob?.round !== round) {
-      const saved = (yield context.df.callActivityWithRetry(activityNames.saveDraft, activityRetry(), {
-        runId: context.df.instanceId,
-        round,
-        text: draft.text,
-        citations: draft.citations,
-      } satisfies SaveDraftInput)) as SaveDraftOutput;
+      const saved = checked(
+        saveDraftOutputSchema,
+        yield context.df.callActivityWithRetry(activityNames.saveDraft, activityRetry(), {
+          runId: context.df.instanceId,
+          round,
+          text: draft.text,
+          citations: draft.citations,
+        } satisfies SaveDraftInput),
+        'The saved draft',
+      );
       draftBlob = { round, blobName: saved.blobName };
     }
     // The round's own event name, once per round (an escalation keeps it): see waitForDecision.
     if (channel?.round !== round) {
-      const opened = (yield context.df.callActivityWithRetry(activityNames.approvalChannel, activityRetry(), {
-        runId: context.df.instanceId,
-        round,
-      } satisfies ApprovalChannelInput)) as ApprovalChannelOutput;
+      const opened = checked(
+        approvalChannelOutputSchema,
+        yield context.df.callActivityWithRetry(activityNames.approvalChannel, activityRetry(), {
+          runId: context.df.instanceId,
+          round,
+        } satisfies ApprovalChannelInput),
+        "The round's approval channel",
+      );
       channel = { round, eventName: opened.eventName };
     }
     run.approval = {
@@ -158,10 +167,14 @@ function* waitForDecision(
     }
     // Only the product signs approval events, after checking the decider may decide; one raised around
     // it (with the task hub's system key, or on the devhost's open API) carries no valid proof.
-    const proof = (yield context.df.callActivity(activityNames.verifyApproval, {
-      runId: context.df.instanceId,
-      event: parsed.data,
-    } satisfies VerifyApprovalInput)) as VerifyApprovalOutput;
+    const proof = checked(
+      verifyApprovalOutputSchema,
+      yield context.df.callActivity(activityNames.verifyApproval, {
+        runId: context.df.instanceId,
+        event: parsed.data,
+      } satisfies VerifyApprovalInput),
+      'The proof check',
+    );
     if (proof.valid) return parsed.data;
     if (!context.df.isReplaying) {
       context.log(

@@ -1,7 +1,7 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { emptyUsage, type SubtaskResult } from '../contracts/agentRun';
 import { checked, toolSubtaskInputSchema } from '../contracts/orchestrations';
-import type { RunToolInput, RunToolResult } from '../contracts/model';
+import { runToolResultSchema, type RunToolInput } from '../contracts/model';
 import { activityNames } from '../names';
 import { activityRetry, failedSubtask, failureMessage } from './durable';
 
@@ -14,10 +14,14 @@ export type { ToolSubtaskInput } from '../contracts/orchestrations';
 export const toolSubtaskOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const { subtask } = checked(toolSubtaskInputSchema, context.df.getInput(), 'The tool subtask input');
   try {
-    const tool = (yield context.df.callActivityWithRetry(activityNames.runTool, activityRetry(), {
-      name: subtask.toolName ?? '',
-      arguments: subtask.toolArguments ?? '{}',
-    } satisfies RunToolInput)) as RunToolResult;
+    const tool = checked(
+      runToolResultSchema,
+      yield context.df.callActivityWithRetry(activityNames.runTool, activityRetry(), {
+        name: subtask.toolName ?? '',
+        arguments: subtask.toolArguments ?? '{}',
+      } satisfies RunToolInput),
+      'The tool result',
+    );
     if (tool.isError) return failedSubtask(subtask, `${tool.name}: ${tool.content}`, emptyUsage);
     const result: SubtaskResult = {
       id: subtask.id,
