@@ -8,6 +8,7 @@ import { createRunTool } from './activities/runTool';
 import { createSaveDraft } from './activities/saveDraft';
 import { createSaveResult } from './activities/saveResult';
 import { atActivityBoundary } from './activities/boundary';
+import { createApprovalChannel } from './activities/approvalChannel';
 import { createVerifyApproval } from './activities/verifyApproval';
 import { createClients } from './clients';
 import { loadConfig } from './config';
@@ -79,6 +80,7 @@ activity(activityNames.collectResearch, createCollectResearch({ clients, config 
 activity(activityNames.saveResult, createSaveResult({ clients, config }));
 activity(activityNames.saveDraft, createSaveDraft({ clients, config }));
 activity(activityNames.verifyApproval, createVerifyApproval(signer));
+activity(activityNames.approvalChannel, createApprovalChannel(signer));
 activity(activityNames.deliverWebhook, createDeliverWebhook({ config }));
 // The spans of the run's tree, from the orchestrations' own records; it is not an activity span itself.
 df.app.activity(activityNames.recordSpans, {

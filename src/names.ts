@@ -37,6 +37,7 @@ export const activityNames = {
   saveResult: 'saveResult',
   saveDraft: 'saveDraft',
   verifyApproval: 'verifyApproval',
+  approvalChannel: 'approvalChannel',
   deliverWebhook: 'deliverWebhook',
   recordSpans: 'recordSpans',
 } as const;
@@ -46,5 +47,9 @@ export const entityNames = {
 } as const;
 
 export const eventNames = {
+  /**
+   * The public name of the approval event (the event URL's `{eventName}`). A run waits for each round's
+   * decision on that round's own channel, `approval-<hex>` (see lib/capability), never on this name.
+   */
   approval: 'approval',
 } as const;

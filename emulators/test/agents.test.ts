@@ -103,6 +103,58 @@ describe('the Agent Service through the real AgentsClient', () => {
     expect(second).toEqual(first);
   });
 
+  it('stops a run at its max_prompt_tokens or max_completion_tokens: incomplete, spent up to the limit', async () => {
+    const agent = await client.createAgent('gpt-4o', { tools: [bingTool] });
+    const ask = {
+      thread: { messages: [{ role: 'user' as const, content: 'What is new in Azure Blob Storage?' }] },
+    };
+    const finished = async (run: { threadId: string; id: string }) => {
+      await new Promise((resolve) => setTimeout(resolve, runDurationMs + 50));
+      return client.runs.get(run.threadId, run.id);
+    };
+    const free = await finished(await client.runs.createThreadAndRun(agent.id, ask));
+    expect(free.status).toBe('completed');
+    const prompt = free.usage?.promptTokens ?? 0;
+    const completion = free.usage?.completionTokens ?? 0;
+
+    const promptBound = await finished(
+      await client.runs.createThreadAndRun(agent.id, { ...ask, maxPromptTokens: prompt - 1 }),
+    );
+    expect(promptBound.status).toBe('incomplete');
+    expect(promptBound.incompleteDetails?.reason).toBe('max_prompt_tokens');
+    expect(promptBound.maxPromptTokens).toBe(prompt - 1);
+    expect(promptBound.usage?.totalTokens).toBeLessThanOrEqual(prompt - 1);
+
+    const completionBound = await finished(
+      await client.runs.createThreadAndRun(agent.id, {
+        ...ask,
+        maxCompletionTokens: Math.max(256, completion - 1),
+      }),
+    );
+    if (completion - 1 >= 256) {
+      expect(completionBound.status).toBe('incomplete');
+      expect(completionBound.incompleteDetails?.reason).toBe('max_completion_tokens');
+      expect(completionBound.usage?.completionTokens).toBe(completion - 1);
+      const messages = [];
+      for await (const m of client.messages.list(completionBound.threadId)) messages.push(m.role);
+      expect(messages).toEqual(['user']);
+    } else {
+      expect(completionBound.status).toBe('completed');
+    }
+
+    const roomy = await finished(
+      await client.runs.createThreadAndRun(agent.id, {
+        ...ask,
+        maxPromptTokens: prompt,
+        maxCompletionTokens: 4000,
+      }),
+    );
+    expect(roomy.status).toBe('completed');
+    await expect(
+      client.runs.createThreadAndRun(agent.id, { ...ask, maxPromptTokens: 10 }),
+    ).rejects.toMatchObject({ statusCode: 400 });
+  });
+
   it('refuses a second run while one is active, as the service does', async () => {
     const agent = await client.createAgent('gpt-4o');
     const run = await client.runs.createThreadAndRun(agent.id, {

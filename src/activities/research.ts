@@ -110,7 +110,13 @@ export function createStartResearch(
           now(),
         );
       });
-      const { runId, subtaskId } = parsed.data;
+      const { runId, subtaskId, maxPromptTokens, maxCompletionTokens } = parsed.data;
+      // The service stops a run that reaches either limit (status incomplete), so research cannot spend
+      // past what the run's budget gave it.
+      const limits = {
+        ...(maxPromptTokens !== undefined ? { maxPromptTokens } : {}),
+        ...(maxCompletionTokens !== undefined ? { maxCompletionTokens } : {}),
+      };
       // Lets a retry find what an earlier attempt started (its reply may have been lost), a person find
       // the thread of a run in the Foundry portal, and a leaked one be traced.
       const earlier = await findEarlierThread(client, metadataFor(runId, subtaskId), now());
@@ -119,7 +125,7 @@ export function createStartResearch(
         run = earlier.run;
         context.log(`Found research run ${run.id} on thread ${run.threadId} for ${runId}/${subtaskId}.`);
       } else if (earlier) {
-        run = await client.runs.create(earlier.threadId, id);
+        run = await client.runs.create(earlier.threadId, id, limits);
         context.log(
           `Started research run ${run.id} on the earlier thread ${run.threadId} for ${runId}/${subtaskId}.`,
         );
@@ -129,6 +135,7 @@ export function createStartResearch(
             messages: [{ role: 'user', content: parsed.data.query }],
             metadata: metadataFor(runId, subtaskId),
           },
+          ...limits,
         });
         context.log(`Started research run ${run.id} on thread ${run.threadId} for ${runId}/${subtaskId}.`);
       }

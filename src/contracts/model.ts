@@ -118,3 +118,8 @@ export interface RunToolResult {
   content: string;
   isError: boolean;
 }
+export const runToolResultSchema: z.ZodType<RunToolResult> = z.object({
+  name: z.string(),
+  content: z.string(),
+  isError: z.boolean(),
+});

@@ -7,16 +7,36 @@ import type { ModelUsage } from './model';
  * started, polled (by the orchestrator, on durable timers) and collected. Pure (zod only).
  */
 
+/** The least the Agent Service accepts for each of a run's token limits. */
+export const minResearchLimitTokens = 256;
+
+/**
+ * The least budget a research run is started with: the grounding results alone fill about 512 prompt
+ * tokens, and each limit must be at least 256. With less left, research is skipped and says so.
+ */
+export const minResearchBudgetTokens = 1024;
+
+/** The Agent Service run's `max_prompt_tokens` and `max_completion_tokens`, from what the run may spend. */
+export function researchLimits(budgetTokens: number): {
+  maxPromptTokens: number;
+  maxCompletionTokens: number;
+} {
+  const maxCompletionTokens = Math.max(minResearchLimitTokens, Math.min(2000, Math.floor(budgetTokens / 3)));
+  return {
+    maxPromptTokens: Math.max(minResearchLimitTokens, budgetTokens - maxCompletionTokens),
+    maxCompletionTokens,
+  };
+}
+
 export const startResearchInputSchema = z.object({
   runId: z.string().min(1),
   subtaskId: z.string().min(1),
   query: z.string().min(1),
+  /** Bounds on the agent run's spend (summed across its turns), so research stays inside the reservation. */
+  maxPromptTokens: z.number().int().min(minResearchLimitTokens).optional(),
+  maxCompletionTokens: z.number().int().min(minResearchLimitTokens).optional(),
 });
-export interface StartResearchInput {
-  runId: string;
-  subtaskId: string;
-  query: string;
-}
+export type StartResearchInput = z.input<typeof startResearchInputSchema>;
 
 export const researchHandleSchema = z.object({
   threadId: z.string().min(1),

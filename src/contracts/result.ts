@@ -32,6 +32,7 @@ export interface SaveDraftOutput {
   /** `<container>/<runId>/draft-<round>.json`. */
   blobName: string;
 }
+export const saveDraftOutputSchema: z.ZodType<SaveDraftOutput> = z.object({ blobName: z.string().min(1) });
 
 /** The JSON body of a draft blob. */
 export const draftBlobSchema = z.object({

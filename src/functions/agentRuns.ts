@@ -28,7 +28,7 @@ import type { Signer } from '../lib/capability';
 import { canApprove, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId } from '../lib/ids';
 import { checkWebhookUrl } from '../lib/webhooks';
-import { eventNames, functionNames, orchestratorNames } from '../names';
+import { functionNames, orchestratorNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
 import { eventNameProblem, scopedRunUrls, type RunUrls } from './runUrls';
 
@@ -259,7 +259,8 @@ export function createApproveAgentRun(config: AppConfig, signer: Signer, blobs: 
       proof: signer.approvalProof(claim),
     };
     const client = df.getClient(context);
-    await client.raiseEvent(runId, eventNames.approval, event);
+    // On the round's own channel: the run waits on no other name, so only the product's events reach it.
+    await client.raiseEvent(runId, signer.approvalEventName(runId, claim.round), event);
     context.log(`Run ${runId}: ${caller.userId} chose ${event.decision} for round ${event.round}.`);
     const settled = await waitUntilDecided(client, runId, pending.round);
     const { proof: _proof, ...accepted } = event;

@@ -10,6 +10,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  *   decider and comment. The orchestrator has the proof checked (in an activity, where the key is) and
  *   ignores an event without a valid one, so an event raised around the product decides nothing.
  *
+ * - **Approval channels**: the durable event name a run waits on for the decision of one round,
+ *   `approval-<hex HMAC of run and round>`. Only the product (and whoever can read the run's history) knows
+ *   it, so an event raised around the product under the public name `approval`, or for another round, is
+ *   never delivered to the wait: it costs the run one history record and no step (no timer, no check).
+ *
  * Each job signs with its own key derived from the secret, so a value made for one can never pass as the
  * other. HMAC-SHA256 from node:crypto, compared in constant time.
  */
@@ -33,7 +38,12 @@ export interface Signer {
   /** The proof the product attaches to an approval event it raises. */
   approvalProof(claim: ApprovalClaim): string;
   verifyApproval(claim: ApprovalClaim, proof: string | null | undefined): boolean;
+  /** The durable event name on which run `runId` waits for the decision of `round`. */
+  approvalEventName(runId: string, round: number): string;
 }
+
+/** Every approval channel's event name starts with this. */
+export const approvalEventPrefix = 'approval-';
 
 /** Shortest key accepted: 32 bytes' worth of characters, as much as the HMAC-SHA256 output. */
 export const minSigningKeyChars = 32;
@@ -48,6 +58,7 @@ export function createSigner(secret: string): Signer {
   const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest();
   const capabilityKey = derive('agent-runs/capability/v1');
   const approvalKey = derive('agent-runs/approval-event/v1');
+  const channelKey = derive('agent-runs/approval-channel/v1');
   const mac = (key: Buffer, parts: readonly (string | number)[]) =>
     createHmac('sha256', key).update(JSON.stringify(parts)).digest('base64url');
   const same = (expected: string, given: string | null | undefined) => {
@@ -62,5 +73,11 @@ export function createSigner(secret: string): Signer {
     allows: (runId, action, sig) => same(mac(capabilityKey, [action, runId]), sig),
     approvalProof: (claim) => mac(approvalKey, approvalParts(claim)),
     verifyApproval: (claim, proof) => same(mac(approvalKey, approvalParts(claim)), proof),
+    // Hex: event names may be compared without regard to case, and 128 bits stay 128 bits in lower case.
+    approvalEventName: (runId, round) =>
+      `${approvalEventPrefix}${createHmac('sha256', channelKey)
+        .update(JSON.stringify([runId, round]))
+        .digest('hex')
+        .slice(0, 32)}`,
   };
 }

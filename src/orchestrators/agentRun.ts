@@ -1,63 +1,30 @@
 import * as df from 'durable-functions';
-import type { OrchestrationContext, OrchestrationHandler, Task, TimerTask } from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { z } from 'zod';
+import { numberCitations } from '../agents/citations';
+import { plannerPrompt, synthesisPrompt } from '../agents/prompts';
 import { routeModel } from '../agents/routing';
 import {
-  addUsage,
-  approvalEventSchema,
-  approversOf,
   statusTitleChars,
-  emptyUsage,
   planSchema,
   type AgentRunInput,
-  type AgentRunResult,
-  type AgentRunStatus,
-  type ApprovalEvent,
-  type PendingApproval,
   type RunOutcome,
-  type RunStage,
   type Subtask,
   type SubtaskResult,
-  type WebhookDelivery,
-  type WebhookEventType,
 } from '../contracts/agentRun';
-import type { ModelUsage } from '../contracts/model';
+import { agentRunInputSchema, checked, subtaskResultSchema } from '../contracts/orchestrations';
 import type { ReserveResult } from '../contracts/quota';
-import type { Citation } from '../contracts/research';
-import {
-  draftPreviewChars,
-  type SaveDraftInput,
-  type SaveDraftOutput,
-  type SaveResultInput,
-  type SaveResultOutput,
-} from '../contracts/result';
-import type { VerifyApprovalInput, VerifyApprovalOutput } from '../contracts/approvalProof';
-import { activityNames, entityNames, eventNames, orchestratorNames } from '../names';
+import type { SaveResultInput, SaveResultOutput } from '../contracts/result';
+import { activityNames, entityNames, orchestratorNames } from '../names';
 import type { AnswerSubtaskInput } from './answerSubtask';
 import { messageOnly } from '../lib/safeErrors';
+import { awaitApproval, type ApprovalOutcome } from './approval';
 import { isBudgetSpent, TokenBudget, type BudgetShare } from './budget';
+import { maxTokensPerCall, type Draft } from './draft';
 import { activityRetry, type Durable } from './durable';
+import { RunProgress } from './progress';
 import { defaultResearchPolling, type ResearchSubtaskInput } from './researchSubtask';
 import type { ToolSubtaskInput } from './toolSubtask';
-import { notifyWebhook } from './webhook';
-
-/** Per-call completion cap, so one answer cannot spend the whole run's budget. */
-const maxTokensPerCall = 2000;
-
-const plannerPrompt =
-  'Split the request into the smallest set of independent subtasks that can run in parallel. Kinds: ' +
-  '"answer" (reasoning with tools such as a calculator), "research" (needs current facts from the web, with ' +
-  'sources), "tool" (a single direct tool call; give toolName and toolArguments as a JSON object). For other ' +
-  'kinds use toolName "none" and toolArguments "{}". Prefer one subtask for a simple request.';
-
-const synthesisPrompt =
-  'Write one answer to the request from the findings of the subtasks. Keep every fact and number the findings ' +
-  'give. Cite sources with their numbers in square brackets, like [1], exactly as numbered in the findings; ' +
-  'do not invent sources. Mention briefly any part that could not be done.';
-
-const revisionPrompt =
-  'Revise the draft answer to address the reviewer comment. Keep the citations [n] that still apply and ' +
-  'do not invent new sources. Return only the revised answer.';
 
 /**
  * One agent run: reserve tokens, plan, fan out subtasks, synthesize, commit usage, optionally wait for a
@@ -65,7 +32,7 @@ const revisionPrompt =
  * Deterministic: time, ids and every outside answer come from the durable context and its history.
  */
 export const agentRunOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput<AgentRunInput>();
+  const input = checked(agentRunInputSchema, context.df.getInput(), 'The agent run input');
   // Every id this run makes (children, reservations, the result blob) comes from its own instance id, not
   // from the input, so a restarted copy of a run (same input, new instance) can never collide with it.
   const runId = context.df.instanceId;
@@ -164,103 +131,6 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
     throw messageOnly(error);
   }
 };
-
-interface Draft {
-  text: string;
-  citations: Citation[];
-}
-
-/** Tracks stage, progress and usage, and publishes them as the custom status at every change. */
-class RunProgress {
-  usage: ModelUsage = emptyUsage;
-  stage: RunStage = 'reserving';
-  done = 0;
-  total = 0;
-  subtasks: NonNullable<AgentRunStatus['subtasks']> = [];
-  approval: PendingApproval | undefined;
-  webhookDeliveries: WebhookDelivery[] = [];
-  readonly startedAt: string;
-
-  constructor(
-    private readonly context: OrchestrationContext,
-    private readonly input: AgentRunInput,
-  ) {
-    this.startedAt = context.df.currentUtcDateTime.toISOString();
-  }
-
-  setStage(stage: RunStage): void {
-    this.stage = stage;
-    if (stage !== 'awaiting-approval') this.approval = undefined;
-    this.publish();
-  }
-
-  addUsage(usage: ModelUsage): void {
-    this.usage = addUsage(this.usage, usage);
-  }
-
-  publish(): void {
-    const status: AgentRunStatus = {
-      stage: this.stage,
-      progress: { done: this.done, total: this.total },
-      usage: this.usage,
-      owner: this.input.owner,
-      ...(this.subtasks.length > 0 ? { subtasks: this.subtasks } : {}),
-      ...(this.approval ? { approval: this.approval } : {}),
-      ...(this.webhookDeliveries.length > 0 ? { webhook: { deliveries: this.webhookDeliveries } } : {}),
-    };
-    this.context.df.setCustomStatus(status);
-  }
-
-  /** Sends a webhook if the run asked for them, and shows what became of it. */
-  *notify(type: WebhookEventType, data: Record<string, unknown>): Durable<void> {
-    const delivery = yield* notifyWebhook(this.context, this.input, this.webhookDeliveries, type, data);
-    if (!delivery) return;
-    this.webhookDeliveries = [...this.webhookDeliveries, delivery];
-    this.publish();
-  }
-
-  withWebhook<T extends AgentRunResult>(result: T): T {
-    return this.webhookDeliveries.length > 0
-      ? { ...result, webhook: { deliveries: this.webhookDeliveries } }
-      : result;
-  }
-
-  result(
-    outcome: RunOutcome,
-    extra: {
-      answer?: string;
-      citations?: Citation[];
-      subtasks?: SubtaskResult[];
-      message?: string;
-      quota?: AgentRunResult['quota'];
-      approvalDecision?: ApprovalOutcome;
-    },
-  ): AgentRunResult {
-    const decision = extra.approvalDecision;
-    return {
-      runId: this.context.df.instanceId,
-      owner: this.input.owner,
-      outcome,
-      prompt: this.input.prompt,
-      answer: extra.answer ?? null,
-      citations: extra.citations ?? [],
-      subtasks: extra.subtasks ?? [],
-      usage: this.usage,
-      approval: {
-        required: this.input.approval !== null,
-        ...(decision?.decision ? { decision: decision.decision } : {}),
-        ...(decision?.by ? { by: decision.by } : {}),
-        ...(decision?.comment ? { comment: decision.comment } : {}),
-        rounds: decision?.rounds ?? 0,
-        escalated: decision?.escalated ?? false,
-      },
-      ...(extra.message ? { message: extra.message } : {}),
-      ...(extra.quota ? { quota: extra.quota } : {}),
-      startedAt: this.startedAt,
-      finishedAt: this.context.df.currentUtcDateTime.toISOString(),
-    };
-  }
-}
 
 function* plan(
   context: OrchestrationContext,
@@ -376,9 +246,11 @@ function* fanOut(
   }));
   run.setStage('working');
 
-  const results = (yield context.df.Task.all(
-    subtasks.map((subtask) => startSubtask(context, input, subtask, childShare)),
-  )) as SubtaskResult[];
+  const results = checked(
+    subtaskResultSchema.array(),
+    yield context.df.Task.all(subtasks.map((subtask) => startSubtask(context, input, subtask, childShare))),
+    "The subtasks' results",
+  );
   for (const result of results) {
     run.addUsage(result.usage);
     // Answer subtasks recorded their own spend call by call; research reports its usage at the end.
@@ -434,6 +306,7 @@ function startSubtask(
           ...defaultResearchPolling,
           timeoutMs: input.limits.researchTimeoutMs ?? defaultResearchPolling.timeoutMs,
         },
+        budgetTokens: share.tokens,
       };
       return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
     }
@@ -442,40 +315,6 @@ function startSubtask(
       return context.df.callSubOrchestrator(orchestratorNames.toolSubtask, childInput, childId);
     }
   }
-}
-
-/**
- * Numbers every source once, in the order the subtasks cite them, across all subtasks, and rewrites
- * each subtask's own markers ([1] is its first source) to those global numbers.
- */
-export function numberCitations(results: readonly SubtaskResult[]): {
-  citations: Citation[];
-  numbersBySubtask: Map<string, number[]>;
-  textBySubtask: Map<string, string>;
-} {
-  const citations: Citation[] = [];
-  const byUrl = new Map<string, number>();
-  const numbersBySubtask = new Map<string, number[]>();
-  const textBySubtask = new Map<string, string>();
-  for (const result of results) {
-    const numbers: number[] = [];
-    for (const citation of result.citations) {
-      let n = byUrl.get(citation.url);
-      if (n === undefined) {
-        citations.push(citation);
-        n = citations.length;
-        byUrl.set(citation.url, n);
-      }
-      numbers.push(n);
-    }
-    numbersBySubtask.set(result.id, numbers);
-    const text = (result.text ?? '').replace(/\[(\d+)\]/g, (marker, local: string) => {
-      const global = numbers[Number(local) - 1];
-      return global === undefined ? marker : `[${global}]`;
-    });
-    textBySubtask.set(result.id, text);
-  }
-  return { citations, numbersBySubtask, textBySubtask };
 }
 
 function* synthesize(
@@ -509,184 +348,4 @@ function* synthesize(
   const text = call.value.message.content?.trim() ?? '';
   if (text === '') return { ok: false, message: 'the model returned an empty answer', budgetSpent: false };
   return { ok: true, draft: { text, citations } };
-}
-
-interface ApprovalOutcome {
-  outcome: RunOutcome;
-  rounds: number;
-  escalated: boolean;
-  decision?: 'approve' | 'reject';
-  by?: string;
-  comment?: string;
-  message?: string;
-  draft?: Draft;
-}
-
-/**
- * Waits for the `approval` event against a deadline. A rejection with a comment revises the draft and
- * asks again (a bounded number of rounds); at the deadline the run escalates once, then expires.
- * Events carry the round they answer, so a late or repeated click never decides a newer draft.
- */
-function* awaitApproval(
-  context: OrchestrationContext,
-  input: AgentRunInput,
-  run: RunProgress,
-  firstDraft: Draft,
-  quota: df.EntityId,
-): Durable<ApprovalOutcome> {
-  const settings = input.approval;
-  if (!settings) return { outcome: 'completed', rounds: 0, escalated: false };
-  const timeoutMs = settings.timeoutMinutes * 60_000;
-  let draft = firstDraft;
-  let escalated = false;
-  let round = 0;
-  let deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
-  let draftBlob: { round: number; blobName: string } | undefined;
-  for (;;) {
-    const approvers = approversOf(input.owner, settings, escalated);
-    // The custom status must stay small whatever the model wrote, so the draft goes to a blob (once per
-    // round; an escalation offers the same draft) and the status carries a reference and a preview.
-    if (draftBlob?.round !== round) {
-      const saved = (yield context.df.callActivityWithRetry(activityNames.saveDraft, activityRetry(), {
-        runId: context.df.instanceId,
-        round,
-        text: draft.text,
-        citations: draft.citations,
-      } satisfies SaveDraftInput)) as SaveDraftOutput;
-      draftBlob = { round, blobName: saved.blobName };
-    }
-    run.approval = {
-      round,
-      draftPreview: draft.text.slice(0, draftPreviewChars),
-      draftChars: draft.text.length,
-      citationCount: draft.citations.length,
-      draftBlob: draftBlob.blobName,
-      deadline: deadline.toISOString(),
-      escalated,
-    };
-    run.stage = 'awaiting-approval';
-    run.publish();
-    yield* run.notify('run.awaiting_approval', {
-      status: 'awaiting-approval',
-      approval: { round, deadline: deadline.toISOString(), approvers, escalated },
-    });
-
-    // A fresh wait and a fresh timer for every Task.any: listing a task in a second Task.any would make
-    // the host schedule it again (see fanOut). The newest wait on a name receives the next event.
-    let event: ApprovalEvent | null = null;
-    for (;;) {
-      const timer: TimerTask = context.df.createTimer(deadline);
-      const eventTask = context.df.waitForExternalEvent(eventNames.approval);
-      const winner = (yield context.df.Task.any([eventTask, timer])) as Task;
-      if (winner === timer) break;
-      timer.cancel();
-      const parsed = approvalEventSchema.safeParse(eventTask.result);
-      if (!parsed.success || parsed.data.round !== round) {
-        if (!context.df.isReplaying)
-          context.log(`Run ${context.df.instanceId}: ignored an approval event for another round.`);
-        continue;
-      }
-      // Only the product signs approval events, after checking the decider may decide; one raised around
-      // it (with the task hub's system key, or on the devhost's open API) carries no valid proof.
-      const proof = (yield context.df.callActivity(activityNames.verifyApproval, {
-        runId: context.df.instanceId,
-        event: parsed.data,
-      } satisfies VerifyApprovalInput)) as VerifyApprovalOutput;
-      if (proof.valid) {
-        event = parsed.data;
-        break;
-      }
-      if (!context.df.isReplaying) {
-        context.log(
-          `Run ${context.df.instanceId}: ignored an approval event without a valid proof; it did not come through the product's approval endpoint.`,
-        );
-      }
-    }
-
-    const base = { rounds: round, escalated, draft };
-    if (!event) {
-      if (!escalated && settings.escalateTo.length > 0) {
-        escalated = true;
-        deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
-        continue;
-      }
-      return {
-        ...base,
-        outcome: 'expired',
-        message: `Nobody approved the answer before ${deadline.toISOString()}.`,
-      };
-    }
-    const decided = {
-      ...base,
-      decision: event.decision,
-      by: event.by,
-      ...(event.comment ? { comment: event.comment } : {}),
-    };
-    if (event.decision === 'approve') return { ...decided, outcome: 'completed' };
-    if (!event.comment || round >= input.limits.maxRevisions) {
-      const why = event.comment ? ` after ${round} revision${round === 1 ? '' : 's'}` : '';
-      return { ...decided, outcome: 'rejected', message: `Rejected by ${event.by}${why}.` };
-    }
-
-    round += 1;
-    run.setStage('revising');
-    const revised = yield* revise(context, input, run, quota, draft, event.comment, round);
-    if (!revised.ok) return { ...decided, rounds: round, outcome: 'rejected', message: revised.message };
-    draft = revised.draft;
-    // A revision restarts the clock for the approvers.
-    deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
-  }
-}
-
-function* revise(
-  context: OrchestrationContext,
-  input: AgentRunInput,
-  run: RunProgress,
-  quota: df.EntityId,
-  draft: Draft,
-  comment: string,
-  round: number,
-): Durable<{ ok: true; draft: Draft } | { ok: false; message: string }> {
-  // Each revision reserves and commits on its own key, so it is counted once, like the run itself.
-  const revisionId = `${context.df.instanceId}:revision-${round}`;
-  const now = () => context.df.currentUtcDateTime.toISOString();
-  const budget = Math.min(input.maxTokens, maxTokensPerCall * 2);
-  const reservation = (yield context.df.callEntity(quota, 'reserve', {
-    runId: revisionId,
-    tokens: budget,
-    now: now(),
-  })) as ReserveResult;
-  if (!reservation.granted) {
-    return {
-      ok: false,
-      message: `The quota has no room for a revision (${reservation.quota.remaining} tokens left).`,
-    };
-  }
-  const revisionBudget = new TokenBudget(context, {
-    owner: input.owner,
-    reservationKey: revisionId,
-    tokens: budget,
-  });
-  try {
-    const sources = draft.citations.map((c, i) => `[${i + 1}] ${c.title} ${c.url}`).join('\n');
-    const call = yield* revisionBudget.call({
-      tier: input.model === 'fast' ? 'fast' : 'strong',
-      messages: [
-        { role: 'system', content: revisionPrompt },
-        {
-          role: 'user',
-          content: `Request: ${input.prompt}\n\nDraft:\n${draft.text}\n\nSources:\n${sources || 'none'}\n\nReviewer comment: ${comment}`,
-        },
-      ],
-      maxTokens: maxTokensPerCall,
-      stream: { runId: context.df.instanceId, round },
-    });
-    if (!call.ok) return { ok: false, message: `The revision failed: ${call.message}` };
-    run.addUsage(call.value.usage);
-    const text = call.value.message.content?.trim() ?? '';
-    if (text === '') return { ok: false, message: 'The revision came back empty.' };
-    return { ok: true, draft: { text, citations: draft.citations } };
-  } finally {
-    yield context.df.callEntity(quota, 'settle', { runId: revisionId, now: now() });
-  }
 }

@@ -1,21 +1,18 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import { addUsage, emptyUsage, type Subtask, type SubtaskResult } from '../contracts/agentRun';
-import type { ChatMessage, ModelUsage, RunToolInput, RunToolResult } from '../contracts/model';
+import { addUsage, emptyUsage, type SubtaskResult } from '../contracts/agentRun';
+import {
+  runToolResultSchema,
+  type ChatMessage,
+  type ModelUsage,
+  type RunToolInput,
+} from '../contracts/model';
+import { answerSubtaskInputSchema, checked, type AnswerSubtaskInput } from '../contracts/orchestrations';
 import { activityNames } from '../names';
-import { TokenBudget, type BudgetShare } from './budget';
+import { boundedToolResult, turnMessages, type ToolExchange } from '../agents/transcript';
+import { TokenBudget } from './budget';
 import { activityRetry, failedSubtask, failureMessage, type Durable } from './durable';
 
-export interface AnswerSubtaskInput {
-  runId: string;
-  prompt: string;
-  subtask: Subtask;
-  tier: 'fast' | 'strong';
-  tools: string[];
-  maxTurns: number;
-  maxTokensPerCall: number;
-  /** This subtask's share of the run's reservation; its calls record their spend against it. */
-  budget: BudgetShare;
-}
+export type { AnswerSubtaskInput } from '../contracts/orchestrations';
 
 const systemPrompt =
   'You work on one part of a larger request. Use the tools offered when they give a more reliable answer ' +
@@ -28,7 +25,7 @@ const systemPrompt =
  * so no model call is ever made twice.
  */
 export const answerSubtaskOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput<AnswerSubtaskInput>();
+  const input = checked(answerSubtaskInputSchema, context.df.getInput(), 'The answer subtask input');
   const spent: { usage: ModelUsage } = { usage: emptyUsage };
   try {
     return yield* answerLoop(context, input, spent);
@@ -45,7 +42,7 @@ function* answerLoop(
 ): Durable<SubtaskResult> {
   const budget = new TokenBudget(context, input.budget);
   const { subtask } = input;
-  const messages: ChatMessage[] = [
+  const opening: ChatMessage[] = [
     { role: 'system', content: systemPrompt },
     {
       role: 'user',
@@ -53,14 +50,17 @@ function* answerLoop(
     },
   ];
 
+  // Each turn sends the opening, the latest tool exchanges and a note of older ones: see agents/transcript.
+  const exchanges: ToolExchange[] = [];
   for (let turn = 0; turn <= input.maxTurns; turn++) {
     const lastTurn = turn === input.maxTurns;
-    if (lastTurn)
-      messages.push({ role: 'user', content: 'Answer now with what you have; no more tool calls.' });
+    const closing: ChatMessage[] = lastTurn
+      ? [{ role: 'user', content: 'Answer now with what you have; no more tool calls.' }]
+      : [];
     const offered = lastTurn ? [] : input.tools;
     const call = yield* budget.call({
       tier: input.tier,
-      messages,
+      messages: turnMessages(opening, exchanges, closing),
       ...(offered.length > 0 ? { tools: offered } : {}),
       maxTokens: input.maxTokensPerCall,
     });
@@ -68,8 +68,6 @@ function* answerLoop(
     spent.usage = addUsage(spent.usage, call.value.usage);
     context.df.setCustomStatus({ usage: spent.usage });
     const reply = call.value.message;
-    messages.push(reply);
-
     const toolCalls = reply.tool_calls ?? [];
     if (toolCalls.length === 0) {
       const text = reply.content?.trim() ?? '';
@@ -85,16 +83,24 @@ function* answerLoop(
       };
     }
 
-    const results = (yield context.df.Task.all(
-      toolCalls.map((toolCall) =>
-        context.df.callActivityWithRetry(activityNames.runTool, activityRetry(), {
-          name: toolCall.function.name,
-          arguments: toolCall.function.arguments,
-        } satisfies RunToolInput),
+    const results = checked(
+      runToolResultSchema.array(),
+      yield context.df.Task.all(
+        toolCalls.map((toolCall) =>
+          context.df.callActivityWithRetry(activityNames.runTool, activityRetry(), {
+            name: toolCall.function.name,
+            arguments: toolCall.function.arguments,
+          } satisfies RunToolInput),
+        ),
       ),
-    )) as RunToolResult[];
-    toolCalls.forEach((toolCall, i) => {
-      messages.push({ role: 'tool', tool_call_id: toolCall.id, content: results[i]?.content ?? '' });
+      'The tool results',
+    );
+    exchanges.push({
+      call: { ...reply, tool_calls: toolCalls },
+      results: toolCalls.map((toolCall, i) => ({
+        tool_call_id: toolCall.id,
+        content: boundedToolResult(results[i]?.content ?? ''),
+      })),
     });
   }
   return failedSubtask(subtask, `no answer after ${input.maxTurns} turns`, spent.usage);

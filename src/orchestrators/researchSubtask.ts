@@ -1,5 +1,5 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import { emptyUsage, type Subtask, type SubtaskResult } from '../contracts/agentRun';
+import { emptyUsage, type SubtaskResult } from '../contracts/agentRun';
 import type { ModelUsage } from '../contracts/model';
 import type {
   CollectResearchInput,
@@ -8,23 +8,17 @@ import type {
   ResearchHandle,
   StartResearchInput,
 } from '../contracts/research';
+import { minResearchBudgetTokens, researchLimits } from '../contracts/research';
+import {
+  checked,
+  researchSubtaskInputSchema,
+  type ResearchPolling,
+  type ResearchSubtaskInput,
+} from '../contracts/orchestrations';
 import { activityNames } from '../names';
 import { activityRetry, callActivityDurably, failedSubtask, failureMessage, type Durable } from './durable';
 
-export interface ResearchSubtaskInput {
-  runId: string;
-  subtask: Subtask;
-  polling: ResearchPolling;
-}
-
-/** Backing-off poll of an Agent Service run; durable timers, so nothing is held while the agent works. */
-export interface ResearchPolling {
-  firstDelayMs: number;
-  factor: number;
-  maxDelayMs: number;
-  /** The run is given up (and its thread deleted) after this long. */
-  timeoutMs: number;
-}
+export type { ResearchPolling, ResearchSubtaskInput } from '../contracts/orchestrations';
 
 export const defaultResearchPolling: ResearchPolling = {
   firstDelayMs: 2000,
@@ -45,7 +39,7 @@ const terminalFailures = new Set(['failed', 'cancelled', 'expired', 'incomplete'
  * timers that back off, collect the text and its url citations, and delete the thread.
  */
 export const researchSubtaskOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput<ResearchSubtaskInput>();
+  const input = checked(researchSubtaskInputSchema, context.df.getInput(), 'The research subtask input');
   try {
     return yield* research(context, input);
   } catch (error) {
@@ -55,10 +49,19 @@ export const researchSubtaskOrchestrator: OrchestrationHandler = function* (cont
 
 function* research(context: OrchestrationContext, input: ResearchSubtaskInput): Durable<SubtaskResult> {
   const { subtask, polling } = input;
+  const budget = input.budgetTokens;
+  if (budget !== undefined && budget < minResearchBudgetTokens) {
+    return failedSubtask(
+      subtask,
+      `research was skipped: the run's budget leaves ${budget} tokens for it, and a research run needs at least ${minResearchBudgetTokens}`,
+      emptyUsage,
+    );
+  }
   const started = yield* callActivityDurably<ResearchHandle>(context, activityNames.startResearch, {
     runId: input.runId,
     subtaskId: subtask.id,
     query: `${subtask.title}\n${subtask.instructions}`,
+    ...(budget !== undefined ? researchLimits(budget) : {}),
   } satisfies StartResearchInput);
   if (!started.ok) return failedSubtask(subtask, started.message, emptyUsage);
   const handle = started.value;
@@ -93,10 +96,11 @@ function* research(context: OrchestrationContext, input: ResearchSubtaskInput): 
     if (terminalFailures.has(poll.value.status)) {
       yield* collect(context, handle);
       const reason = poll.value.error ? `: ${poll.value.error}` : '';
+      // What the agent spent before it stopped (an incomplete run spent up to its limit) still counts.
       return failedSubtask(
         subtask,
         `the research agent run ended as ${poll.value.status}${reason}`,
-        emptyUsage,
+        poll.value.usage ?? emptyUsage,
       );
     }
   }

@@ -8,6 +8,7 @@ import {
   type JsonResponse,
   type Product,
 } from '../support/product';
+import { approvalChannelOf, raiseAround, shownHistory } from '../support/history';
 
 // An attacker's tour in appservice mode: every URL a user is handed, tried by its owner, by a stranger,
 // with another run's id, and around the product through the management API a user should never reach.
@@ -203,6 +204,22 @@ describe('approvals', () => {
     expect(real.status).toBe(202);
     const done = await waitFor(run.runId, 'completed');
     expect(done.body.approvalDecision).toMatchObject({ decision: 'approve', by: 'boss-oid' });
+    // The forged events went to the public name, which the run does not wait on: never even looked at.
+    expect(product.logs()).not.toContain(`Run ${run.runId}: ignored an approval event`);
+  });
+
+  it("checks the proof of an event raised on the round's channel, learned from the history", async () => {
+    const run = await startWaiting();
+    const channel = approvalChannelOf(await shownHistory(product.baseUrl, run.runId));
+    const forged = { decision: 'approve', by: 'boss-oid', round: 0, proof: 'A'.repeat(43) };
+    expect(await raiseAround(product.baseUrl, run.runId, channel, forged)).toBe(202);
+    const real = await call(`${product.baseUrl}/api/agent-runs/${run.runId}/approval`, {
+      body: { decision: 'reject' },
+      headers: boss,
+    });
+    expect(real.status).toBe(202);
+    const done = await waitFor(run.runId, 'rejected');
+    expect(done.body.approvalDecision).toMatchObject({ decision: 'reject', by: 'boss-oid' });
     expect(product.logs()).toContain(`Run ${run.runId}: ignored an approval event without a valid proof`);
   });
 

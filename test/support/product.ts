@@ -24,7 +24,8 @@ export interface Product {
  * the AI emulators, and the built app under the devhost in a child process.
  */
 export async function startProduct(
-  options: { env?: Record<string, string>; agentRunDurationMs?: number } = {},
+  /** `appDir`: another built copy of the app (a bench compares builds); this project by default. */
+  options: { env?: Record<string, string>; agentRunDurationMs?: number; appDir?: string } = {},
 ): Promise<Product> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -34,7 +35,7 @@ export async function startProduct(
     const backends = await startOfflineBackends({ agentRunDurationMs: options.agentRunDurationMs ?? 300 });
     stops.push(() => backends.stop());
     const host = await startDevHostProcess({
-      appDir: projectRoot,
+      appDir: options.appDir ?? projectRoot,
       env: {
         ...backends.appSettings,
         AUTH_MODE: 'dev',

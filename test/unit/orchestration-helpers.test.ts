@@ -1,4 +1,4 @@
-import { numberCitations } from '../../src/orchestrators/agentRun';
+import { numberCitations } from '../../src/agents/citations';
 import { defaultResearchPolling, pollDelayMs } from '../../src/orchestrators/researchSubtask';
 import type { SubtaskResult } from '../../src/contracts/agentRun';
 

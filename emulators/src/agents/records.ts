@@ -51,6 +51,11 @@ export interface RunRecord {
   /** When the cancel was asked for: the run is `cancelling` for a moment, then `cancelled`. */
   cancelledMs: number | null;
   completedMs: number | null;
+  /** The run's token limits (`max_prompt_tokens`, `max_completion_tokens`); null when not set. */
+  maxPromptTokens: number | null;
+  maxCompletionTokens: number | null;
+  /** Set when the run ended `incomplete`: which limit it reached. */
+  incompleteReason: 'max_prompt_tokens' | 'max_completion_tokens' | null;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
 }
 

@@ -62,6 +62,17 @@ export class RunSimulator {
         this.store.addMessage(thread, isRecord(m) ? m : {}, `additional_messages[${i}]`),
       );
     }
+    const limit = (field: 'max_prompt_tokens' | 'max_completion_tokens'): number | null => {
+      const value = input[field];
+      if (value === undefined || value === null) return null;
+      // The service needs at least 256 of each, so that a run can do anything at all.
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 256) {
+        throw invalid(`'${field}' must be an integer of at least 256.`, field);
+      }
+      return value;
+    };
+    const maxPromptTokens = limit('max_prompt_tokens');
+    const maxCompletionTokens = limit('max_completion_tokens');
     const instructions =
       (typeof input.instructions === 'string' ? input.instructions : (agent.instructions ?? '')) +
       (typeof input.additional_instructions === 'string' ? `\n${input.additional_instructions}` : '');
@@ -76,6 +87,9 @@ export class RunSimulator {
       metadata: isRecord(input.metadata) ? input.metadata : {},
       cancelledMs: null,
       completedMs: null,
+      maxPromptTokens,
+      maxCompletionTokens,
+      incompleteReason: null,
       usage: null,
     };
     this.runs.set(run.id, run);
@@ -118,9 +132,12 @@ export class RunSimulator {
     });
   }
 
-  statusOf(run: RunRecord): 'queued' | 'in_progress' | 'completed' | 'cancelling' | 'cancelled' {
+  statusOf(
+    run: RunRecord,
+  ): 'queued' | 'in_progress' | 'completed' | 'cancelling' | 'cancelled' | 'incomplete' {
     if (run.cancelledMs !== null)
       return this.now() - run.cancelledMs < cancellingMs ? 'cancelling' : 'cancelled';
+    if (run.incompleteReason !== null) return 'incomplete';
     if (run.completedMs !== null) return 'completed';
     const elapsed = this.now() - run.createdMs;
     if (elapsed >= this.runDurationMs) return 'completed';
@@ -147,7 +164,11 @@ export class RunSimulator {
     for (const run of this.runs.values()) if (run.thread_id === threadId) this.settle(run);
   }
 
-  /** Completes a run whose time is up: its answer goes on the thread, its usage is fixed. */
+  /**
+   * Completes a run whose time is up: its answer goes on the thread, its usage is fixed. A run that would
+   * pass its `max_prompt_tokens` or `max_completion_tokens` ends `incomplete` instead, having spent up to
+   * the limit it reached, with no answer on the thread (as the service stops the run there).
+   */
   settle(run: RunRecord): void {
     if (run.completedMs !== null || run.cancelledMs !== null || this.statusOf(run) !== 'completed') return;
     run.completedMs = run.createdMs + this.runDurationMs;
@@ -156,6 +177,24 @@ export class RunSimulator {
     const question = [...thread.messages].reverse().find((m) => m.role === 'user')?.text ?? '';
     const answer = groundedAnswer(question);
     const { promptTokens, completionTokens } = this.tokensOf(run, thread);
+    if (run.maxPromptTokens !== null && promptTokens > run.maxPromptTokens) {
+      run.incompleteReason = 'max_prompt_tokens';
+      run.usage = {
+        prompt_tokens: run.maxPromptTokens,
+        completion_tokens: 0,
+        total_tokens: run.maxPromptTokens,
+      };
+      return;
+    }
+    if (run.maxCompletionTokens !== null && completionTokens > run.maxCompletionTokens) {
+      run.incompleteReason = 'max_completion_tokens';
+      run.usage = {
+        prompt_tokens: promptTokens,
+        completion_tokens: run.maxCompletionTokens,
+        total_tokens: promptTokens + run.maxCompletionTokens,
+      };
+      return;
+    }
     run.usage = {
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
@@ -205,10 +244,10 @@ export class RunSimulator {
       metadata: run.metadata,
       temperature: 1,
       top_p: 1,
-      max_completion_tokens: null,
-      max_prompt_tokens: null,
+      max_completion_tokens: run.maxCompletionTokens,
+      max_prompt_tokens: run.maxPromptTokens,
       truncation_strategy: { type: 'auto', last_messages: null },
-      incomplete_details: null,
+      incomplete_details: run.incompleteReason === null ? null : { reason: run.incompleteReason },
       usage: run.usage,
       response_format: 'auto',
       tool_choice: 'auto',
