@@ -235,6 +235,12 @@ export async function followRun(
 
       const round = typeof event.data.round === 'number' ? event.data.round : 0;
       if (decided.has(round)) continue;
+      // The stream replays a run's whole log to a new follower: a draft from its past is no question now.
+      const now = await readRun(client, runId);
+      if (now.status !== 'awaiting-approval' || now.approval?.round !== round) {
+        decided.add(round);
+        continue;
+      }
       let decision: Decision;
       if (settings.approve) {
         decision = { decision: 'approve' };
