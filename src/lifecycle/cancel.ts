@@ -7,7 +7,8 @@ import type { AppConfig } from '../config';
 import { modelUsageSchema, type ModelUsage } from '../contracts/model';
 import { entityNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
-import { recordCancelled } from '../telemetry/cancelled';
+import { recordCancelled, type ExternalEnding } from '../telemetry/cancelled';
+import { createClaimRunSpan, type ClaimRunSpan } from '../telemetry/runSpanClaim';
 
 const live = new Set<string>([
   df.OrchestrationRuntimeStatus.Running,
@@ -34,12 +35,21 @@ type RunFacts = z.output<typeof runFacts>;
 export interface CancelDeps {
   /** Stops and deletes what a research subtask started on the Agent Service, and says what it spent. */
   stopResearch?: StopResearch;
+  /**
+   * Claims a stopped run's span once (src/telemetry/runSpanClaim.ts). Without it, a run that this call
+   * stopped still gets its span, and a run a raw terminate stopped gets none (nothing would keep a
+   * second reconciler pass from sending it again).
+   */
+  claimRunSpan?: ClaimRunSpan;
   log?: (message: string) => void;
 }
 
 /** What the app's cancellations use: research cleaned up with the app's own clients. */
 export function cancelDepsFor(config: AppConfig, clients: AppClients): Omit<CancelDeps, 'log'> {
-  return { stopResearch: createStopResearch({ clients, config }) };
+  return {
+    stopResearch: createStopResearch({ clients, config }),
+    claimRunSpan: createClaimRunSpan(clients.blobService.getContainerClient(config.resultsContainer)),
+  };
 }
 
 export interface CancelOutcome {
@@ -73,6 +83,9 @@ export async function cancelAgentRun(
   // The run first: stopped children would otherwise answer its fan-out as failed subtasks, and it would
   // end as `failed` (or go on to spend on a synthesis) before its terminate message is taken.
   const stopped = live.has(status.runtimeStatus) && (await terminateIfLive(client, runId, reason)).stopped;
+  // Its span, claimed at once so that a reconciler pass that finds it terminated meanwhile does not
+  // also record it; a run already terminated behind the product's back gets its span here too, once.
+  const runEnding = await runSpanEnding(runId, status.runtimeStatus, stopped, deps.claimRunSpan);
   await waitUntilEnded(client, [runId]);
   // Then its children, also when the run itself had ended already (a raw terminate leaves them running),
   // from its last status too, which names children it started after the first read.
@@ -95,7 +108,7 @@ export async function cancelAgentRun(
   await recordCancelled(
     runId,
     last.success ? lastStatus : status,
-    stopped,
+    runEnding,
     childStops.map((c, i) => ({ subtaskId: subtaskIds[i]!, ...c })),
     new Date(),
   ).catch(() => undefined);
@@ -159,6 +172,23 @@ async function countUncollectedResearch(
 /** The key the run records a subtask's reported usage under (TokenBudget.record, label `child-<id>`). */
 export function researchSpendKey(runId: string, subtaskId: string): string {
   return `${runId}:child-${subtaskId}`;
+}
+
+/**
+ * Whether this call records the run's span, and as what: `cancelled` when it stopped the run (unless
+ * the claim says another caller already recorded one), `terminated` when the run had been terminated
+ * before (a raw terminate) and this call is the one that claimed its span. A run that ended any other
+ * way recorded its own span.
+ */
+async function runSpanEnding(
+  runId: string,
+  runtimeStatus: df.OrchestrationRuntimeStatus,
+  stopped: boolean,
+  claim: ClaimRunSpan | undefined,
+): Promise<ExternalEnding | undefined> {
+  if (stopped) return claim && (await claim(runId)) === 'taken' ? undefined : 'cancelled';
+  if (runtimeStatus !== df.OrchestrationRuntimeStatus.Terminated || !claim) return undefined;
+  return (await claim(runId)) === 'claimed' ? 'terminated' : undefined;
 }
 
 async function terminateIfLive(
