@@ -21,8 +21,11 @@ export const approvalWaitRecordSchema = z.object({
   /** When the deadline passed and the approval went to the escalation approvers. */
   escalatedAt: time.optional(),
   decision: z.enum(['approve', 'reject']).optional(),
-  /** How the wait ended: approved, rejected, revise (rejected with a comment), expired, or ended (the run ended otherwise). */
-  outcome: z.enum(['approved', 'rejected', 'revise', 'expired', 'cancelled', 'ended']),
+  /**
+   * How the wait ended: approved, rejected, revise (rejected with a comment), expired, cancelled (by the
+   * product), terminated (a raw terminate, recorded by the reconciler), or ended (the run ended otherwise).
+   */
+  outcome: z.enum(['approved', 'rejected', 'revise', 'expired', 'cancelled', 'terminated', 'ended']),
 });
 export type ApprovalWaitRecord = z.output<typeof approvalWaitRecordSchema>;
 
@@ -30,7 +33,7 @@ export const runRecordSchema = z.object({
   runId: z.string().min(1),
   startedAt: time,
   endedAt: time,
-  /** The run's outcome (completed, failed, rejected, expired, budget-spent, quota-exceeded, cancelled). */
+  /** The run's outcome (completed, failed, rejected, expired, budget-spent, quota-exceeded, cancelled, terminated). */
   outcome: z.string().min(1),
   usage,
   /** Set when the run failed: the failure's message (never a stack). */

@@ -18,7 +18,9 @@ const lookBackMs = 62 * 24 * 60 * 60 * 1000;
  * Releases the reservations of runs that ended without settling: a raw terminate through the management
  * API, or a run that failed where its own clean-up could not run. Every run that ended abnormally gets a
  * `settle` signal; settling is idempotent, so a run that settled itself is left as it was, and what its
- * calls spent (recorded call by call) stays counted.
+ * calls spent (recorded call by call) stays counted. A raw-terminated run also gets its run span here
+ * (outcome `terminated`), through the same cancellation code, once: the span is claimed first
+ * (src/telemetry/runSpanClaim.ts), so later passes, which find the run again, send nothing.
  *
  * Why a timer and not the entity: an entity cannot ask for an orchestration's status, and signals into it
  * are the only thing it sees. A run purged right after a raw terminate, before the next tick, is not

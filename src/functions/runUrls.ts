@@ -154,7 +154,12 @@ function terminate(deps: Omit<CancelDeps, 'log'>): Act {
   return async ({ request, context, client, status }) => {
     if (isFinished(status)) return ended(status);
     const reason = reasonOf(request, 'Cancelled by the owner.');
-    await cancelAgentRun(client, status.instanceId, reason, { ...deps, log: (m) => context.log(m) });
+    const outcome = await cancelAgentRun(client, status.instanceId, reason, {
+      ...deps,
+      log: (m) => context.log(m),
+    });
+    // It ended by itself between the read above and the terminate: that is what the caller learns.
+    if (!outcome.stopped) return ended(await client.getStatus(status.instanceId));
     context.log(`Run ${status.instanceId} cancelled: ${reason}`);
     return { status: 202 };
   };

@@ -7,13 +7,20 @@ import type { AppConfig } from '../config';
 import { modelUsageSchema, type ModelUsage } from '../contracts/model';
 import { entityNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
-import { recordCancelled } from '../telemetry/cancelled';
+import { recordCancelled, type ExternalEnding } from '../telemetry/cancelled';
+import { createClaimRunSpan, type ClaimRunSpan, type RunSpanClaim } from '../telemetry/runSpanClaim';
 
 const live = new Set<string>([
   df.OrchestrationRuntimeStatus.Running,
   df.OrchestrationRuntimeStatus.Pending,
   df.OrchestrationRuntimeStatus.Suspended,
   df.OrchestrationRuntimeStatus.ContinuedAsNew,
+]);
+
+/** How a run ends by its own code. */
+const ranToItsEnd = new Set<string>([
+  df.OrchestrationRuntimeStatus.Completed,
+  df.OrchestrationRuntimeStatus.Failed,
 ]);
 
 /** What cancellation needs from a run's status; read with zod, the status is outside data. */
@@ -34,18 +41,30 @@ type RunFacts = z.output<typeof runFacts>;
 export interface CancelDeps {
   /** Stops and deletes what a research subtask started on the Agent Service, and says what it spent. */
   stopResearch?: StopResearch;
+  /**
+   * Claims a stopped run's span once (src/telemetry/runSpanClaim.ts). Without it, a run that this call
+   * stopped still gets its span, and a run a raw terminate stopped gets none (nothing would keep a
+   * second reconciler pass from sending it again).
+   */
+  claimRunSpan?: ClaimRunSpan;
   log?: (message: string) => void;
 }
 
 /** What the app's cancellations use: research cleaned up with the app's own clients. */
 export function cancelDepsFor(config: AppConfig, clients: AppClients): Omit<CancelDeps, 'log'> {
-  return { stopResearch: createStopResearch({ clients, config }) };
+  return {
+    stopResearch: createStopResearch({ clients, config }),
+    claimRunSpan: createClaimRunSpan(clients.blobService.getContainerClient(config.resultsContainer)),
+  };
 }
 
 export interface CancelOutcome {
   /** False when no such run exists. */
   found: boolean;
-  /** True when the run was still going and has been stopped. */
+  /**
+   * True when the run was still going and has been stopped (or its terminate is still on its way);
+   * false also when it completed by itself before it took the terminate.
+   */
   stopped: boolean;
   runtimeStatus?: string;
 }
@@ -72,11 +91,19 @@ export async function cancelAgentRun(
   const owner = facts.data.input.owner;
   // The run first: stopped children would otherwise answer its fan-out as failed subtasks, and it would
   // end as `failed` (or go on to spend on a synthesis) before its terminate message is taken.
-  const stopped = live.has(status.runtimeStatus) && (await terminateIfLive(client, runId, reason)).stopped;
+  const accepted = live.has(status.runtimeStatus) && (await terminateIfLive(client, runId, reason)).stopped;
+  // Its span, claimed at once so that a reconciler pass that finds it terminated meanwhile does not
+  // also record it; a run already terminated behind the product's back gets its span here too, once.
+  const terminatedBefore = status.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated;
+  const claim = accepted || terminatedBefore ? await deps.claimRunSpan?.(runId) : undefined;
   await waitUntilEnded(client, [runId]);
   // Then its children, also when the run itself had ended already (a raw terminate leaves them running),
   // from its last status too, which names children it started after the first read.
   const lastStatus = await client.getStatus(runId, { showInput: true });
+  // A terminate is only a message: a run in its last episode completes (or fails) by itself and drops
+  // it, and then it was not stopped here; it settled and recorded its own span.
+  const stopped = accepted && !ranToItsEnd.has(lastStatus.runtimeStatus);
+  const runEnding = spanEnding(stopped, !accepted && terminatedBefore, claim);
   const last = runFacts.safeParse(lastStatus);
   const subtaskIds = [
     ...new Set(
@@ -95,7 +122,7 @@ export async function cancelAgentRun(
   await recordCancelled(
     runId,
     last.success ? lastStatus : status,
-    stopped,
+    runEnding,
     childStops.map((c, i) => ({ subtaskId: subtaskIds[i]!, ...c })),
     new Date(),
   ).catch(() => undefined);
@@ -159,6 +186,21 @@ async function countUncollectedResearch(
 /** The key the run records a subtask's reported usage under (TokenBudget.record, label `child-<id>`). */
 export function researchSpendKey(runId: string, subtaskId: string): string {
   return `${runId}:child-${subtaskId}`;
+}
+
+/**
+ * Whether this call records the run's span, and as what: `cancelled` when it stopped the run (unless
+ * the claim says another caller already recorded one), `terminated` when the run had been terminated
+ * before (a raw terminate) and this call is the one that claimed its span. A run that ended any other
+ * way recorded its own span.
+ */
+function spanEnding(
+  stopped: boolean,
+  terminatedBefore: boolean,
+  claim: RunSpanClaim | undefined,
+): ExternalEnding | undefined {
+  if (stopped) return claim === 'taken' ? undefined : 'cancelled';
+  return terminatedBefore && claim === 'claimed' ? 'terminated' : undefined;
 }
 
 async function terminateIfLive(

@@ -42,16 +42,22 @@ export interface StoppedChild {
   stopped: boolean;
 }
 
+/** How the run ended when its span comes from outside it: stopped by the product, or by a raw terminate. */
+export type ExternalEnding = 'cancelled' | 'terminated';
+
 /**
- * The spans of what the product's cancellation stopped: a terminated orchestration runs no more code,
- * so it cannot record its own. Emitted by the caller of the cancellation (an HTTP request or the timer),
- * which never replays, and only for instances that this call stopped, so a repeated cancel adds nothing.
- * Times come from the instances' statuses: created time to now; an open approval wait from its deadline.
+ * The spans of what the product's cancellation stopped, or of a run a raw terminate stopped (found by
+ * the reconciler): a terminated orchestration runs no more code, so it cannot record its own. Emitted by
+ * the caller of the cancellation (an HTTP request or the timer), which never replays, and only for
+ * instances that this call stopped (subtasks) or whose run span this call claimed (`runEnding` set), so
+ * a repeated cancel or reconcile adds nothing. Times come from the instances' statuses: created time to
+ * now; an open approval wait from its deadline. Subtasks stopped here are `cancelled` either way: the
+ * product stopped them.
  */
 export async function recordCancelled(
   runId: string,
   run: DurableOrchestrationStatus,
-  runStopped: boolean,
+  runEnding: ExternalEnding | undefined,
   children: StoppedChild[],
   now: Date,
 ): Promise<void> {
@@ -76,7 +82,7 @@ export async function recordCancelled(
       outcome: 'cancelled',
     });
   }
-  if (runStopped) {
+  if (runEnding) {
     const input = runInputSchema.safeParse(run.input ?? {});
     const owner = input.success ? input.data.owner : undefined;
     const own = facts.usage ?? emptyUsage;
@@ -93,14 +99,14 @@ export async function recordCancelled(
         startedAt: new Date(Math.min(start, now.getTime())).toISOString(),
         endedAt,
         ...(escalatedAt ? { escalatedAt } : {}),
-        outcome: 'cancelled',
+        outcome: runEnding,
       });
     }
     emitRunSpans({
       runId,
       startedAt: iso(run.createdTime, now),
       endedAt,
-      outcome: 'cancelled',
+      outcome: runEnding,
       usage: beforeSubtasksCounted.has(facts.stage ?? '') ? addUsage(own, childUsage) : own,
       ...(owner ? { owner } : {}),
       approvalWaits: waits,

@@ -341,6 +341,47 @@ describe('telemetry of a cancelled run', () => {
   });
 });
 
+describe("telemetry of a run terminated behind the product's back", () => {
+  const durable = () => `${product.baseUrl}/runtime/webhooks/durabletask`;
+  const reconcile = async () =>
+    expect(
+      (await call(`${product.baseUrl}/admin/functions/reconcileReservations`, { body: {} })).status,
+    ).toBe(202);
+
+  it('gets its run span and its open wait from the reconciler, once, however often it passes', async () => {
+    const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
+      body: { prompt: 'What is 4 + 4?', approval: { required: true } },
+    });
+    const runId = started.body.runId;
+    const waiting = await runUntil(runId, (v) => v.status === 'awaiting-approval');
+    const raw = await call(`${durable()}/instances/${runId}/terminate?reason=raw`, {
+      method: 'POST',
+      body: {},
+    });
+    expect(raw.status).toBe(202);
+    await runUntil(runId, (v) => v.status === 'terminated');
+    // Nothing in the run records its span after a raw terminate: until the reconciler passes, the
+    // trace has no root.
+    expect(ofRun(runId).some((s) => s.spanId === runSpanId(runId))).toBe(false);
+
+    // The devhost answers once the function has run, and the reconciler waits for the export.
+    await reconcile();
+    const run = await treeOf(runId);
+    const { root, waits } = expectWholeTree(runId, run, waiting.body.usage);
+    expect(root.attrs['app.run.outcome']).toBe('terminated');
+    expect(waits.map((w) => [w.attrs['approval.round'], w.attrs['approval.outcome']])).toEqual([
+      [0, 'terminated'],
+    ]);
+    expectNoContent(run, '4 + 4', 'local-user');
+
+    // A second pass finds the run again (it still looks unsettled to a timer) and sends nothing more,
+    // nor does it for the run the product cancelled above.
+    const before = spans.length;
+    await reconcile();
+    expect(spans.length).toBe(before);
+  });
+});
+
 describe('across all runs', () => {
   it('sent no span twice, whatever the orchestrators replayed', () => {
     expect(spans.length).toBeGreaterThan(0);
