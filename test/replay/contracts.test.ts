@@ -1,5 +1,11 @@
 import { EventType, type HistoryEvent } from '../../devhost/src/durable/history';
 import type { RecordedHistory } from '../../scripts/recordHistories';
+import {
+  agentRunStatusSchema,
+  checked,
+  subtaskResultSchema,
+  subtaskStatusSchema,
+} from '../../src/contracts/orchestrations';
 import { loadBuiltApp, readHistories } from './replay';
 
 /**
@@ -103,6 +109,24 @@ describe('orchestrators refuse malformed durable values on replay', () => {
     for (const { recorded } of histories) {
       expect((await replayed(recorded)).error ?? '').not.toMatch(/does not match its contract/);
     }
+  });
+
+  it('publish custom statuses and outputs that the run view reads by the same contracts, unchanged', async () => {
+    let seen = 0;
+    for (const { file, recorded } of histories) {
+      const { state } = await app.replay(recorded);
+      if (state?.customStatus !== undefined && state.customStatus !== null) {
+        const schema =
+          recorded.orchestrator === 'agentRunOrchestrator' ? agentRunStatusSchema : subtaskStatusSchema;
+        expect(checked(schema, state.customStatus, `${file} custom status`)).toEqual(state.customStatus);
+        seen++;
+      }
+      if (state?.isDone && recorded.orchestrator !== 'agentRunOrchestrator') {
+        expect(checked(subtaskResultSchema, state.output, `${file} output`)).toEqual(state.output);
+        seen++;
+      }
+    }
+    expect(seen).toBeGreaterThanOrEqual(histories.length);
   });
 
   it("refuses a reservation reply whose 'granted' is not a boolean", async () => {
