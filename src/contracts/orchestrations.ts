@@ -71,7 +71,7 @@ export const agentRunInputSchema: z.ZodType<AgentRunInput> = z.object({
     maxSubtasks: z.number().int().positive(),
     maxToolTurns: z.number().int().min(0),
     maxRevisions: z.number().int().min(0),
-    researchTimeoutMs: z.number().positive().optional(),
+    researchTimeoutMs: z.number().int().positive().optional(),
   }),
 });
 

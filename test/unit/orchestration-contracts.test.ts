@@ -47,6 +47,20 @@ describe('orchestration contracts', () => {
     }
   });
 
+  it('keep every field the recorded inputs carry (zod drops keys a schema does not name)', () => {
+    let agentRunInputs = 0;
+    for (const { recorded } of readHistories()) {
+      if (recorded.orchestrator === 'agentRunOrchestrator') {
+        agentRunInputs += 1;
+        expect(agentRunInputSchema.parse(recorded.input)).toEqual(recorded.input);
+      }
+      if (recorded.orchestrator === 'researchSubtaskOrchestrator') {
+        expect(researchSubtaskInputSchema.parse(recorded.input)).toEqual(recorded.input);
+      }
+    }
+    expect(agentRunInputs).toBeGreaterThan(0);
+  });
+
   it('name every field that does not fit', () => {
     expect(() =>
       checked(subtaskResultSchema.array(), [{ id: 's1', kind: 'poem', ok: 'yes' }], "The subtasks' results"),

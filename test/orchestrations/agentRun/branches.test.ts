@@ -68,11 +68,22 @@ describe('approval rounds', () => {
     const stale = { runId: id, round: 0, decision: 'approve' as const, by: user.id };
     const event = { ...stale, proof: createSigner(signingKey).approvalProof(stale) };
     const { runId: _runId, ...body } = event;
-    const raised = await call(`${tools.durable}/instances/${id}/raiseEvent/approval`, { body });
-    expect(raised.status).toBe(202);
+    const signer = createSigner(signingKey);
+    // On its own round's channel, which round 1 no longer listens to: recorded, never delivered.
+    const onItsChannel = await call(
+      `${tools.durable}/instances/${id}/raiseEvent/${signer.approvalEventName(id, 0)}`,
+      { body },
+    );
+    expect(onItsChannel.status).toBe(202);
+    // On round 1's channel, where the round in the event gives it away.
+    const onTheCurrentChannel = await call(
+      `${tools.durable}/instances/${id}/raiseEvent/${signer.approvalEventName(id, 1)}`,
+      { body },
+    );
+    expect(onTheCurrentChannel.status).toBe(202);
     await pollUntil(
       () => Promise.resolve(product.logs()),
-      (logs) => logs.includes(`Run ${id}: ignored an approval event for another round.`),
+      (logs) => logs.includes(`Run ${id}: ignored an approval event it cannot read.`),
     );
 
     // Still waiting on round 1, which the real decision then settles.
