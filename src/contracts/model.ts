@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ActivityOutcome } from '../lib/errors';
+import { activityOutcomeSchema } from './outcome';
 
 /**
  * Payloads of the `callModel` and `runTool` activities. Pure (zod only), so orchestrators import it: the
@@ -104,6 +105,14 @@ export interface CallModelResult {
   cached: boolean;
 }
 export type CallModelOutput = ActivityOutcome<CallModelResult>;
+export const callModelResultSchema: z.ZodType<CallModelResult> = z.object({
+  message: assistantMessageSchema,
+  usage: modelUsageSchema,
+  deployment: z.string(),
+  finishReason: z.string(),
+  cached: z.boolean(),
+});
+export const callModelOutputSchema: z.ZodType<CallModelOutput> = activityOutcomeSchema(callModelResultSchema);
 
 export const runToolInputSchema = z.object({ name: z.string(), arguments: z.string() });
 export interface RunToolInput {

@@ -1,5 +1,16 @@
 import { z } from 'zod';
-import { subtaskKinds, type AgentRunInput, type Subtask, type SubtaskResult } from './agentRun';
+import {
+  runOutcomes,
+  runStages,
+  subtaskKinds,
+  webhookEventTypes,
+  type AgentRunInput,
+  type AgentRunResult,
+  type AgentRunStatus,
+  type Subtask,
+  type SubtaskResult,
+  type WebhookDelivery,
+} from './agentRun';
 import { modelUsageSchema } from './model';
 import { citationSchema } from './research';
 
@@ -103,6 +114,74 @@ export type ResearchSubtaskInput = z.output<typeof researchSubtaskInputSchema>;
 export const toolSubtaskInputSchema = z.object({ runId: z.string().min(1), subtask: subtaskSchema });
 export type ToolSubtaskInput = z.output<typeof toolSubtaskInputSchema>;
 
+const webhookDeliverySchema: z.ZodType<WebhookDelivery> = z.object({
+  webhookId: z.string(),
+  type: z.enum(webhookEventTypes),
+  state: z.enum(['delivered', 'failed']),
+  error: z.string().optional(),
+});
+
+const count = z.number().int().min(0);
+
+/** The agent run's custom status, as RunProgress publishes it. */
+export const agentRunStatusSchema: z.ZodType<AgentRunStatus> = z.object({
+  stage: z.enum(runStages),
+  progress: z.object({ done: count, total: count }),
+  usage: modelUsageSchema,
+  owner: z.string(),
+  subtasks: z
+    .array(
+      z.object({
+        id: z.string().min(1),
+        kind: z.enum(subtaskKinds),
+        title: z.string(),
+        state: z.enum(['pending', 'succeeded', 'failed']),
+      }),
+    )
+    .optional(),
+  approval: z
+    .object({
+      round: count,
+      draftPreview: z.string(),
+      draftChars: count,
+      citationCount: count,
+      draftBlob: z.string().min(1),
+      deadline: z.string(),
+      escalated: z.boolean(),
+    })
+    .optional(),
+  webhook: z.object({ deliveries: z.array(webhookDeliverySchema) }).optional(),
+});
+
+/** The agent run's output (also the JSON saved to Blob Storage). */
+export const agentRunResultSchema: z.ZodType<AgentRunResult> = z.object({
+  runId: z.string().min(1),
+  owner: z.string(),
+  outcome: z.enum(runOutcomes),
+  prompt: z.string(),
+  answer: z.string().nullable(),
+  citations: z.array(citationSchema),
+  subtasks: z.array(subtaskResultSchema),
+  usage: modelUsageSchema,
+  approval: z.object({
+    required: z.boolean(),
+    decision: z.enum(['approve', 'reject']).optional(),
+    by: z.string().optional(),
+    comment: z.string().optional(),
+    rounds: count,
+    escalated: z.boolean(),
+  }),
+  message: z.string().optional(),
+  quota: z.object({ remaining: count, monthlyTokenLimit: count, periodEnd: z.string() }).optional(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  blobName: z.string().optional(),
+  webhook: z.object({ deliveries: z.array(webhookDeliverySchema) }).optional(),
+});
+
+/** What an answer subtask publishes as its custom status while it works: what its calls spent. */
+export const subtaskStatusSchema = z.object({ usage: modelUsageSchema });
+
 /**
  * A durable payload checked against its contract. A payload that does not fit is a bug (or a run started
  * by code with another contract): the error names every field that does not fit.
@@ -112,4 +191,14 @@ export function checked<T>(schema: z.ZodType<T>, value: unknown, what: string): 
   if (parsed.success) return parsed.data;
   const fields = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
   throw new Error(`${what} does not match its contract: ${fields}`);
+}
+
+/**
+ * A durable payload read from outside the orchestration (the status an HTTP function reads): the value
+ * when it fits its contract, else undefined, so a run whose payload does not fit (another version, not
+ * yet started) is shown without it rather than read through a cast.
+ */
+export function fitting<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
+  const parsed = schema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }

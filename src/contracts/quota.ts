@@ -21,6 +21,16 @@ export interface QuotaSnapshot {
   periodEnd: string;
 }
 
+export const quotaSnapshotSchema: z.ZodType<QuotaSnapshot> = z.object({
+  userId: z.string(),
+  monthlyTokenLimit: z.number().int().min(0),
+  used: z.number().int().min(0),
+  reserved: z.number().int().min(0),
+  remaining: z.number().int().min(0),
+  periodStart: z.string(),
+  periodEnd: z.string(),
+});
+
 /** Largest monthly limit an admin may set: well above any real budget, far below float trouble. */
 export const maxMonthlyTokenLimit = 10_000_000_000;
 
@@ -65,6 +75,12 @@ export interface ReserveResult {
   /** Why a reserve was refused: not enough room, or the run id was already committed or released. */
   reason?: 'insufficient' | 'closed';
 }
+/** The entity's reply to `reserve`, as the orchestrators read it from their history. */
+export const reserveResultSchema: z.ZodType<ReserveResult> = z.object({
+  granted: z.boolean(),
+  quota: quotaSnapshotSchema,
+  reason: z.enum(['insufficient', 'closed']).optional(),
+});
 
 /** Records real usage once per runId and releases the rest of that run's reservation. */
 export interface CommitInput {

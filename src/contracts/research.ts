@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ActivityOutcome } from '../lib/errors';
-import type { ModelUsage } from './model';
+import { modelUsageSchema, type ModelUsage } from './model';
+import { activityOutcomeSchema } from './outcome';
 
 /**
  * Payloads of the research activities: a Bing-grounded run on the Azure AI Foundry Agent Service,
@@ -57,6 +58,8 @@ export interface ResearchHandle {
   subtaskId?: string;
 }
 export type StartResearchOutput = ActivityOutcome<ResearchHandle>;
+export const startResearchOutputSchema: z.ZodType<StartResearchOutput> =
+  activityOutcomeSchema(researchHandleSchema);
 /** When the orchestrator saw the run complete, it passes the usage it read, and collect skips re-reading the run. */
 export interface CollectResearchInput extends ResearchHandle {
   completedUsage?: ModelUsage;
@@ -80,6 +83,13 @@ export type PollResearchOutput = ActivityOutcome<{
   usage?: ModelUsage;
   error?: string;
 }>;
+export const pollResearchOutputSchema: z.ZodType<PollResearchOutput> = activityOutcomeSchema(
+  z.object({
+    status: z.enum(researchRunStatuses),
+    usage: modelUsageSchema.optional(),
+    error: z.string().optional(),
+  }),
+);
 
 export const citationSchema = z.object({ url: z.string(), title: z.string() });
 export interface Citation {
@@ -93,3 +103,6 @@ export type CollectResearchOutput = ActivityOutcome<{
   citations: Citation[];
   usage: ModelUsage;
 }>;
+export const collectResearchOutputSchema: z.ZodType<CollectResearchOutput> = activityOutcomeSchema(
+  z.object({ text: z.string(), citations: z.array(citationSchema), usage: modelUsageSchema }),
+);

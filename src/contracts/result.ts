@@ -15,6 +15,11 @@ export interface SaveResultOutput {
   container: string;
   etag?: string;
 }
+export const saveResultOutputSchema: z.ZodType<SaveResultOutput> = z.object({
+  blobName: z.string().min(1),
+  container: z.string().min(1),
+  etag: z.string().optional(),
+});
 
 /** Longest draft excerpt the custom status carries; the whole draft lives in its blob. */
 export const draftPreviewChars = 280;

@@ -14,13 +14,20 @@ import {
   approversOf,
   startAgentRunBodySchema,
   type AgentRunInput,
-  type AgentRunResult,
   type AgentRunStatus,
   type ApprovalEvent,
   type RunOutcome,
 } from '../contracts/agentRun';
 import { draftBlobSchema, type DraftBlob } from '../contracts/result';
-import { modelUsageSchema, type ModelUsage } from '../contracts/model';
+import type { ModelUsage } from '../contracts/model';
+import {
+  agentRunInputSchema,
+  agentRunResultSchema,
+  agentRunStatusSchema,
+  fitting,
+  subtaskResultSchema,
+  subtaskStatusSchema,
+} from '../contracts/orchestrations';
 import type { Citation } from '../contracts/research';
 import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../entities/tokenQuota';
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
@@ -308,7 +315,7 @@ export async function withLiveProgress(
     const spent = kept[i] ?? childUsage(child ?? null);
     if (spent) usage = addUsage(usage, spent);
     if (!child || !isFinished(child)) return s;
-    const ok = (child.output as { ok?: unknown } | null)?.ok === true;
+    const ok = fitting(subtaskResultSchema, child.output)?.ok === true;
     return { ...s, state: ok ? ('succeeded' as const) : ('failed' as const) };
   });
   const done = subtasks.filter((s) => s.state !== 'pending').length;
@@ -324,11 +331,9 @@ export async function withLiveProgress(
 /** What a child spent by its own account: its result once it has one, else its custom status. */
 function childUsage(child: DurableOrchestrationStatus | null): ModelUsage | undefined {
   if (!child) return undefined;
-  const fromOutput = modelUsageSchema.safeParse((child.output as { usage?: unknown } | null)?.usage);
-  if (child.runtimeStatus === df.OrchestrationRuntimeStatus.Completed && fromOutput.success)
-    return fromOutput.data;
-  const fromStatus = modelUsageSchema.safeParse((child.customStatus as { usage?: unknown } | null)?.usage);
-  return fromStatus.success ? fromStatus.data : undefined;
+  const fromOutput = fitting(subtaskResultSchema, child.output)?.usage;
+  if (child.runtimeStatus === df.OrchestrationRuntimeStatus.Completed && fromOutput) return fromOutput;
+  return fitting(subtaskStatusSchema, child.customStatus)?.usage;
 }
 
 /** What a stopped research subtask spent, as its cancellation kept it. */
@@ -393,7 +398,7 @@ async function waitUntilDecided(
 }
 
 export function inputOf(status: DurableOrchestrationStatus): AgentRunInput | undefined {
-  return status.input && typeof status.input === 'object' ? (status.input as AgentRunInput) : undefined;
+  return fitting(agentRunInputSchema, status.input);
 }
 
 export function ownerOf(status: DurableOrchestrationStatus): string {
@@ -401,8 +406,7 @@ export function ownerOf(status: DurableOrchestrationStatus): string {
 }
 
 export function customStatusOf(status: DurableOrchestrationStatus): AgentRunStatus | undefined {
-  const custom = status.customStatus;
-  return custom && typeof custom === 'object' ? (custom as AgentRunStatus) : undefined;
+  return fitting(agentRunStatusSchema, status.customStatus);
 }
 
 /** Who may decide the run's approval now (the custom status says whether it escalated). */
@@ -463,8 +467,7 @@ function runLinks(request: HttpRequest, runId: string) {
 /** Maps the durable status to the product's view of a run. */
 export function runView(request: HttpRequest, status: DurableOrchestrationStatus) {
   const custom = customStatusOf(status);
-  const output =
-    status.output && typeof status.output === 'object' ? (status.output as AgentRunResult) : undefined;
+  const output = fitting(agentRunResultSchema, status.output);
   const runtime = String(status.runtimeStatus);
   let viewStatus: RunViewStatus;
   if (runtime === 'Completed' && output) viewStatus = output.outcome satisfies RunOutcome;

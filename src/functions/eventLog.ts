@@ -2,6 +2,7 @@ import type { HttpRequest } from '@azure/functions';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { DurableOrchestrationStatus } from 'durable-functions';
 import type { AgentRunStatus } from '../contracts/agentRun';
+import { agentRunStatusSchema, fitting } from '../contracts/orchestrations';
 import { latestAnswerBlob, readAnswerFrom, statusOf } from '../lib/answerBlobs';
 import { approversNow, isFinished, runView } from './agentRuns';
 
@@ -221,8 +222,7 @@ export class RunEventLog {
 }
 
 function customOf(status: DurableOrchestrationStatus): AgentRunStatus | undefined {
-  const custom = status.customStatus;
-  return custom && typeof custom === 'object' ? (custom as AgentRunStatus) : undefined;
+  return fitting(agentRunStatusSchema, status.customStatus);
 }
 
 export function factsOf(status: DurableOrchestrationStatus): RunFacts {

@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import type { DurableOrchestrationStatus, OrchestrationFilter } from 'durable-functions';
 import type { AppConfig } from '../config';
-import type { AgentRunInput, AgentRunStatus } from '../contracts/agentRun';
+import { agentRunInputSchema, agentRunStatusSchema, fitting } from '../contracts/orchestrations';
 import { problem, withProblemAnswers } from '../lib/http';
 import { isAdmin, resolveCaller, roles } from '../lib/identity';
 import { isValidUserId, userIdRule } from '../lib/ids';
@@ -216,17 +216,15 @@ export function createListAgentRuns(config: AppConfig) {
 }
 
 function ownerOf(status: DurableOrchestrationStatus): string {
-  const input = status.input;
-  if (input && typeof input === 'object' && typeof (input as AgentRunInput).owner === 'string') {
-    return (input as AgentRunInput).owner;
-  }
-  const custom = status.customStatus as AgentRunStatus | null | undefined;
-  return custom && typeof custom === 'object' && typeof custom.owner === 'string' ? custom.owner : '';
+  return (
+    fitting(agentRunInputSchema, status.input)?.owner ??
+    fitting(agentRunStatusSchema, status.customStatus)?.owner ??
+    ''
+  );
 }
 
 function previewOf(status: DurableOrchestrationStatus): string {
-  const input = status.input as AgentRunInput | null | undefined;
-  const prompt = input && typeof input === 'object' && typeof input.prompt === 'string' ? input.prompt : '';
+  const prompt = fitting(agentRunInputSchema, status.input)?.prompt ?? '';
   const flat = prompt.replace(/\s+/g, ' ').trim();
   const chars = [...flat];
   return chars.length <= previewChars ? flat : `${chars.slice(0, previewChars - 1).join('')}…`;
@@ -238,8 +236,7 @@ function isoOf(value: Date | string): string {
 
 /** The request time the starter recorded (ms), else the host's created time (whole seconds). */
 function createdIso(status: DurableOrchestrationStatus): string {
-  const input = status.input as AgentRunInput | null | undefined;
-  const requested = input && typeof input === 'object' ? input.requestedAt : undefined;
+  const requested = fitting(agentRunInputSchema, status.input)?.requestedAt;
   if (typeof requested === 'string' && !Number.isNaN(Date.parse(requested))) return isoOf(requested);
   return isoOf(status.createdTime);
 }

@@ -3,6 +3,7 @@ import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
+import { agentRunResultSchema, fitting } from '../contracts/orchestrations';
 import { cancelAgentRun, cancelDepsFor, type CancelDeps } from '../lifecycle/cancel';
 import type { RunAction, Signer } from '../lib/capability';
 import { problem, withProblemAnswers } from '../lib/http';
@@ -189,10 +190,10 @@ function purge(config: AppConfig, clients: AppClients): Act {
       });
     }
     const custom = customStatusOf(status);
-    const output = status.output as { subtasks?: { id: string }[] } | null;
+    const output = fitting(agentRunResultSchema, status.output);
     const subtaskIds = new Set([
       ...(custom?.subtasks ?? []).map((s) => s.id),
-      ...(Array.isArray(output?.subtasks) ? output.subtasks.map((s) => s.id) : []),
+      ...(output?.subtasks ?? []).map((s) => s.id),
     ]);
     for (const subtaskId of subtaskIds) {
       await client.purgeInstanceHistory(subtaskInstanceId(runId, subtaskId)).catch(() => undefined);

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { createStopResearch, type StopResearch } from '../activities/research';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
-import { modelUsageSchema, type ModelUsage } from '../contracts/model';
+import type { ModelUsage } from '../contracts/model';
+import { fitting, subtaskResultSchema } from '../contracts/orchestrations';
 import { entityNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
 import { recordCancelled, type ExternalEnding } from '../telemetry/cancelled';
@@ -162,8 +163,7 @@ async function countUncollectedResearch(
         const child = await client.getStatus(subtaskInstanceId(runId, subtask.id));
         let usage: ModelUsage | undefined;
         if (child.runtimeStatus === df.OrchestrationRuntimeStatus.Completed) {
-          const output = modelUsageSchema.safeParse((child.output as { usage?: unknown } | null)?.usage);
-          usage = output.success ? output.data : undefined;
+          usage = fitting(subtaskResultSchema, child.output)?.usage;
         } else if (deps.stopResearch) {
           usage = await deps.stopResearch(runId, subtask.id, log);
         }

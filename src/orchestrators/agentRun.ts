@@ -13,8 +13,8 @@ import {
   type SubtaskResult,
 } from '../contracts/agentRun';
 import { agentRunInputSchema, checked, subtaskResultSchema } from '../contracts/orchestrations';
-import type { ReserveResult } from '../contracts/quota';
-import type { SaveResultInput, SaveResultOutput } from '../contracts/result';
+import { reserveResultSchema } from '../contracts/quota';
+import { saveResultOutputSchema, type SaveResultInput } from '../contracts/result';
 import { activityNames, entityNames, orchestratorNames } from '../names';
 import type { AnswerSubtaskInput } from './answerSubtask';
 import { messageOnly } from '../lib/safeErrors';
@@ -41,11 +41,11 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
   const now = () => context.df.currentUtcDateTime.toISOString();
 
   run.setStage('reserving');
-  const reservation = (yield context.df.callEntity(quota, 'reserve', {
-    runId,
-    tokens: input.maxTokens,
-    now: now(),
-  })) as ReserveResult;
+  const reservation = checked(
+    reserveResultSchema,
+    yield context.df.callEntity(quota, 'reserve', { runId, tokens: input.maxTokens, now: now() }),
+    'The reservation',
+  );
   if (!reservation.granted) {
     const q = reservation.quota;
     run.setStage('done');
@@ -112,10 +112,14 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
       ...(message ? { message } : {}),
       ...(approval ? { approvalDecision: approval } : {}),
     });
-    const saved = (yield context.df.callActivityWithRetry(activityNames.saveResult, activityRetry(), {
-      runId,
-      result,
-    } satisfies SaveResultInput)) as SaveResultOutput;
+    const saved = checked(
+      saveResultOutputSchema,
+      yield context.df.callActivityWithRetry(activityNames.saveResult, activityRetry(), {
+        runId,
+        result,
+      } satisfies SaveResultInput),
+      'The saved result',
+    );
     run.setStage('done');
     yield* run.notify('run.ended', {
       status: outcome,

@@ -1,5 +1,5 @@
 import type * as df from 'durable-functions';
-import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
+import type { OrchestrationContext, TimerTask } from 'durable-functions';
 import { revisionPrompt } from '../agents/prompts';
 import {
   approvalEventSchema,
@@ -15,7 +15,7 @@ import {
   type VerifyApprovalInput,
 } from '../contracts/approvalProof';
 import { checked } from '../contracts/orchestrations';
-import type { ReserveResult } from '../contracts/quota';
+import { reserveResultSchema } from '../contracts/quota';
 import { draftPreviewChars, saveDraftOutputSchema, type SaveDraftInput } from '../contracts/result';
 import { activityNames } from '../names';
 import { TokenBudget } from './budget';
@@ -156,7 +156,8 @@ function* waitForDecision(
   for (;;) {
     const timer: TimerTask = context.df.createTimer(deadline);
     const eventTask = context.df.waitForExternalEvent(eventName);
-    const winner = (yield context.df.Task.any([eventTask, timer])) as Task;
+    // Task.any gives back the task that finished first (a task object of this replay, not a payload).
+    const winner: unknown = yield context.df.Task.any([eventTask, timer]);
     if (winner === timer) return null;
     timer.cancel();
     const parsed = approvalEventSchema.safeParse(eventTask.result);
@@ -197,11 +198,11 @@ function* revise(
   const revisionId = `${context.df.instanceId}:revision-${round}`;
   const now = () => context.df.currentUtcDateTime.toISOString();
   const budget = Math.min(input.maxTokens, maxTokensPerCall * 2);
-  const reservation = (yield context.df.callEntity(quota, 'reserve', {
-    runId: revisionId,
-    tokens: budget,
-    now: now(),
-  })) as ReserveResult;
+  const reservation = checked(
+    reserveResultSchema,
+    yield context.df.callEntity(quota, 'reserve', { runId: revisionId, tokens: budget, now: now() }),
+    "The revision's reservation",
+  );
   if (!reservation.granted) {
     return {
       ok: false,

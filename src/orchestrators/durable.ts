@@ -1,7 +1,14 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
+import type { z } from 'zod';
 import type { Subtask, SubtaskResult } from '../contracts/agentRun';
-import type { CallModelInput, CallModelResult, ModelUsage } from '../contracts/model';
+import {
+  callModelOutputSchema,
+  type CallModelInput,
+  type CallModelResult,
+  type ModelUsage,
+} from '../contracts/model';
+import { checked } from '../contracts/orchestrations';
 import type { ActivityOutcome } from '../lib/errors';
 import { safeMessage } from '../lib/safeErrors';
 import { activityNames } from '../names';
@@ -28,19 +35,21 @@ export type StepResult<T> = { ok: true; value: T } | { ok: false; message: strin
 /**
  * Calls an activity that returns an `ActivityOutcome`. A rate limit with a long retry-after becomes a
  * durable timer (no function is held while waiting), then the call is tried again, a bounded number of
- * times; a permanent failure ends the step. Transient faults are retried by the host first.
+ * times; a permanent failure ends the step. Transient faults are retried by the host first. Each
+ * outcome is checked against `outcome`, the activity's contract, as it comes out of the history.
  */
 export function* callActivityDurably<T>(
   context: OrchestrationContext,
   activityName: string,
   input: unknown,
+  outcome: z.ZodType<ActivityOutcome<T>>,
 ): Durable<StepResult<T>> {
   for (let waits = 0; ; waits++) {
-    const out = (yield context.df.callActivityWithRetry(
-      activityName,
-      activityRetry(),
-      input,
-    )) as ActivityOutcome<T>;
+    const out = checked(
+      outcome,
+      yield context.df.callActivityWithRetry(activityName, activityRetry(), input),
+      `The ${activityName} result`,
+    );
     if (out.ok) return { ok: true, value: out.value };
     if (out.kind === 'permanent') return { ok: false, message: out.message };
     if (waits >= maxRateLimitWaits) {
@@ -59,7 +68,7 @@ export function callModelDurably(
   context: OrchestrationContext,
   input: CallModelInput,
 ): Durable<StepResult<CallModelResult>> {
-  return callActivityDurably<CallModelResult>(context, activityNames.callModel, input);
+  return callActivityDurably(context, activityNames.callModel, input, callModelOutputSchema);
 }
 
 /** The message of an error thrown by a durable task, without the host's stack details. */

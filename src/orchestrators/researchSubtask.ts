@@ -1,14 +1,16 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { emptyUsage, type SubtaskResult } from '../contracts/agentRun';
 import type { ModelUsage } from '../contracts/model';
-import type {
-  CollectResearchInput,
-  CollectResearchOutput,
-  PollResearchOutput,
-  ResearchHandle,
-  StartResearchInput,
+import {
+  collectResearchOutputSchema,
+  minResearchBudgetTokens,
+  pollResearchOutputSchema,
+  researchLimits,
+  startResearchOutputSchema,
+  type CollectResearchInput,
+  type CollectResearchOutput,
+  type StartResearchInput,
 } from '../contracts/research';
-import { minResearchBudgetTokens, researchLimits } from '../contracts/research';
 import {
   checked,
   researchSubtaskInputSchema,
@@ -57,12 +59,17 @@ function* research(context: OrchestrationContext, input: ResearchSubtaskInput): 
       emptyUsage,
     );
   }
-  const started = yield* callActivityDurably<ResearchHandle>(context, activityNames.startResearch, {
-    runId: input.runId,
-    subtaskId: subtask.id,
-    query: `${subtask.title}\n${subtask.instructions}`,
-    ...(budget !== undefined ? researchLimits(budget) : {}),
-  } satisfies StartResearchInput);
+  const started = yield* callActivityDurably(
+    context,
+    activityNames.startResearch,
+    {
+      runId: input.runId,
+      subtaskId: subtask.id,
+      query: `${subtask.title}\n${subtask.instructions}`,
+      ...(budget !== undefined ? researchLimits(budget) : {}),
+    } satisfies StartResearchInput,
+    startResearchOutputSchema,
+  );
   if (!started.ok) return failedSubtask(subtask, started.message, emptyUsage);
   const handle = started.value;
 
@@ -79,11 +86,11 @@ function* research(context: OrchestrationContext, input: ResearchSubtaskInput): 
       );
     }
     yield context.df.createTimer(new Date(Math.min(giveUpAt, now + pollDelayMs(polling, attempt))));
-    const poll = (yield context.df.callActivityWithRetry(
-      activityNames.pollResearch,
-      activityRetry(),
-      handle,
-    )) as PollResearchOutput;
+    const poll = checked(
+      pollResearchOutputSchema,
+      yield context.df.callActivityWithRetry(activityNames.pollResearch, activityRetry(), handle),
+      'The pollResearch result',
+    );
     if (!poll.ok) {
       if (poll.kind === 'rate-limited') continue;
       yield* collect(context, handle);
@@ -117,11 +124,11 @@ function* collect(
   handle: CollectResearchInput,
 ): Durable<CollectResearchOutput | { ok: false; kind: 'permanent'; message: string }> {
   try {
-    return (yield context.df.callActivityWithRetry(
-      activityNames.collectResearch,
-      activityRetry(),
-      handle,
-    )) as CollectResearchOutput;
+    return checked(
+      collectResearchOutputSchema,
+      yield context.df.callActivityWithRetry(activityNames.collectResearch, activityRetry(), handle),
+      'The collectResearch result',
+    );
   } catch (error) {
     return { ok: false, kind: 'permanent', message: failureMessage(error) };
   }

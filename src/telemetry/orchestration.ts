@@ -1,12 +1,8 @@
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import {
-  emptyUsage,
-  type AgentRunInput,
-  type AgentRunResult,
-  type AgentRunStatus,
-  type SubtaskResult,
-} from '../contracts/agentRun';
+import { z } from 'zod';
+import { emptyUsage, subtaskKinds, type AgentRunResult, type AgentRunStatus } from '../contracts/agentRun';
 import type { ModelUsage } from '../contracts/model';
+import { agentRunResultSchema, fitting, subtaskResultSchema } from '../contracts/orchestrations';
 import type { ApprovalWaitRecord, RecordSpansInput, RunRecord } from '../contracts/telemetry';
 import { safeMessage } from '../lib/safeErrors';
 import { activityNames } from '../names';
@@ -21,6 +17,10 @@ import { placeOf } from './tree';
  * in history, so it runs once per orchestration, not once per replay. Appended after the orchestration's
  * last step, the activity changes no step that a waiting run replays.
  */
+
+/** What the spans need of an input; read by contract, and only that, so a span never fails a run. */
+const ownerOfInput = z.object({ owner: z.string().min(1) });
+const kindOfInput = z.object({ subtask: z.object({ kind: z.enum(subtaskKinds) }) });
 
 const clock = (context: OrchestrationContext) => context.df.currentUtcDateTime.toISOString();
 
@@ -111,10 +111,10 @@ export function tracedRun(handler: OrchestrationHandler): OrchestrationHandler {
 
     const ending = yield* runToEnd(handler, context);
     const endedAt = clock(context);
-    const result = ending.ok ? (ending.output as Partial<AgentRunResult> | undefined) : undefined;
+    const result = ending.ok ? fitting(agentRunResultSchema, ending.output) : undefined;
     const outcome = ending.ok ? (result?.outcome ?? 'completed') : 'failed';
     const error = !ending.ok ? safeMessage(ending.error) : outcome === 'failed' ? result?.message : undefined;
-    const owner = context.df.getInput<Partial<AgentRunInput> | undefined>()?.owner;
+    const owner = fitting(ownerOfInput, context.df.getInput())?.owner;
     const run: RunRecord = {
       runId: context.df.instanceId,
       startedAt,
@@ -136,9 +136,8 @@ export function tracedSubtask(handler: OrchestrationHandler): OrchestrationHandl
     const startedAt = clock(context);
     const ending = yield* runToEnd(handler, context);
     const place = placeOf(context.df.instanceId);
-    const result = ending.ok ? (ending.output as Partial<SubtaskResult> | undefined) : undefined;
-    const kind =
-      result?.kind ?? context.df.getInput<{ subtask?: { kind?: SubtaskResult['kind'] } }>()?.subtask?.kind;
+    const result = ending.ok ? fitting(subtaskResultSchema, ending.output) : undefined;
+    const kind = result?.kind ?? fitting(kindOfInput, context.df.getInput())?.subtask.kind;
     if (place?.subtaskId && kind) {
       const error = !ending.ok ? safeMessage(ending.error) : result?.ok === false ? result.error : undefined;
       yield* recordSpans(context, {

@@ -10,7 +10,19 @@ function status(fields: Partial<DurableOrchestrationStatus>): DurableOrchestrati
     instanceId: 'run-0001',
     createdTime: new Date('2026-11-01T00:00:00Z'),
     lastUpdatedTime: new Date('2026-11-01T00:00:05Z'),
-    input: { owner: 'local-user' },
+    // A whole agent run input: the run view reads the input by its contract, as the orchestrator does.
+    input: {
+      runId: 'run-0001',
+      owner: 'local-user',
+      prompt: 'What is 2 + 2?',
+      approval: { approvers: [], timeoutMinutes: 60, escalateTo: [] },
+      maxTokens: 1000,
+      model: 'auto',
+      tools: [],
+      research: null,
+      researchAvailable: false,
+      limits: { maxSubtasks: 2, maxToolTurns: 1, maxRevisions: 1 },
+    },
     output: null,
     customStatus: null,
     ...fields,
@@ -63,5 +75,20 @@ describe('runView', () => {
         howToApprove: { method: 'POST', url: `${request.url}/approval` },
       },
     });
+  });
+
+  it('shows nothing of an output or custom status that does not fit its contract', () => {
+    const view = runView(
+      request,
+      status({
+        runtimeStatus: 'Completed' as DurableOrchestrationStatus['runtimeStatus'],
+        output: { outcome: 'completed', answer: 42, usage: { totalTokens: 'many' } },
+        customStatus: { stage: 'dancing', owner: 'local-user', approval: { draftPreview: 'Four.' } },
+      }),
+    );
+    expect(view).not.toHaveProperty('answer');
+    expect(view).not.toHaveProperty('approval');
+    expect(view.stage).toBe('done');
+    expect(view.usage).toEqual({ promptTokens: 0, completionTokens: 0, totalTokens: 0 });
   });
 });
