@@ -75,16 +75,6 @@ describe('orchestrators refuse malformed durable values on replay', () => {
   let app: Awaited<ReturnType<typeof loadBuiltApp>>;
 
   beforeAll(async () => {
-    Object.assign(process.env, {
-      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
-      AZURE_OPENAI_ENDPOINT: 'http://127.0.0.1:9',
-      AZURE_OPENAI_API_KEY: 'replay-key',
-      AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
-      AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
-      AZURE_AI_PROJECT_ENDPOINT: 'http://127.0.0.1:9/api/projects/replay',
-      BING_CONNECTION_ID: 'replay-bing-connection',
-      AUTH_MODE: 'dev',
-    });
     app = await loadBuiltApp();
   });
   afterAll(() => app?.unload());

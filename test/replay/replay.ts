@@ -171,6 +171,17 @@ export async function loadBuiltApp(): Promise<{
   replay: (r: RecordedHistory) => Promise<ReplayOutcome>;
   unload: () => Promise<void>;
 }> {
+  // The app reads its settings at load; none of these is called during a replay.
+  Object.assign(process.env, {
+    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    AZURE_OPENAI_ENDPOINT: 'http://127.0.0.1:9',
+    AZURE_OPENAI_API_KEY: 'replay-key',
+    AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
+    AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
+    AZURE_AI_PROJECT_ENDPOINT: 'http://127.0.0.1:9/api/projects/replay',
+    BING_CONNECTION_ID: 'replay-bing-connection',
+    AUTH_MODE: 'dev',
+  });
   const runtime = new FunctionsRuntime(new HostLog(() => undefined, 'quiet'));
   // Under Jest every require goes through Jest's module registry, not Module.prototype.require, so
   // the worker's core module is handed to the app the registry's way, under the same name.
