@@ -1,17 +1,9 @@
-import { existsSync } from 'node:fs';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { chromiumDescribe, haveChromium, launchChromium } from './chromium';
 import { type DevHostProcess, startDevHostProcess } from './harness';
 import { type Status, call, fixture, pollUntil } from './support';
 
-// Real headless Chromium (Debian's package); CI installs it. Skipped, saying so, only where it is absent.
-const chromiumPath = '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
-const describeWithChromium = haveChromium ? describe : describe.skip;
-if (!haveChromium) {
-  console.warn(
-    `Skipping the devhost dashboard browser tests: ${chromiumPath} is absent (apt-get install -y chromium).`,
-  );
-}
+const describeWithChromium = chromiumDescribe('the devhost dashboard browser tests');
 
 jest.setTimeout(120_000);
 
@@ -29,7 +21,7 @@ const start = (name: string, id: string, input: unknown) =>
 const status = async (id: string) => call<Status>(webhook(`/instances/${id}`));
 
 beforeAll(async () => {
-  if (!haveChromium) return;
+  if (!haveChromium()) return;
   host = await startDevHostProcess({ appDir: fixture('dashboard-app'), args: ['--log', 'quiet'] });
   await start('Steps', 'br-steps', 'hello');
   await start('WaitForApproval', 'br-hostile', { text: hostile });
@@ -44,10 +36,7 @@ beforeAll(async () => {
     async () => (await status('br-steps')).body,
     (s) => s.runtimeStatus === 'Completed',
   );
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

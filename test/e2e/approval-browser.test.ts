@@ -1,17 +1,8 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { chromiumDescribe, haveChromium, launchChromium } from '../../devhost/test/chromium';
 import { call, pollUntil, startProduct, type Product } from '../support/product';
 
-// Real headless Chromium (Debian's package); .ci/run installs it. Skipped, saying so, only where it
-// is absent.
-const chromiumPath = '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
-const describeWithChromium = haveChromium ? describe : describe.skip;
-if (!haveChromium) {
-  console.warn(
-    `Skipping the approval page browser tests: ${chromiumPath} is absent (apt-get install -y chromium).`,
-  );
-}
+const describeWithChromium = chromiumDescribe('the approval page browser tests');
 
 // The model's every answer is the attacker's: script, an image with onerror, a javascript: link.
 const hostile =
@@ -22,13 +13,10 @@ let product: Product;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!haveChromium) return;
+  if (!haveChromium()) return;
   product = await startProduct();
   await call(`${product.emulatorUrl}/_emulator/faults`, { body: { content: hostile, count: 1000 } });
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
