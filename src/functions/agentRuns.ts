@@ -40,16 +40,18 @@ import { subtaskInstanceId } from '../orchestrators/agentRun';
 import { eventNameProblem, scopedRunUrls, type RunUrls } from './runUrls';
 
 /** What the owner sees of a run: the contract of `GET /api/agent-runs/{id}`. */
-export type RunViewStatus =
-  | 'running'
-  | 'awaiting-approval'
-  | 'completed'
-  | 'rejected'
-  | 'expired'
-  | 'failed'
-  | 'terminated'
-  | 'quota-exceeded'
-  | 'budget-spent';
+export const runViewStatuses = [
+  'running',
+  'awaiting-approval',
+  'completed',
+  'rejected',
+  'expired',
+  'failed',
+  'terminated',
+  'quota-exceeded',
+  'budget-spent',
+] as const;
+export type RunViewStatus = (typeof runViewStatuses)[number];
 
 /** Largest budget one run may ask for; the caller's quota is the real bound. */
 const maxRunTokens = 1_000_000;

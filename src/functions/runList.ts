@@ -7,7 +7,7 @@ import { problem, withProblemAnswers } from '../lib/http';
 import { isAdmin, resolveCaller, roles } from '../lib/identity';
 import { isValidUserId, userIdRule } from '../lib/ids';
 import { functionNames, orchestratorNames } from '../names';
-import { runView, type RunViewStatus } from './agentRuns';
+import { runView, runViewStatuses, type RunViewStatus } from './agentRuns';
 
 /**
  * `GET /api/agent-runs`: the caller's runs, newest first.
@@ -18,17 +18,7 @@ import { runView, type RunViewStatus } from './agentRuns';
  * and each later page's query is bounded by `createdTimeTo`.
  */
 
-const viewStatuses: readonly RunViewStatus[] = [
-  'running',
-  'awaiting-approval',
-  'completed',
-  'rejected',
-  'expired',
-  'failed',
-  'terminated',
-  'quota-exceeded',
-  'budget-spent',
-];
+const viewStatuses: readonly RunViewStatus[] = runViewStatuses;
 
 /** The durable runtime statuses a view status can come from, so the query fetches no more than needed. */
 const runtimeStatusesFor: Record<RunViewStatus, df.OrchestrationRuntimeStatus[]> = {

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { runOutcomes } from '../../../src/contracts/agentRun';
+import type { ModelUsage } from '../../../src/contracts/model';
 import type { QuotaSnapshot } from '../../../src/contracts/quota';
 import { call, pollUntil, principalHeaders, type Product } from '../../support/product';
 
@@ -7,11 +9,7 @@ import { call, pollUntil, principalHeaders, type Product } from '../../support/p
  * devhost's management API (an operator's view of every instance) and the emulators' control API.
  */
 
-export interface Usage {
-  promptTokens: number;
-  completionTokens: number;
-  totalTokens: number;
-}
+export type Usage = ModelUsage;
 
 export interface RunView {
   id: string;
@@ -44,15 +42,7 @@ export interface EmulatorRequest {
   fault?: number;
 }
 
-export const terminal = [
-  'completed',
-  'rejected',
-  'expired',
-  'failed',
-  'terminated',
-  'quota-exceeded',
-  'budget-spent',
-];
+export const terminal: readonly string[] = [...runOutcomes, 'terminated'];
 export const live = new Set(['Running', 'Pending', 'Suspended', 'ContinuedAsNew']);
 
 export const adminHeaders = principalHeaders('quota-admin', ['AgentRuns.Admin']);
