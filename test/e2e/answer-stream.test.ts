@@ -1,6 +1,6 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { listAnswerBlobs } from '../../src/lib/answerBlobs';
-import { call, principalHeaders, startProduct, type Product } from '../support/product';
+import { call, principalHeaders, startProduct, startRun, type Product } from '../support/product';
 import { openSse, type SseFrame } from '../support/sse';
 
 /**
@@ -40,14 +40,7 @@ const answerText = Array.from(
   (_, i) => `Point ${i + 1}: twelve times seven is 84, and 84 plus five is 89 [1].`,
 ).join(' ');
 
-async function start(body: Record<string, unknown>): Promise<string> {
-  const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
-    body,
-    headers: owner,
-  });
-  if (started.status !== 202) throw new Error(`start answered ${started.status}`);
-  return started.body.runId;
-}
+const start = (body: Record<string, unknown>) => startRun(product, body, owner);
 
 const eventsUrl = (id: string) => `${product.baseUrl}/api/agent-runs/${id}/events`;
 const data = (frame: SseFrame | undefined) => JSON.parse(frame?.data ?? 'null') as Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { call, principalHeaders, startProduct, type Product } from '../support/product';
+import { call, principalHeaders, startProduct, startRun, type Product } from '../support/product';
 import { openSse, type SseFrame } from '../support/sse';
 
 let product: Product;
@@ -17,14 +17,7 @@ afterAll(async () => {
   await product?.stop();
 });
 
-async function start(body: Record<string, unknown>): Promise<string> {
-  const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
-    body,
-    headers: owner,
-  });
-  if (started.status !== 202) throw new Error(`start answered ${started.status}`);
-  return started.body.runId;
-}
+const start = (body: Record<string, unknown>) => startRun(product, body, owner);
 
 const eventsUrl = (id: string) => `${product.baseUrl}/api/agent-runs/${id}/events`;
 const ids = (frames: SseFrame[]) => frames.map((f) => Number(f.id));

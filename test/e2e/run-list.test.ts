@@ -1,4 +1,4 @@
-import { call, pollUntil, principalHeaders, startProduct, type Product } from '../support/product';
+import { call, pollUntil, principalHeaders, startProduct, startRun, type Product } from '../support/product';
 
 interface ListItem {
   id: string;
@@ -26,11 +26,8 @@ function list(query: string, headers: Record<string, string>) {
   return call<ListBody>(`${product.baseUrl}/api/agent-runs${query}`, { headers });
 }
 
-async function start(body: Record<string, unknown>, headers: Record<string, string>): Promise<string> {
-  const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, { body, headers });
-  if (started.status !== 202) throw new Error(`start answered ${started.status}`);
-  return started.body.runId;
-}
+const start = (body: Record<string, unknown>, headers: Record<string, string>) =>
+  startRun(product, body, headers);
 
 beforeAll(async () => {
   product = await startProduct();

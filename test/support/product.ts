@@ -70,6 +70,17 @@ export function call<T = Record<string, unknown>>(
   return devhostCall<T>(url, init);
 }
 
+/** Starts a run through the product as the caller the headers name, and gives its id; anything but 202 throws. */
+export async function startRun(
+  product: Product,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, { body, headers });
+  if (started.status !== 202) throw new Error(`start answered ${started.status}`);
+  return started.body.runId;
+}
+
 /**
  * Polls until `done` holds for the fetched value, or fails with the last value seen. Slower and more
  * patient than the devhost tests' polling: each fetch goes through the whole product.
