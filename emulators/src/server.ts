@@ -316,6 +316,23 @@ function faultError(fault: Fault, route: Route, apiVersion: string | null): Azur
   }
 }
 
+/** A control request's millisecond setting, 0 or more; anything else is answered 400 here (undefined). */
+function millisecondsIn(
+  body: Record<string, unknown>,
+  field: string,
+  response: ServerResponse,
+): number | undefined {
+  const ms = body[field];
+  if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) return ms;
+  sendJson(response, 400, {
+    error: {
+      code: 'BadRequest',
+      message: `"${field}" must be a number of milliseconds, 0 or more, got ${JSON.stringify(ms)}.`,
+    },
+  });
+  return undefined;
+}
+
 function control(
   settings: ServerSettings,
   method: string,
@@ -357,16 +374,8 @@ function control(
       sendJson(response, 200, { faults: state.pendingFaults() });
       return;
     case 'POST /_emulator/latency': {
-      const ms = body.ms;
-      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-        sendJson(response, 400, {
-          error: {
-            code: 'BadRequest',
-            message: `"ms" must be a number of milliseconds, 0 or more, got ${JSON.stringify(ms)}.`,
-          },
-        });
-        return;
-      }
+      const ms = millisecondsIn(body, 'ms', response);
+      if (ms === undefined) return;
       state.latencyMs = ms;
       sendJson(response, 200, { latencyMs: ms });
       return;
@@ -375,16 +384,8 @@ function control(
       sendJson(response, 200, { latencyMs: state.latencyMs });
       return;
     case 'POST /_emulator/streaming': {
-      const ms = body.chunkDelayMs;
-      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-        sendJson(response, 400, {
-          error: {
-            code: 'BadRequest',
-            message: `"chunkDelayMs" must be a number of milliseconds, 0 or more, got ${JSON.stringify(ms)}.`,
-          },
-        });
-        return;
-      }
+      const ms = millisecondsIn(body, 'chunkDelayMs', response);
+      if (ms === undefined) return;
       state.streamChunkDelayMs = ms;
       sendJson(response, 200, { chunkDelayMs: ms });
       return;
