@@ -22,3 +22,15 @@ export function launchChromium(): Promise<Browser> {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
 }
+
+/**
+ * The control for a "no script ran" test: the same text put in as HTML does run (it sets
+ * `window.__owned = 2`), so the check that it did not is one that can fail.
+ */
+export async function expectInjectedHtmlRuns(browser: Browser, hostile: string): Promise<void> {
+  const page = await browser.newPage();
+  await page.setContent(`<div id="x"></div>`);
+  await page.evaluate(`document.getElementById('x').innerHTML = ${JSON.stringify(hostile)}`);
+  await page.waitForFunction('window.__owned === 2', undefined, { timeout: 5000 });
+  await page.close();
+}

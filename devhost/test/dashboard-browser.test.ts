@@ -1,5 +1,5 @@
 import { type Browser, type Page } from 'playwright-core';
-import { chromiumDescribe, haveChromium, launchChromium } from './chromium';
+import { chromiumDescribe, expectInjectedHtmlRuns, haveChromium, launchChromium } from './chromium';
 import { type DevHostProcess, startDevHostProcess } from './harness';
 import { type Status, call, fixture, pollUntil } from './support';
 
@@ -190,10 +190,6 @@ describeWithChromium('the devhost dashboard in Chromium', () => {
   });
 
   it('proves the check can fail: the same text injected as HTML would run', async () => {
-    const page = await browser.newPage();
-    await page.setContent(`<div id="x"></div>`);
-    await page.evaluate(`document.getElementById('x').innerHTML = ${JSON.stringify(hostile)}`);
-    await page.waitForFunction('window.__owned === 2', undefined, { timeout: 5000 });
-    await page.close();
+    await expectInjectedHtmlRuns(browser, hostile);
   });
 });

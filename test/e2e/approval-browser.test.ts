@@ -1,5 +1,10 @@
 import { type Browser } from 'playwright-core';
-import { chromiumDescribe, haveChromium, launchChromium } from '../../devhost/test/chromium';
+import {
+  chromiumDescribe,
+  expectInjectedHtmlRuns,
+  haveChromium,
+  launchChromium,
+} from '../../devhost/test/chromium';
 import { call, pollUntil, startProduct, type Product } from '../support/product';
 
 const describeWithChromium = chromiumDescribe('the approval page browser tests');
@@ -107,10 +112,6 @@ describeWithChromium('the approval page in Chromium', () => {
   });
 
   it('proves the check can fail: the same text injected as HTML would run', async () => {
-    const page = await browser.newPage();
-    await page.setContent(`<div id="x"></div>`);
-    await page.evaluate(`document.getElementById('x').innerHTML = ${JSON.stringify(hostile)}`);
-    await page.waitForFunction('window.__owned === 2', undefined, { timeout: 5000 });
-    await page.close();
+    await expectInjectedHtmlRuns(browser, hostile);
   });
 });
