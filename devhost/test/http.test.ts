@@ -98,6 +98,19 @@ describe('an HTTP app (CommonJS, glob main, routePrefix "v1", hooks)', () => {
     expect((await call(url('/v1/boom'))).status).toBe(500); // still serving
   });
 
+  it('logs a request the client abandons mid-body as aborted, not as a host failure, and keeps serving', async () => {
+    const socket = connect({ host: '127.0.0.1', port: host.port }, () => {
+      socket.write(
+        'POST /v1/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nGra',
+      );
+      setTimeout(() => socket.destroy(), 50);
+    });
+    socket.on('error', () => undefined);
+    await waitForLog(() => host.logs(), /POST \/v1\/hello aborted by the client before its body arrived/);
+    expect(host.logs()).not.toMatch(/POST \/v1\/hello failed/);
+    expect(await call(url('/v1/hello?name=Ada'))).toMatchObject({ status: 200, text: 'Hello, Ada!' });
+  });
+
   it('answers 500 when the handler throws, and logs the error', async () => {
     expect((await call(url('/v1/boom'))).status).toBe(500);
     expect(host.logs()).toContain('handler exploded');

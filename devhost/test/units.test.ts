@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { ActionType, actionInputJson, flattenActions } from '../src/durable/actions';
-import { MemoryStore, type OrchestrationRecord } from '../src/durable/store';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { SqliteStore } from '../src/durable/sqlite-store';
+import { type DurableStore, MemoryStore, type OrchestrationRecord } from '../src/durable/store';
 import { expandGlob } from '../src/functions/loader';
 import { compareRouteSpecificity, matchRoute, parseRouteTemplate } from '../src/http/routes';
 import { fixture } from './support';
@@ -124,6 +127,49 @@ describe('the in-memory store', () => {
       token = page.continuationToken;
     } while (token);
     expect(seen).toEqual(['i0', 'i1', 'i2', 'i3', 'i4']);
+  });
+
+  it('pages instances and entities in the same order as the SQLite store, and hands out copies', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'store-order-'));
+    const stores: DurableStore[] = [new MemoryStore(), new SqliteStore(dir)];
+    const time = '2030-01-01T00:00:00.000Z';
+    // Ids that a locale-aware order sorts differently from the byte order SQLite uses.
+    const ids = ['b', 'B', 'a', 'A', '_x', 'Z9', 'z1'];
+    const orders: { instances: string[]; entities: string[] }[] = [];
+    try {
+      for (const store of stores) {
+        for (const id of ids) {
+          await store.createInstance(record(id, time));
+          await store.commitEntityBatch(
+            { entityId: `@e@${id}`, name: 'e', key: id, exists: true, state: '1', lastOperationTime: time },
+            [],
+            [],
+          );
+        }
+        const instances: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await store.queryInstances({
+            pageSize: 3,
+            ...(token ? { continuationToken: token } : {}),
+          });
+          instances.push(...page.items.map((i) => i.instanceId));
+          for (const item of page.items) item.runtimeStatus = 'Failed';
+          token = page.continuationToken;
+        } while (token);
+        const entities = (await store.listEntities({ pageSize: 100 })).items.map((e) => e.key);
+        orders.push({ instances, entities });
+        expect((await store.queryInstances({ runtimeStatus: ['Failed'] })).items).toEqual([]);
+      }
+    } finally {
+      for (const store of stores) await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const byteOrder = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    expect(orders).toEqual([
+      { instances: byteOrder, entities: byteOrder },
+      { instances: byteOrder, entities: byteOrder },
+    ]);
   });
 
   it('returns copies, so callers cannot change stored state by accident', async () => {

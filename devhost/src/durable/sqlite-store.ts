@@ -302,9 +302,10 @@ export class SqliteStore implements DurableStore {
       .all(...params) as { record: string }[];
     return Promise.resolve(
       paginate(
-        rows.map((r) => JSON.parse(r.record) as OrchestrationRecord),
+        rows,
         query.pageSize,
         query.continuationToken,
+        (r) => JSON.parse(r.record) as OrchestrationRecord,
       ),
     );
   }

@@ -254,9 +254,16 @@ export class FunctionsRuntime {
 
     const invocationId = options.invocationId ?? randomUUID();
     const started = performance.now();
-    const logInvocation = (line: string) =>
-      options.quiet ? this.log.debug(line) : this.log.invocation(line);
-    logInvocation(`Executing 'Functions.${functionName}' (Reason='${options.reason}', Id=${invocationId})`);
+    // The Executing/Executed pair is built only when a line would be shown: this runs for every episode.
+    const shown = options.quiet ? this.log.level === 'verbose' : this.log.level !== 'quiet';
+    const logInvocation = (line: () => string) => {
+      if (!shown) return;
+      if (options.quiet) this.log.debug(line());
+      else this.log.invocation(line());
+    };
+    logInvocation(
+      () => `Executing 'Functions.${functionName}' (Reason='${options.reason}', Id=${invocationId})`,
+    );
 
     let invocationContext: unknown;
     const coreContext: CoreInvocationContext = {
@@ -331,7 +338,8 @@ export class FunctionsRuntime {
         ? ''
         : `: ${(errorMessage(outcome.error).split('\n')[0] ?? '').trim().slice(0, 300)}`;
     logInvocation(
-      `Executed 'Functions.${functionName}' (${outcome.ok ? 'Succeeded' : 'Failed'}, Id=${invocationId}, Duration=${duration}ms)${why}`,
+      () =>
+        `Executed 'Functions.${functionName}' (${outcome.ok ? 'Succeeded' : 'Failed'}, Id=${invocationId}, Duration=${duration}ms)${why}`,
     );
     return outcome;
   }
@@ -387,7 +395,10 @@ export class FunctionsRuntime {
   }
 
   async #runHooks(name: string, context: Record<string, unknown>): Promise<void> {
-    for (const hook of [...(this.#hooks.get(name) ?? [])]) await hook(context);
+    const hooks = this.#hooks.get(name);
+    if (!hooks || hooks.length === 0) return;
+    // A copy: a hook that registers or disposes hooks changes the list for the next invocation only.
+    for (const hook of [...hooks]) await hook(context);
   }
 
   #onLog(

@@ -1,9 +1,17 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+/** The whole request body. Listens for data and end itself: the async iterator costs a stream wrapper per request. */
+export function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks)));
+    req.once('error', reject);
+    // A request the client aborts ends with 'close' and neither 'end' nor 'error'.
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('The client closed the request before sending all of it.'));
+    });
+  });
 }
 
 export function send(

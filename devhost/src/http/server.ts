@@ -72,12 +72,14 @@ export async function handleRequest(
   const method = req.method ?? 'GET';
   // A Host header that is not a host (`exa mple`) is the client's error: answer 400, as Kestrel does.
   const base = `http://${req.headers.host ?? fallbackHost}`;
-  if (!URL.canParse(req.url ?? '/', base)) {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', base);
+  } catch {
     send(res, 400, 'Bad Request: invalid Host header or request target.');
     context?.log.request(`${method} ${req.url ?? '/'} 400 (invalid Host header or target)`);
     return;
   }
-  const url = new URL(req.url ?? '/', base);
   try {
     if (!context) {
       send(res, 503, 'The host is starting.');
@@ -85,6 +87,11 @@ export async function handleRequest(
       await route(context, req, res, url);
     }
   } catch (error) {
+    if (!req.complete && req.socket.destroyed) {
+      // The client went away mid-request: nothing was started from a body that never fully arrived.
+      context?.log.request(`${method} ${url.pathname} aborted by the client before its body arrived`);
+      return;
+    }
     context?.log.error(`${method} ${url.pathname} failed: ${describeError(error)}`);
     if (!res.headersSent) send(res, 500);
     else res.end();
