@@ -20,8 +20,9 @@ import {
   whenAll,
 } from '@microsoft/durabletask-js';
 import { startDevHost } from '../devhost/src';
+import { measureFloor } from './floor';
 
-type Engine = 'memory' | 'sqlite' | 'peer';
+type Engine = 'memory' | 'sqlite' | 'peer' | 'floor';
 
 interface Workload {
   id: string;
@@ -235,6 +236,16 @@ async function measurePeer(workload: Workload): Promise<number | undefined> {
   }
 }
 
+/** The worker pipeline and the SDK alone (bench/floor.ts); entities have no peer to compare with. */
+async function floorOf(workload: Workload): Promise<number | undefined> {
+  if (workload.signals || !workload.orchestration) return undefined;
+  return measureFloor(appDir, {
+    orchestration: workload.orchestration,
+    size: workload.size,
+    instances: workload.instances,
+  });
+}
+
 // ---------------------------------------------------------------- the table (parent process)
 
 function runChild(workload: Workload, engine: Engine): Promise<Sample | undefined> {
@@ -291,7 +302,12 @@ async function main(): Promise<void> {
     if (engine === 'peer') {
       for (const level of ['log', 'info', 'debug', 'warn'] as const) console[level] = () => undefined;
     }
-    const ms = engine === 'peer' ? await measurePeer(workload) : await measureDevhost(workload, engine);
+    const ms =
+      engine === 'peer'
+        ? await measurePeer(workload)
+        : engine === 'floor'
+          ? await floorOf(workload)
+          : await measureDevhost(workload, engine);
     const rssMb = process.resourceUsage().maxRSS / 1024;
     process.stdout.write(`${ms === undefined ? 'n/a' : JSON.stringify({ ms, rssMb })}\n`);
     process.exit(0);
@@ -306,8 +322,10 @@ async function main(): Promise<void> {
     'peak RSS',
     'durabletask-js in-memory',
     'peak RSS',
+    'worker + SDK alone',
     'peer / devhost memory',
     'peer / devhost SQLite',
+    'peer / worker + SDK alone',
   ];
   const rows: string[][] = [];
   for (const workload of workloads.filter((w) => !only || only.includes(w.id))) {
@@ -315,8 +333,9 @@ async function main(): Promise<void> {
       memory: {},
       sqlite: {},
       peer: {},
+      floor: {},
     };
-    for (const engine of ['memory', 'sqlite', 'peer'] as const) {
+    for (const engine of ['memory', 'sqlite', 'peer', 'floor'] as const) {
       const samples: Sample[] = [];
       for (let i = 0; i < runs; i++) {
         const sample = await runChild(workload, engine);
@@ -346,8 +365,10 @@ async function main(): Promise<void> {
       fmtRss(results.sqlite.rssMb),
       shown('peer'),
       fmtRss(results.peer.rssMb),
+      shown('floor'),
       ratio(results.memory.ms),
       ratio(results.sqlite.ms),
+      ratio(results.floor.ms),
     ]);
   }
   console.log(
