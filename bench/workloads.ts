@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: the devhost's durable engine on the workloads issue 12 names, on the memory store and on
- * the SQLite store, against the in-memory test backend of @microsoft/durabletask-js in the same run. Each
- * measurement is a whole run in a fresh process (so peak RSS belongs to that workload alone); the table shows
- * the median of 3. Prints one table; asserts nothing.
+ * the SQLite store, against the in-memory test backend of @microsoft/durabletask-js in the same run, and
+ * against the floor under any host that runs the real SDK (bench/floor.ts). Each measurement is a whole run
+ * in a fresh process (so peak RSS belongs to that workload alone); the devhost's requests come from a driver
+ * process of their own, as a real client's would. The table shows the median of 3. Prints one table;
+ * asserts nothing.
  *
  *   npm run bench -- [--runs 3] [--only fanout-1000,chain-100]
  */
@@ -85,8 +87,8 @@ const limitMs = 60_000;
 // ---------------------------------------------------------------- one measurement (child process)
 
 /**
- * The bench's HTTP client: node:http on one kept-alive connection. It shares the process with the host, so
- * it is kept cheap (fetch costs several times more per request), and what is measured is the host.
+ * The bench's HTTP client: node:http on one kept-alive connection, in a process of its own (see `drive`), so
+ * that what the host's process spends is the host's work, as with any real client.
  */
 function client(
   origin: string,
@@ -122,6 +124,10 @@ interface Answer {
   continuation: string | undefined;
 }
 
+/**
+ * Serves the workload from a devhost in this process while a driver process sends it; returns the time the
+ * driver measured, from its first request to the answer that says nothing is still running.
+ */
 async function measureDevhost(workload: Workload, store: 'memory' | 'sqlite'): Promise<number> {
   const dataDir = store === 'sqlite' ? mkdtempSync(path.join(tmpdir(), 'bench-sqlite-')) : undefined;
   const host = await startDevHost({
@@ -131,67 +137,80 @@ async function measureDevhost(workload: Workload, store: 'memory' | 'sqlite'): P
     log: () => undefined,
     ...(dataDir ? { dataDir } : {}),
   });
-  const call = client(host.url);
-  const api = '/runtime/webhooks/durabletask';
   try {
-    const started = performance.now();
-    if (workload.signals) {
-      for (let i = 0; i < workload.signals; i++) await call('POST', `${api}/entities/tally/k?op=add`, '1');
-      for (;;) {
-        const answer = await call('GET', `${api}/entities/tally/k`);
-        const state = answer.status === 200 ? (JSON.parse(answer.text) as number) : 0;
-        if (state === workload.signals) break;
-        await sleep(2);
-      }
-      return performance.now() - started;
-    }
-    for (let i = 0; i < workload.instances; i++) {
-      const answer = await call(
-        'POST',
-        `${api}/orchestrators/${workload.orchestration ?? ''}`,
-        String(workload.size),
-      );
-      if (answer.status !== 202) throw new Error(`start answered ${String(answer.status)}: ${answer.text}`);
-    }
-    // One query says whether anything is still running: polling each instance would cost the host more
-    // than the peer's in-process wait does.
-    for (;;) {
-      const answer = await call('GET', `${api}/instances?runtimeStatus=Pending,Running&top=1`);
-      if ((JSON.parse(answer.text) as unknown[]).length === 0) break;
-      await sleep(5);
-    }
-    const elapsed = performance.now() - started;
-    // Outside the measured time: every instance completed with the right output.
-    let seen = 0;
-    let continuation: string | undefined;
-    do {
-      const answer = await call(
-        'GET',
-        `${api}/instances?top=1000`,
-        undefined,
-        continuation ? { 'x-ms-continuation-token': continuation } : {},
-      );
-      const page = JSON.parse(answer.text) as {
-        instanceId: string;
-        runtimeStatus: string;
-        output: unknown;
-      }[];
-      for (const status of page) {
-        if (status.runtimeStatus !== 'Completed' || status.output !== workload.size)
-          throw new Error(
-            `${status.instanceId} ended ${status.runtimeStatus}: ${JSON.stringify(status.output)}`,
-          );
-      }
-      seen += page.length;
-      continuation = answer.continuation;
-    } while (continuation);
-    if (seen !== workload.instances)
-      throw new Error(`${String(seen)} instances, not ${String(workload.instances)}`);
-    return elapsed;
+    return await new Promise<number>((resolve, reject) => {
+      const driver = spawn(process.execPath, [__filename, '--drive', workload.id, '--url', host.url], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let output = '';
+      driver.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      driver.once('error', reject);
+      driver.once('exit', (code) => {
+        const ms = Number(output.trim().split('\n').pop());
+        if (code === 0 && Number.isFinite(ms)) resolve(ms);
+        else reject(new Error(`the driver for ${workload.id} exited with ${String(code)}:\n${output}`));
+      });
+    });
   } finally {
     await host.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The driver: sends the workload to the host at `origin`, checks every outcome, returns the time taken. */
+async function drive(workload: Workload, origin: string): Promise<number> {
+  const call = client(origin);
+  const api = '/runtime/webhooks/durabletask';
+  const started = performance.now();
+  if (workload.signals) {
+    for (let i = 0; i < workload.signals; i++) await call('POST', `${api}/entities/tally/k?op=add`, '1');
+    for (;;) {
+      const answer = await call('GET', `${api}/entities/tally/k`);
+      const state = answer.status === 200 ? (JSON.parse(answer.text) as number) : 0;
+      if (state === workload.signals) break;
+      await sleep(2);
+    }
+    return performance.now() - started;
+  }
+  for (let i = 0; i < workload.instances; i++) {
+    const answer = await call(
+      'POST',
+      `${api}/orchestrators/${workload.orchestration ?? ''}`,
+      String(workload.size),
+    );
+    if (answer.status !== 202) throw new Error(`start answered ${String(answer.status)}: ${answer.text}`);
+  }
+  // One query says whether anything is still running: polling each instance would cost the host more
+  // than the peer's in-process wait does.
+  for (;;) {
+    const answer = await call('GET', `${api}/instances?runtimeStatus=Pending,Running&top=1`);
+    if ((JSON.parse(answer.text) as unknown[]).length === 0) break;
+    await sleep(5);
+  }
+  const elapsed = performance.now() - started;
+  // Outside the measured time: every instance completed with the right output.
+  let seen = 0;
+  let continuation: string | undefined;
+  do {
+    const answer = await call(
+      'GET',
+      `${api}/instances?top=1000`,
+      undefined,
+      continuation ? { 'x-ms-continuation-token': continuation } : {},
+    );
+    const page = JSON.parse(answer.text) as { instanceId: string; runtimeStatus: string; output: unknown }[];
+    for (const status of page) {
+      if (status.runtimeStatus !== 'Completed' || status.output !== workload.size)
+        throw new Error(
+          `${status.instanceId} ended ${status.runtimeStatus}: ${JSON.stringify(status.output)}`,
+        );
+    }
+    seen += page.length;
+    continuation = answer.continuation;
+  } while (continuation);
+  if (seen !== workload.instances)
+    throw new Error(`${String(seen)} instances, not ${String(workload.instances)}`);
+  return elapsed;
 }
 
 async function measurePeer(workload: Workload): Promise<number | undefined> {
@@ -292,8 +311,16 @@ async function main(): Promise<void> {
       engine: { type: 'string' },
       runs: { type: 'string', default: '3' },
       only: { type: 'string' },
+      drive: { type: 'string' },
+      url: { type: 'string' },
     },
   });
+  if (values.drive) {
+    const workload = workloads.find((w) => w.id === values.drive);
+    if (!workload || !values.url) throw new Error(`--drive needs a known workload and --url`);
+    process.stdout.write(`${String(await drive(workload, values.url))}\n`);
+    process.exit(0);
+  }
   if (values.child) {
     const workload = workloads.find((w) => w.id === values.child);
     if (!workload) throw new Error(`unknown workload ${values.child}`);
