@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ActionType, actionInputJson, flattenActions } from '../src/durable/actions';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { EventType, historyEvent } from '../src/durable/history';
 import { SqliteStore } from '../src/durable/sqlite-store';
 import { type DurableStore, MemoryStore, type OrchestrationRecord } from '../src/durable/store';
 import { expandGlob } from '../src/functions/loader';
@@ -171,6 +172,65 @@ describe('the in-memory store', () => {
       { instances: byteOrder, entities: byteOrder },
     ]);
   });
+
+  // With room for every history, and with room for about two of them (the rest are evicted and read again).
+  it.each([[undefined], [1200]])(
+    'keeps running histories in memory only as committed: the same text as the file, purged or reset (cache %p)',
+    async (historyCacheChars) => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'store-history-'));
+      const store = new SqliteStore(dir, historyCacheChars === undefined ? {} : { historyCacheChars });
+      const time = '2030-01-01T00:00:00.000Z';
+      const event = (n: number) =>
+        historyEvent(EventType.TaskScheduled, { EventId: n, Name: `step${String(n)}` });
+      const ids = ['h0', 'h1', 'h2', 'h3', 'h4'];
+      try {
+        for (const id of ids) await store.createInstance(record(id, time));
+        for (let round = 0; round < 4; round++) {
+          for (const id of ids) {
+            // Read as an episode does, then commit what it appends.
+            await store.getHistoryText(id);
+            await store.commitEpisode(id, {
+              instance: record(id, time),
+              append: [event(round)],
+              consumed: [],
+              send: [],
+            });
+          }
+        }
+        // A second instance created over a running one is refused and changes nothing.
+        await expect(store.createInstance(record('h0', time))).rejects.toThrow('already exists');
+        // Continue-as-new replaces the history; a purged and re-created instance starts empty.
+        await store.commitEpisode('h1', {
+          instance: record('h1', time),
+          append: [event(9)],
+          resetHistory: true,
+          consumed: [],
+          send: [],
+        });
+        await store.purgeInstance('h2');
+        await store.createInstance(record('h2', time));
+        await store.purgeInstance('h4');
+        const fromStore = await Promise.all(ids.map((id) => store.getHistoryText(id)));
+        const reopened = new SqliteStore(dir, { historyCacheChars: 0 });
+        const fromFile = await Promise.all(ids.map((id) => reopened.getHistoryText(id)));
+        await reopened.close();
+        expect(fromStore).toEqual(fromFile);
+        expect(fromStore.map((h) => h.count)).toEqual([4, 1, 0, 4, 0]);
+        expect(
+          (JSON.parse(`[${fromStore[1]?.text ?? ''}]`) as { Name: string }[]).map((e) => e.Name),
+        ).toEqual(['step9']);
+        expect((await store.getHistory('h3')).map((e) => e.Name)).toEqual([
+          'step0',
+          'step1',
+          'step2',
+          'step3',
+        ]);
+      } finally {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('returns copies, so callers cannot change stored state by accident', async () => {
     const store = new MemoryStore();

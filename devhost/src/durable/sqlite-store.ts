@@ -92,6 +92,12 @@ export const sqliteFileName = 'durable.sqlite';
 
 const checkpointIntervalMs = 1000;
 
+/**
+ * How much history text the store keeps in memory for instances still running, in UTF-16 code units
+ * (about 64 MB): beyond it the least recently used histories are read from the file again.
+ */
+const historyCacheLimit = 32 * 1024 * 1024;
+
 export class SqliteStore implements DurableStore {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
@@ -101,12 +107,29 @@ export class SqliteStore implements DurableStore {
     resolve: (value: unknown) => void;
     reject: (error: Error) => void;
   }[] = [];
+  /**
+   * The committed history text of recently run instances that have not finished, so an episode reads its
+   * history without a query that joins every row again (which made each episode of a long chain cost more
+   * than the last). Entries are set only after their COMMIT, dropped when the instance finishes or is
+   * purged, and the least recently used go when the total passes `historyCacheLimit`.
+   */
+  readonly #histories = new Map<string, HistoryText>();
+  #historyChars = 0;
   /** Something was committed since the last checkpoint. */
   #written = false;
   #closed = false;
 
-  /** Opens (or creates) `<dataDir>/durable.sqlite`. */
-  constructor(readonly dataDir: string) {
+  readonly #historyCacheLimit: number;
+
+  /**
+   * Opens (or creates) `<dataDir>/durable.sqlite`. `historyCacheChars` bounds the history text kept in
+   * memory for running instances (default about 64 MB).
+   */
+  constructor(
+    readonly dataDir: string,
+    options: { historyCacheChars?: number } = {},
+  ) {
+    this.#historyCacheLimit = options.historyCacheChars ?? historyCacheLimit;
     mkdirSync(dataDir, { recursive: true });
     this.#db = new (loadSqlite().DatabaseSync)(path.join(dataDir, sqliteFileName));
     this.#db.exec(
@@ -211,6 +234,23 @@ export class SqliteStore implements DurableStore {
     for (const id of messageIds) statement.run(Number(id));
   }
 
+  #cacheHistory(instanceId: string, history: HistoryText | undefined): void {
+    const old = this.#histories.get(instanceId);
+    if (old) {
+      this.#historyChars -= old.text.length;
+      this.#histories.delete(instanceId);
+    }
+    if (!history) return;
+    // Re-inserted last: the Map's order is the order of use, oldest first.
+    this.#histories.set(instanceId, history);
+    this.#historyChars += history.text.length;
+    for (const [id, cached] of this.#histories) {
+      if (this.#historyChars <= this.#historyCacheLimit) break;
+      this.#histories.delete(id);
+      this.#historyChars -= cached.text.length;
+    }
+  }
+
   createInstance(instance: OrchestrationRecord, start?: NewInstanceMessage): Promise<void> {
     return this.#write(() => {
       const existing = this.#sql('SELECT runtime_status FROM instances WHERE instance_id = ?').get(
@@ -223,7 +263,7 @@ export class SqliteStore implements DurableStore {
       this.#sql('DELETE FROM messages WHERE instance_id = ?').run(instance.instanceId);
       this.#writeInstance(instance);
       if (start) this.#insertMessage(start);
-    });
+    }).then(() => this.#cacheHistory(instance.instanceId, { count: 0, text: '' }));
   }
 
   getInstance(instanceId: string): Promise<OrchestrationRecord | undefined> {
@@ -234,25 +274,38 @@ export class SqliteStore implements DurableStore {
     return this.#write(() => this.#writeInstance(instance));
   }
 
+  /** For the status API and the dashboard: read from the file, and not kept. */
   getHistory(instanceId: string): Promise<HistoryEvent[]> {
-    return this.getHistoryText(instanceId).then(({ text }) => JSON.parse(`[${text}]`) as HistoryEvent[]);
+    const { text } = this.#histories.get(instanceId) ?? this.#readHistory(instanceId);
+    return Promise.resolve(JSON.parse(`[${text}]`) as HistoryEvent[]);
   }
 
+  /** For an episode: kept after this read, so the instance's next episodes need no query. */
   getHistoryText(instanceId: string): Promise<HistoryText> {
+    const cached = this.#histories.get(instanceId);
+    if (cached) return Promise.resolve(cached);
+    const history = this.#readHistory(instanceId);
+    this.#cacheHistory(instanceId, history);
+    return Promise.resolve(history);
+  }
+
+  #readHistory(instanceId: string): HistoryText {
     // SQLite joins the rows itself: one string crosses into JavaScript instead of one per event.
     const row = this.#sql(
       `SELECT count(*) AS count, group_concat(event, ',' ORDER BY seq) AS text FROM history
        WHERE instance_id = ?`,
     ).get(instanceId) as { count: number; text: string | null };
-    return Promise.resolve({ count: row.count, text: row.text ?? '' });
+    return { count: row.count, text: row.text ?? '' };
   }
 
   commitEpisode(instanceId: string, commit: EpisodeCommit): Promise<void> {
-    return this.#write(() => {
-      let next = 0;
+    return this.#write((): HistoryText | undefined => {
+      // Rows are numbered from 0 without gaps, so a known history's count is its next number.
+      const known = commit.resetHistory ? { count: 0, text: '' } : this.#histories.get(instanceId);
+      let next = known?.count ?? 0;
       if (commit.resetHistory) {
         this.#sql('DELETE FROM history WHERE instance_id = ?').run(instanceId);
-      } else {
+      } else if (!known) {
         const row = this.#sql('SELECT MAX(seq) AS last FROM history WHERE instance_id = ?').get(
           instanceId,
         ) as {
@@ -260,14 +313,26 @@ export class SqliteStore implements DurableStore {
         };
         next = (row.last ?? -1) + 1;
       }
+      let text = known?.text ?? '';
       const insert = this.#sql('INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)');
-      for (const event of commit.append) insert.run(instanceId, next++, serializePlayed(event));
+      for (const event of commit.append) {
+        const serialized = serializePlayed(event);
+        insert.run(instanceId, next++, serialized);
+        if (known) text += (text === '' ? '' : ',') + serialized;
+      }
       this.#writeInstance(commit.instance);
       this.#deleteMessages(commit.consumed);
       for (const message of commit.send) this.#insertMessage(message);
       const work = this.#sql('INSERT OR REPLACE INTO work (id, body) VALUES (?, ?)');
       for (const item of commit.work ?? []) work.run(item.id, JSON.stringify(item));
-    });
+      return known ? { count: next, text } : undefined;
+    }).then((history) =>
+      // Committed: a running instance's next episode reads this; a finished one's history is read rarely.
+      this.#cacheHistory(
+        instanceId,
+        terminalStatuses.has(commit.instance.runtimeStatus) ? undefined : (history ?? undefined),
+      ),
+    );
   }
 
   queryInstances(query: InstanceQuery): Promise<Page<OrchestrationRecord>> {
@@ -316,6 +381,9 @@ export class SqliteStore implements DurableStore {
       this.#sql('DELETE FROM history WHERE instance_id = ?').run(instanceId);
       this.#sql('DELETE FROM messages WHERE instance_id = ?').run(instanceId);
       return Number(changes) > 0;
+    }).then((existed) => {
+      this.#cacheHistory(instanceId, undefined);
+      return existed;
     });
   }
 
