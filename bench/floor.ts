@@ -9,6 +9,7 @@
  * time over this one is the best ratio any such host could reach on the workload.
  */
 import { type OrchestratorState, flattenActions, actionInputJson } from '../devhost/src/durable/actions';
+import { orchestrationTriggerFields } from '../devhost/src/durable/episode';
 import { EventType, historyEvent } from '../devhost/src/durable/history';
 import { typedDataValue } from '../devhost/src/durable/values';
 import { findEntryPoints, loadEntryPoint } from '../devhost/src/functions/loader';
@@ -65,17 +66,9 @@ async function runInstance(
   instanceId: string,
   input: number,
 ): Promise<unknown> {
-  const rest = JSON.stringify({
-    input,
-    instanceId,
-    isReplaying: true,
-    parentInstanceId: null,
-    upperSchemaVersion: 1,
-    upperSchemaVersionNew: 2,
-    longRunningTimerIntervalDuration: '3.00:00:00',
-    maximumShortTimerDuration: '6.00:00:00',
-    defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
-  }).slice(1);
+  const rest = JSON.stringify(
+    orchestrationTriggerFields({ input, instanceId, isReplaying: true, parentInstanceId: null }),
+  ).slice(1);
   const text = (type: EventType, fields: Parameters<typeof historyEvent>[1] = {}) =>
     JSON.stringify(historyEvent(type, fields));
   // What earlier episodes recorded, and what arrived since (the first time: the start itself).

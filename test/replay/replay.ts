@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ActionType, flattenActions, type OrchestratorState } from '../../devhost/src/durable/actions';
 import { typedDataValue } from '../../devhost/src/durable/engine';
+import { orchestrationTriggerFields } from '../../devhost/src/durable/episode';
 import { EventType, type HistoryEvent } from '../../devhost/src/durable/history';
 import { findEntryPoints } from '../../devhost/src/functions/loader';
 import { FunctionsRuntime } from '../../devhost/src/functions/runtime';
@@ -220,15 +221,12 @@ export async function loadBuiltApp(): Promise<{
       }
       const payload = {
         history: recorded.history.map((e) => ({ ...e, IsPlayed: true })),
-        input: recorded.input,
-        instanceId: recorded.instanceId,
-        isReplaying: true,
-        parentInstanceId: null,
-        upperSchemaVersion: 1,
-        upperSchemaVersionNew: 2,
-        longRunningTimerIntervalDuration: '3.00:00:00',
-        maximumShortTimerDuration: '6.00:00:00',
-        defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+        ...orchestrationTriggerFields({
+          input: recorded.input,
+          instanceId: recorded.instanceId,
+          isReplaying: true,
+          parentInstanceId: null,
+        }),
       };
       const outcome = await runtime.invoke(
         recorded.orchestrator,

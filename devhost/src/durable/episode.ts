@@ -27,6 +27,26 @@ const customStatusLimitKb = 16;
 /** What the Durable Task Framework records when `versionFailureStrategy` is Fail (failure type VersionMismatch). */
 const versionFailureMessage = 'Orchestration version did not comply with Worker Versioning';
 
+/**
+ * The orchestration trigger's fields besides `history`, as the extension sends them to out-of-process
+ * SDKs (schema V3, its default timer settings).
+ */
+export function orchestrationTriggerFields(fields: {
+  input: unknown;
+  instanceId: string;
+  isReplaying: boolean;
+  parentInstanceId: string | null;
+}): Record<string, unknown> {
+  return {
+    ...fields,
+    upperSchemaVersion: 1,
+    upperSchemaVersionNew: 2,
+    longRunningTimerIntervalDuration: '3.00:00:00',
+    maximumShortTimerDuration: '6.00:00:00',
+    defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+  };
+}
+
 export async function orchestrationEpisode(ctx: EngineContext, id: string): Promise<void> {
   const instance = await ctx.store.getInstance(id);
   const messages = await ctx.store.pendingMessages(id);
@@ -143,17 +163,14 @@ export async function orchestrationEpisode(ctx: EngineContext, id: string): Prom
   const started = historyEvent(EventType.OrchestratorStarted, {}, now);
   const newEvents = [...statusEvents, started, ...batch];
   // The stored events are already serialised and marked played: only this episode's events are new text.
-  const rest = JSON.stringify({
-    input: instance.input === null ? null : parseJson(instance.input),
-    instanceId: id,
-    isReplaying: history.count > 0,
-    parentInstanceId: instance.parent?.instanceId ?? null,
-    upperSchemaVersion: 1,
-    upperSchemaVersionNew: 2,
-    longRunningTimerIntervalDuration: '3.00:00:00',
-    maximumShortTimerDuration: '6.00:00:00',
-    defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
-  });
+  const rest = JSON.stringify(
+    orchestrationTriggerFields({
+      input: instance.input === null ? null : parseJson(instance.input),
+      instanceId: id,
+      isReplaying: history.count > 0,
+      parentInstanceId: instance.parent?.instanceId ?? null,
+    }),
+  );
   let events = history.text;
   for (const event of newEvents) events += (events === '' ? '' : ',') + JSON.stringify(event);
   const payloadText = `{"history":[${events}],${rest.slice(1)}`;
