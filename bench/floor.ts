@@ -5,8 +5,10 @@
  * no logging: each episode gets the history a host would hand it, built here as text, and each activity the
  * orchestrator asks for is invoked at once.
  *
- * No host that runs the SDK's replay through the worker pipeline can be faster than this, so the peer's
- * time over this one is the best ratio any such host could reach on the workload.
+ * A host that runs the SDK's replay through the worker pipeline does at least this work, so on chains and
+ * many small orchestrations the peer's time over this one is the best ratio any such host could reach.
+ * Activities run here one after another, so for a fan-out this is no tighter than a host that runs them
+ * concurrently.
  */
 import { type OrchestratorState, flattenActions, actionInputJson } from '../devhost/src/durable/actions';
 import { orchestrationTriggerFields } from '../devhost/src/durable/episode';
