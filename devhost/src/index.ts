@@ -12,7 +12,7 @@ import { SqliteStore } from './durable/sqlite-store';
 import { type DurableStore, MemoryStore } from './durable/store';
 import { applyLocalSettings, findEntryPoints, loadEntryPoint, readHostSettings } from './functions/loader';
 import { FunctionsRuntime } from './functions/runtime';
-import { type HostRequestContext, handleRequest, httpRoutes } from './http/server';
+import { type HostRequestContext, answerClientError, handleRequest, httpRoutes } from './http/server';
 import { HostLog, type LogLevel, describeError, parseLogLevel } from './log';
 
 export type { DurableStore } from './durable/store';
@@ -76,6 +76,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
   // host; Node's default ends the socket at the client's FIN, which loses answers that take a moment
   // (a streamed function's always do).
   (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  server.on('clientError', answerClientError);
   let port = 0;
   const runtime = new FunctionsRuntime(log);
   let uninstall: (() => void) | undefined;

@@ -98,6 +98,30 @@ describe('an HTTP app (CommonJS, glob main, routePrefix "v1", hooks)', () => {
     expect((await call(url('/v1/boom'))).status).toBe(500); // still serving
   });
 
+  it("answers what Node's parser refuses with Node's status, and closes without resetting the connection", async () => {
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: host.port }, () => {
+          const [head = '', body = ''] = request.split('\r\n\r\n');
+          socket.write(`${head}\r\n\r\n`);
+          socket.end(body);
+        });
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const badLength = await raw(
+      'POST /v1/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999999999999999999\r\n\r\nGrace',
+    );
+    expect(badLength).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    const hugeHeaders = await raw(
+      `GET /v1/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(hugeHeaders).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(await call(url('/v1/hello?name=Ada'))).toMatchObject({ status: 200, text: 'Hello, Ada!' });
+  });
+
   it('logs a request the client abandons mid-body as aborted, not as a host failure, and keeps serving', async () => {
     const socket = connect({ host: '127.0.0.1', port: host.port }, () => {
       socket.write(

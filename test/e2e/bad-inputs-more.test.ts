@@ -55,7 +55,8 @@ function rawRequest(head: string, body: Buffer | string): Promise<{ status: numb
       if (status === undefined) reject(new Error(`no HTTP answer: ${JSON.stringify(text.slice(0, 200))}`));
       else resolve({ status: Number(status), text });
     });
-    socket.on('error', reject);
+    // A reset after the answer arrived is the transport's, not the answer's.
+    socket.on('error', (error) => (/^HTTP\/1\.1 \d{3}/.test(text) ? socket.destroy() : reject(error)));
     socket.setTimeout(20_000, () => socket.destroy(new Error('no answer within 20 s')));
   });
 }

@@ -2,7 +2,8 @@
  * The host's HTTP front door: HTTP triggers under the route prefix, the durable management API under its
  * two bases, and the few admin endpoints `func start` offers.
  */
-import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
+import { type Duplex } from 'node:stream';
 import { type Dashboard, dashboardBasePath } from '../dashboard/dashboard';
 import { type DurableEngine } from '../durable/engine';
 import {
@@ -59,6 +60,34 @@ export interface HostRequestContext {
   log: HostLog;
   /** `http://127.0.0.1:port`: the origin the host gives durable clients. */
   origin: string;
+}
+
+/**
+ * A request Node's parser refused (a Content-Length that is not a number, headers too large): answered with
+ * the status Node would send, then closed gracefully. Node's own answer destroys the socket at once, and a
+ * client still sending its body then gets a reset that can overtake the answer; here what it still sends is
+ * read and dropped, so it sees the status.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable || socket.writableEnded) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 408
+        : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+          ? 413
+          : 400;
+  socket.end(
+    `HTTP/1.1 ${String(status)} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+  );
+  socket.resume();
+  // A client that never stops sending is cut off.
+  const cutOff = setTimeout(() => socket.destroy(), 5000).unref();
+  socket.once('close', () => clearTimeout(cutOff));
 }
 
 /** Handles one request; never throws (errors become 500 and a log line). */
