@@ -330,7 +330,7 @@ export class SqliteStore implements DurableStore {
       // Committed: a running instance's next episode reads this; a finished one's history is read rarely.
       this.#cacheHistory(
         instanceId,
-        terminalStatuses.has(commit.instance.runtimeStatus) ? undefined : (history ?? undefined),
+        terminalStatuses.has(commit.instance.runtimeStatus) ? undefined : history,
       ),
     );
   }

@@ -3,6 +3,11 @@ import { type IncomingMessage, type ServerResponse } from 'node:http';
 /** The whole request body. Listens for data and end itself: the async iterator costs a stream wrapper per request. */
 export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // Read already (a second read, or a body read by someone else): nothing more will come.
+    if (req.readableEnded) {
+      resolve(Buffer.alloc(0));
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('end', () => resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks)));
@@ -20,7 +25,7 @@ export function send(
   body?: unknown,
   headers: Record<string, string | string[]> = {},
 ): void {
-  // Text goes out as text: Node then sends the head and the body in one write instead of a writev of two.
+  // Text goes out as text, without a Buffer copy of its own.
   let payload: Buffer | string | undefined;
   const allHeaders: Record<string, string | string[]> = { ...headers };
   if (Buffer.isBuffer(body)) {
