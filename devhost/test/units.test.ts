@@ -87,6 +87,18 @@ describe('orchestrator actions', () => {
   });
 });
 
+/** Every instance a store lists, read page by page with its continuation tokens. */
+async function everyPage(store: DurableStore, pageSize: number): Promise<OrchestrationRecord[]> {
+  const all: OrchestrationRecord[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.queryInstances({ pageSize, ...(token ? { continuationToken: token } : {}) });
+    all.push(...page.items);
+    token = page.continuationToken;
+  } while (token);
+  return all;
+}
+
 describe('the in-memory store', () => {
   const record = (instanceId: string, createdTime: string): OrchestrationRecord => ({
     instanceId,
@@ -117,16 +129,7 @@ describe('the in-memory store', () => {
   it('pages queries with a continuation token until every match was returned once', async () => {
     const store = new MemoryStore();
     for (let i = 0; i < 5; i++) await store.createInstance(record(`i${i}`, `2030-01-01T00:00:0${i}.000Z`));
-    const seen: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await store.queryInstances({
-        pageSize: 2,
-        ...(token ? { continuationToken: token } : {}),
-      });
-      seen.push(...page.items.map((i) => i.instanceId));
-      token = page.continuationToken;
-    } while (token);
+    const seen = (await everyPage(store, 2)).map((i) => i.instanceId);
     expect(seen).toEqual(['i0', 'i1', 'i2', 'i3', 'i4']);
   });
 
@@ -147,17 +150,9 @@ describe('the in-memory store', () => {
             [],
           );
         }
-        const instances: string[] = [];
-        let token: string | undefined;
-        do {
-          const page = await store.queryInstances({
-            pageSize: 3,
-            ...(token ? { continuationToken: token } : {}),
-          });
-          instances.push(...page.items.map((i) => i.instanceId));
-          for (const item of page.items) item.runtimeStatus = 'Failed';
-          token = page.continuationToken;
-        } while (token);
+        const page = await everyPage(store, 3);
+        const instances = page.map((i) => i.instanceId);
+        for (const item of page) item.runtimeStatus = 'Failed';
         const entities = (await store.listEntities({ pageSize: 100 })).items.map((e) => e.key);
         orders.push({ instances, entities });
         expect((await store.queryInstances({ runtimeStatus: ['Failed'] })).items).toEqual([]);
