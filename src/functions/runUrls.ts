@@ -11,7 +11,7 @@ import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { eventNames, functionNames, orchestratorNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
-import { approversNow, customStatusOf, getStatusOrNull, isFinished, ownerOf } from './agentRuns';
+import { customStatusOf, getStatusOrNull, isFinished, ownerOf, runAccess } from './agentRuns';
 
 /**
  * The per-run URLs the starter hands out, in the shape of Durable's `createCheckStatusResponse`, on the
@@ -109,10 +109,9 @@ function scopedHandler(config: AppConfig, signer: Signer, action: RunAction, act
     if (!status || status.name !== orchestratorNames.agentRun) return notFound(id);
     if (caller) {
       const owner = ownerOf(status);
-      const approvers = approversNow(status);
       const allowed =
         owner !== '' &&
-        (caller.userId === owner || (action === 'status' && canApprove(caller, { owner, approvers })));
+        (caller.userId === owner || (action === 'status' && canApprove(caller, runAccess(status))));
       if (!allowed) return notFound(id);
     }
     return act({ request, context, client, status });

@@ -253,7 +253,7 @@ const cases: BadInput[] = [
     name: 'approval of a bad run id',
     path: () => `${runs}/abc/approval`,
     headers: owner,
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 400,
   },
   {
@@ -283,7 +283,7 @@ const cases: BadInput[] = [
     name: 'a spoofed id header alone on approval',
     path: approvalOf,
     headers: { 'x-ms-client-principal-id': 'owner-1' },
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 401,
   },
   {
@@ -295,7 +295,7 @@ const cases: BadInput[] = [
       }),
       'x-ms-client-principal-id': 'owner-1',
     },
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 401,
   },
   {
@@ -332,21 +332,38 @@ const cases: BadInput[] = [
     name: 'approval by a stranger',
     path: approvalOf,
     headers: stranger,
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 404,
   },
   {
+    // Admins may read every run, so the run is no secret to them; deciding is for approvers.
     name: 'approval by an admin who is not an approver',
     path: approvalOf,
     headers: admin,
+    body: { decision: 'approve', round: 0 },
+    status: 403,
+  },
+  {
+    name: 'an approval that names no round',
+    path: approvalOf,
+    headers: owner,
     body: { decision: 'approve' },
-    status: 404,
+    status: 400,
+    says: /round: is required/,
+  },
+  {
+    name: 'an approval for a round not on offer',
+    path: approvalOf,
+    headers: owner,
+    body: { decision: 'approve', round: 3 },
+    status: 409,
+    says: /offers round 0/,
   },
   {
     name: 'an approval decision that is not one',
     path: approvalOf,
     headers: owner,
-    body: { decision: 'maybe' },
+    body: { decision: 'maybe', round: 0 },
     status: 400,
     says: /decision/,
   },
@@ -354,7 +371,7 @@ const cases: BadInput[] = [
     name: 'an approval with an unknown field',
     path: approvalOf,
     headers: owner,
-    body: { decision: 'approve', by: 'boss' },
+    body: { decision: 'approve', round: 0, by: 'boss' },
     status: 400,
     says: /by/,
   },
@@ -461,17 +478,17 @@ describe('bad inputs get their status and change nothing', () => {
 
   it('answers a second approval of a finished run with 410 and changes nothing', async () => {
     const first = await call(`${product.baseUrl}${approvalOf()}`, {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 0 },
       headers: owner,
     });
-    expect(first.status).toBe(202);
+    expect(first.status).toBe(200);
     await pollUntil(
       () => call<{ status: string }>(`${product.baseUrl}/api/agent-runs/${waitingRunId}`, { headers: owner }),
       (r) => r.status === 200 && r.body.status === 'completed',
     );
     const before = await world();
     const second = await call<Problem>(`${product.baseUrl}${approvalOf()}`, {
-      body: { decision: 'reject' },
+      body: { decision: 'reject', round: 0 },
       headers: owner,
     });
     expect(second.status).toBe(410);

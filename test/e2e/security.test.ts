@@ -15,7 +15,7 @@ import { approvalChannelOf, raiseAround, shownHistory } from '../support/history
 
 interface RunView {
   status: string;
-  approval?: { round: number; howToApprove: { url: string } };
+  approval?: { round: number; draftId?: string; howToApprove: { url: string } };
   approvalDecision?: { decision?: string; by?: string };
 }
 
@@ -133,10 +133,10 @@ describe('what a user is handed', () => {
     answers.push(JSON.stringify((await call(`${product.baseUrl}/api/quota`, { headers: alice })).body));
     const decidedRun = await startWaiting(bob);
     const decided = await call(fill(decidedRun.sendEventPostUri), {
-      body: { decision: 'reject' },
+      body: { decision: 'reject', round: 0 },
       headers: boss,
     });
-    expect(decided.status).toBe(202);
+    expect(decided.status).toBe(200);
     answers.push(JSON.stringify(decided.body), decided.headers.get('location') ?? '');
     for (const answer of answers) expect(leaks(answer)).toBe(false);
   });
@@ -149,7 +149,7 @@ describe('what a user is handed', () => {
         const answer = await call(swapped, {
           method: methodOf(key),
           headers,
-          ...(key === 'sendEventPostUri' ? { body: { decision: 'approve' } } : {}),
+          ...(key === 'sendEventPostUri' ? { body: { decision: 'approve', round: 0 } } : {}),
         });
         expect({ key, status: answer.status }).toEqual({ key, status: 404 });
       }
@@ -171,13 +171,13 @@ describe('what a user is handed', () => {
     expect((await call(unsigned, { headers: mallory })).status).toBe(404);
     // The event URL decides by identity: a stranger with the signed URL still cannot approve.
     const event = await call(fill(waiting.sendEventPostUri), {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 0 },
       headers: mallory,
     });
     expect(event.status).toBe(404);
     // Only the approval event exists.
     const otherEvent = await call(waiting.sendEventPostUri.replace('{eventName}', 'setLimit'), {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 0 },
       headers: alice,
     });
     expect(otherEvent.status).toBe(400);
@@ -198,10 +198,10 @@ describe('approvals', () => {
     // Barrier: the product's own decision is raised after the forged ones, so once it is taken the
     // forged ones have been seen, and ignored.
     const real = await call(`${product.baseUrl}/api/agent-runs/${run.runId}/approval`, {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 0 },
       headers: boss,
     });
-    expect(real.status).toBe(202);
+    expect(real.status).toBe(200);
     const done = await waitFor(run.runId, 'completed');
     expect(done.body.approvalDecision).toMatchObject({ decision: 'approve', by: 'boss-oid' });
     // The forged events went to the public name, which the run does not wait on: never even looked at.
@@ -211,13 +211,15 @@ describe('approvals', () => {
   it("checks the proof of an event raised on the round's channel, learned from the history", async () => {
     const run = await startWaiting();
     const channel = approvalChannelOf(await shownHistory(product.baseUrl, run.runId));
-    const forged = { decision: 'approve', by: 'boss-oid', round: 0, proof: 'A'.repeat(43) };
+    // The draft id is in the history too; only the proof is missing.
+    const draftId = (await view(run.runId)).body.approval?.draftId;
+    const forged = { decision: 'approve', by: 'boss-oid', round: 0, draftId, proof: 'A'.repeat(43) };
     expect(await raiseAround(product.baseUrl, run.runId, channel, forged)).toBe(202);
     const real = await call(`${product.baseUrl}/api/agent-runs/${run.runId}/approval`, {
-      body: { decision: 'reject' },
+      body: { decision: 'reject', round: 0 },
       headers: boss,
     });
-    expect(real.status).toBe(202);
+    expect(real.status).toBe(200);
     const done = await waitFor(run.runId, 'rejected');
     expect(done.body.approvalDecision).toMatchObject({ decision: 'reject', by: 'boss-oid' });
     expect(product.logs()).toContain(`Run ${run.runId}: ignored an approval event without a valid proof`);
@@ -227,13 +229,13 @@ describe('approvals', () => {
     const run = await startWaiting();
     const approve = (headers: Record<string, string>) =>
       call(`${product.baseUrl}/api/agent-runs/${run.runId}/approval`, {
-        body: { decision: 'approve' },
+        body: { decision: 'approve', round: 0 },
         headers,
       });
     expect((await approve(impostor)).status).toBe(404);
     expect((await view(run.runId, impostor)).status).toBe(404);
     expect((await view(run.runId)).body.status).toBe('awaiting-approval');
-    expect((await approve(boss)).status).toBe(202);
+    expect((await approve(boss)).status).toBe(200);
     await waitFor(run.runId, 'completed');
   });
 });

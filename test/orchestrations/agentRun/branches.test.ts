@@ -55,8 +55,9 @@ describe('approval rounds', () => {
     });
     await tools.runUntil(id, user.headers, (v) => v.status === 'awaiting-approval');
     expect(
-      (await approval(id, user.headers, { decision: 'reject', comment: 'Add a summary line.' })).status,
-    ).toBe(202);
+      (await approval(id, user.headers, { decision: 'reject', round: 0, comment: 'Add a summary line.' }))
+        .status,
+    ).toBe(200);
     const second = await tools.runUntil(
       id,
       user.headers,
@@ -89,7 +90,7 @@ describe('approval rounds', () => {
     // Still waiting on round 1, which the real decision then settles.
     const still = await tools.getRun(id, user.headers);
     expect(still.body).toMatchObject({ status: 'awaiting-approval', approval: { round: 1 } });
-    expect((await approval(id, user.headers, { decision: 'approve' })).status).toBe(202);
+    expect((await approval(id, user.headers, { decision: 'approve', round: 1 })).status).toBe(200);
     const view = await tools.finished(id, user.headers);
     expect(view.status).toBe('completed');
     expect(view.approvalDecision).toMatchObject({ decision: 'approve', rounds: 1, by: user.id });
@@ -114,9 +115,10 @@ describe('approval rounds', () => {
       usageByRound.push(waiting.usage.totalTokens);
       const rejected = await approval(id, user.headers, {
         decision: 'reject',
+        round,
         comment: `Please shorten it (round ${round}).`,
       });
-      expect(rejected.status).toBe(202);
+      expect(rejected.status).toBe(200);
     }
     const view = await tools.finished(id, user.headers);
     expect(view.status).toBe('rejected');
@@ -143,9 +145,9 @@ describe('approval rounds', () => {
     // An admin lowers the limit below what a revision reserves (4,000 tokens here).
     await tools.setLimit(user.id, spent + 100);
 
-    expect((await approval(id, user.headers, { decision: 'reject', comment: 'Add detail.' })).status).toBe(
-      202,
-    );
+    expect(
+      (await approval(id, user.headers, { decision: 'reject', round: 0, comment: 'Add detail.' })).status,
+    ).toBe(200);
     const view = await tools.finished(id, user.headers);
     expect(view.status).toBe('rejected');
     expect(view.message).toBe('The quota has no room for a revision (100 tokens left).');
