@@ -10,6 +10,7 @@ import type {
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions';
 import { createAnswerAttempt } from '../lib/answerBlobs';
+import { forLog } from '../lib/logText';
 import { AnswerBlobWriter } from './answerWriter';
 import { toolDefinitions, toolNames } from '../agents/tools';
 import type { AppClients } from '../clients';
@@ -240,7 +241,7 @@ export function createCallModel(
           await sleep(failure.retryAfterMs);
           continue;
         }
-        if (failure instanceof RetryableError) context.warn(failure.message);
+        if (failure instanceof RetryableError) context.warn(forLog(failure.message));
         throw failure ?? error;
       }
     }

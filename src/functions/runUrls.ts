@@ -3,12 +3,14 @@ import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
+import { runControlReasonSchema } from '../contracts/agentRun';
 import { agentRunResultSchema, fitting } from '../contracts/orchestrations';
 import { cancelAgentRun, cancelDepsFor, type CancelDeps } from '../lifecycle/cancel';
 import type { RunAction, Signer } from '../lib/capability';
 import { problem, withProblemAnswers } from '../lib/http';
 import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
+import { forLog } from '../lib/logText';
 import { eventNames, functionNames, orchestratorNames } from '../names';
 import { subtaskInstanceId } from '../orchestrators/agentRun';
 import { customStatusOf, getStatusOrNull, isFinished, ownerOf, runAccess } from './agentRuns';
@@ -143,37 +145,56 @@ function statusAnswer(signer: Signer): Act {
   };
 }
 
-function reasonOf(request: HttpRequest, fallback: string): string {
-  const reason = request.query.get('reason')?.trim() ?? '';
-  // An unfilled `{text}` placeholder is no reason; the length bound keeps it out of logs' way.
-  return reason === '' || reason === '{text}' ? fallback : reason.slice(0, 200);
+/**
+ * The `reason` of a terminate, cancel, suspend or resume: one line of visible text, at most 500
+ * characters (runControlReasonSchema), or a 400 naming it. It reaches the log and the run's output as
+ * it is, so nothing is cleaned silently: what is stored is exactly what was accepted.
+ */
+function reasonOf(
+  request: HttpRequest,
+  fallback: string,
+): { ok: true; reason: string } | { ok: false; response: HttpResponseInit } {
+  const raw = request.query.get('reason') ?? '';
+  const parsed = runControlReasonSchema.safeParse(raw);
+  if (!parsed.success) {
+    const message = parsed.error.issues[0]?.message ?? 'is not acceptable';
+    return {
+      ok: false,
+      response: problem(400, 'Invalid reason', `reason: ${message}.`, {
+        errors: [{ field: 'reason', message }],
+      }),
+    };
+  }
+  // An unfilled `{text}` placeholder is no reason.
+  const reason = parsed.data;
+  return { ok: true, reason: reason === '' || reason === '{text}' ? fallback : reason };
 }
 
 /** The product's cancellation: children stopped, reservation settled. 202 as Durable's terminate answers. */
 function terminate(deps: Omit<CancelDeps, 'log'>): Act {
   return async ({ request, context, client, status }) => {
+    const given = reasonOf(request, 'Cancelled by the owner.');
+    if (!given.ok) return given.response;
     if (isFinished(status)) return ended(status);
-    const reason = reasonOf(request, 'Cancelled by the owner.');
+    const reason = given.reason;
     const outcome = await cancelAgentRun(client, status.instanceId, reason, {
       ...deps,
-      log: (m) => context.log(m),
+      log: (m) => context.log(forLog(m, 2000)),
     });
     // It ended by itself between the read above and the terminate: that is what the caller learns.
     if (!outcome.stopped) return ended(await client.getStatus(status.instanceId));
-    context.log(`Run ${status.instanceId} cancelled: ${reason}`);
+    context.log(`Run ${status.instanceId} cancelled: ${forLog(reason)}`);
     return { status: 202 };
   };
 }
 
 function control(kind: 'suspend' | 'resume'): Act {
   return async ({ request, client, status }) => {
+    const given = reasonOf(request, kind === 'suspend' ? 'Suspended by the owner.' : 'Resumed by the owner.');
+    if (!given.ok) return given.response;
     if (isFinished(status)) return ended(status);
-    const reason = reasonOf(
-      request,
-      kind === 'suspend' ? 'Suspended by the owner.' : 'Resumed by the owner.',
-    );
-    if (kind === 'suspend') await client.suspend(status.instanceId, reason);
-    else await client.resume(status.instanceId, reason);
+    if (kind === 'suspend') await client.suspend(status.instanceId, given.reason);
+    else await client.resume(status.instanceId, given.reason);
     return { status: 202 };
   };
 }
