@@ -34,6 +34,7 @@ import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../enti
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
 import type { Signer } from '../lib/capability';
 import { canApprove, canView, resolveCaller, type Caller, type RunAccess } from '../lib/identity';
+import { sameSiteOnly } from '../lib/sameSite';
 import { isValidRunId } from '../lib/ids';
 import { checkWebhookUrl } from '../lib/webhooks';
 import { functionNames, orchestratorNames } from '../names';
@@ -68,7 +69,7 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer, cli
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: withProblemAnswers(createStartAgentRun(config, signer)),
+    handler: withProblemAnswers(sameSiteOnly(createStartAgentRun(config, signer), 'json')),
   });
   app.http(functionNames.getAgentRun, {
     route: 'agent-runs/{id}',
@@ -82,7 +83,7 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer, cli
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: withProblemAnswers(approve),
+    handler: withProblemAnswers(sameSiteOnly(approve, 'json')),
   });
   app.http(functionNames.runEvent, {
     route: 'agent-runs/{id}/events/{eventName}',
@@ -92,8 +93,11 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer, cli
     extraInputs,
     // Durable's event URL, narrowed to what the product allows: the approval, decided by who is calling.
     handler: withProblemAnswers(
-      async (request, context) =>
-        eventNameProblem(request.params.eventName ?? '') ?? approve(request, context),
+      sameSiteOnly(
+        async (request, context) =>
+          eventNameProblem(request.params.eventName ?? '') ?? approve(request, context),
+        'json',
+      ),
     ),
   });
 }

@@ -8,6 +8,7 @@ import { agentRunResultSchema, fitting } from '../contracts/orchestrations';
 import { cancelAgentRun, cancelDepsFor, type CancelDeps } from '../lifecycle/cancel';
 import type { RunAction, Signer } from '../lib/capability';
 import { problem, withProblemAnswers } from '../lib/http';
+import { sameSiteOnly } from '../lib/sameSite';
 import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { forLog } from '../lib/logText';
@@ -67,7 +68,8 @@ export function registerRunUrlFunctions(config: AppConfig, signer: Signer, clien
       // allowed by its signature or by who is calling (App Service Authentication stands in front).
       authLevel: 'anonymous',
       extraInputs,
-      handler: withProblemAnswers(handler),
+      // Every one but the status read changes the run: never from another site's page.
+      handler: withProblemAnswers(methods.includes('GET') ? handler : sameSiteOnly(handler, 'none')),
     });
   const scoped = (action: RunAction, act: Act) => scopedHandler(config, signer, action, act);
 

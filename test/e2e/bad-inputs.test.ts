@@ -270,6 +270,63 @@ const cases: BadInput[] = [
     body: { monthlyTokenLimit: 5 },
     status: 400,
   },
+  // Cross-site browser requests: every route that changes state refuses them before anything else.
+  ...(
+    [
+      ['starting a run', 'POST', () => runs, { prompt: 'hi' }],
+      ['an approval', 'POST', approvalOf, { decision: 'approve', round: 0 }],
+      [
+        'the event URL',
+        'POST',
+        () => `${runs}/${waitingRunId}/events/approval`,
+        { decision: 'approve', round: 0 },
+      ],
+      ['a cancel', 'POST', () => `${runs}/${waitingRunId}/cancel`, undefined],
+      ['a terminate', 'POST', () => `${runs}/${waitingRunId}/terminate`, undefined],
+      ['a suspend', 'POST', () => `${runs}/${waitingRunId}/suspend`, undefined],
+      ['a resume', 'POST', () => `${runs}/${waitingRunId}/resume`, undefined],
+      ['a purge', 'DELETE', () => `${runs}/${waitingRunId}/purge`, undefined],
+    ] as const
+  ).flatMap(([what, method, path, body]): BadInput[] => [
+    {
+      name: `${what} from a page on another site (Origin)`,
+      method,
+      path,
+      headers: { ...owner, origin: 'https://evil.example' },
+      ...(body === undefined ? {} : { body }),
+      status: 403,
+      says: /comes from https:\/\/evil\.example/,
+    },
+    {
+      name: `${what} that the browser marks cross-site`,
+      method,
+      path,
+      headers: { ...owner, 'sec-fetch-site': 'cross-site' },
+      ...(body === undefined ? {} : { body }),
+      status: 403,
+      says: /Sec-Fetch-Site: cross-site/,
+    },
+  ]),
+  {
+    name: 'setting a quota from a page on another site',
+    method: 'PUT',
+    path: () => '/api/quota/victim',
+    headers: { ...admin, origin: 'null' },
+    body: { monthlyTokenLimit: 10 ** 9 },
+    status: 403,
+    says: /comes from null/,
+  },
+  ...(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x'] as const).map(
+    (type): BadInput => ({
+      name: `a cancel with a body type a plain form sends (${type}), even an empty one`,
+      method: 'POST',
+      path: () => `${runs}/${waitingRunId}/cancel`,
+      headers: { ...owner, 'content-type': type },
+      body: '',
+      status: 403,
+      says: /what an HTML form sends/,
+    }),
+  ),
   // Identity.
   { name: 'no principal', path: () => runs, body: { prompt: 'hi' }, status: 401 },
   { name: 'no principal on the quota', path: () => '/api/quota', status: 401 },
