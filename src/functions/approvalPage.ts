@@ -9,7 +9,8 @@ import { problem, withProblemAnswers } from '../lib/http';
 import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { functionNames, orchestratorNames } from '../names';
-import { getStatusOrNull, runAccess, runView, withFullDraft } from './agentRuns';
+import { getStatusOrNull, withFullDraft } from '../runView/live';
+import { runAccess, runView } from '../runView/view';
 
 /**
  * `GET /api/agent-runs/{id}/approval` with `Accept: text/html`: the page an approver opens from a link.

@@ -2,13 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { createKeptResearchUsage } from '../activities/research';
 import type { AppConfig } from '../config';
 import { problem, withProblemAnswers } from '../lib/http';
 import { canView, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
+import { createKeptResearchUsage } from '../lib/keptResearch';
 import { functionNames, orchestratorNames } from '../names';
-import { getStatusOrNull, readDraft, runAccess, withLiveProgress } from './agentRuns';
+import { getStatusOrNull, readDraft, withLiveProgress } from '../runView/live';
+import { runAccess } from '../runView/view';
 import { RunEventLog, type LoggedEvent } from './eventLog';
 
 /**

@@ -12,9 +12,9 @@ import { sameSiteOnly } from '../lib/sameSite';
 import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { forLog } from '../lib/logText';
-import { eventNames, functionNames, orchestratorNames } from '../names';
-import { subtaskInstanceId } from '../orchestrators/agentRun';
-import { customStatusOf, getStatusOrNull, isFinished, ownerOf, runAccess } from './agentRuns';
+import { eventNames, functionNames, isRunBlob, orchestratorNames, subtaskInstanceId } from '../names';
+import { getStatusOrNull } from '../runView/live';
+import { customStatusOf, isFinished, ownerOf, runAccess } from '../runView/view';
 
 /**
  * The per-run URLs the starter hands out, in the shape of Durable's `createCheckStatusResponse`, on the
@@ -223,7 +223,7 @@ function purge(config: AppConfig, clients: AppClients): Act {
     let blobs = 0;
     try {
       for await (const blob of container.listBlobsFlat({ prefix: runId })) {
-        if (blob.name === `${runId}.json` || blob.name.startsWith(`${runId}/`)) {
+        if (isRunBlob(runId, blob.name)) {
           await container.deleteBlob(blob.name, { deleteSnapshots: 'include' });
           blobs++;
         }
