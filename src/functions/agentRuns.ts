@@ -25,7 +25,7 @@ import { sameSiteOnly } from '../lib/sameSite';
 import { checkWebhookUrl } from '../lib/webhooks';
 import { functionNames, orchestratorNames } from '../names';
 import { getStatusOrNull, withFullDraft, withLiveProgress } from '../runView/live';
-import { customStatusOf, isFinished, runAccess, runLinks, runView } from '../runView/view';
+import { customStatusOf, isFinished, runAccess, runLinks, runView, type RunView } from '../runView/view';
 import { eventNameProblem, scopedRunUrls, type RunUrls } from './runUrls';
 
 /** Largest budget one run may ask for; the caller's quota is the real bound. */
@@ -253,7 +253,13 @@ export function createApproveAgentRun(
         { status: view.status, suspended: true },
       );
     }
+    const { round, draftId } = body.value;
     const pending = customStatusOf(status)?.approval;
+    // That round was decided already and the run has not offered a newer draft yet (it is revising or
+    // saving): this decision lost the race. Once a newer draft is offered, it is "not on offer" below.
+    const earlier = decisionTaken(status, round);
+    if (earlier && !(pending && pending.round > round))
+      return lost(runId, round, body.value.decision, earlier, view);
     if (view.status !== 'awaiting-approval' || !pending) {
       return problem(
         409,
@@ -265,7 +271,6 @@ export function createApproveAgentRun(
         },
       );
     }
-    const { round, draftId } = body.value;
     if (
       round !== pending.round ||
       (draftId !== undefined && pending.draftId !== undefined && draftId !== pending.draftId)
@@ -313,16 +318,7 @@ export function createApproveAgentRun(
       case 'taken':
         if (settled.decision.id === sent.id)
           return { status: 200, jsonBody: { state: 'taken', decision: sent, run } };
-        return problem(
-          409,
-          'Another decision was taken',
-          `Round ${round} of run ${runId} was decided first: ${settled.decision.decision} by ${settled.decision.by}. Your ${sent.decision} was not taken.`,
-          {
-            taken: settled.decision,
-            notTaken: sent,
-            ...(run.approval ? { currentRound: run.approval.round } : {}),
-          },
-        );
+        return lost(runId, round, sent.decision, settled.decision, run, sent);
       case 'ended':
         return problem(
           410,
@@ -367,6 +363,27 @@ async function findVisibleRun(
   };
   if (!status || status.name !== orchestratorNames.agentRun) return notFound;
   return canView(caller, runAccess(status)) ? { ok: true, status } : notFound;
+}
+
+/** The 409 for a decision that another one, taken first for the same round, beat. */
+function lost(
+  runId: string,
+  round: number,
+  decision: 'approve' | 'reject',
+  taken: TakenDecision,
+  run: RunView,
+  sent?: DecisionSent,
+): HttpResponseInit {
+  return problem(
+    409,
+    'Another decision was taken',
+    `Round ${round} of run ${runId} was decided first: ${taken.decision} by ${taken.by}. Your ${decision} was not taken.`,
+    {
+      taken,
+      ...(sent ? { notTaken: sent } : {}),
+      ...(run.approval ? { currentRound: run.approval.round } : {}),
+    },
+  );
 }
 
 type Settled =

@@ -98,6 +98,47 @@ describe('approval rounds', () => {
     await expectSettled(user.id, view);
   });
 
+  it('ignores a decision signed for another draft of the same round, and takes the one for the draft shown', async () => {
+    const user = newUser('draftbound');
+    const id = await tools.startRun(user.headers, {
+      prompt: 'What is 6 * 6?',
+      tools: [],
+      approval: { required: true },
+    });
+    const waiting = await tools.runUntil(id, user.headers, (v) => v.status === 'awaiting-approval');
+    const draftId = waiting.approval?.draftId;
+    expect(draftId).toMatch(/^[0-9a-f]{16}$/);
+    // Signed with the product's key for round 0, on round 0's channel, but for a draft the run does not
+    // offer: the proof would verify; the draft id gives it away.
+    const signer = createSigner(signingKey);
+    const claim = {
+      runId: id,
+      round: 0,
+      draftId: 'f'.repeat(16),
+      decisionId: 'forged-decision',
+      decision: 'approve' as const,
+      by: user.id,
+    };
+    const { runId: _runId, ...event } = { ...claim, proof: signer.approvalProof(claim) };
+    const raised = await call(
+      `${tools.durable}/instances/${id}/raiseEvent/${signer.approvalEventName(id, 0)}`,
+      {
+        body: event,
+      },
+    );
+    expect(raised.status).toBe(202);
+    await pollUntil(
+      () => Promise.resolve(product.logs()),
+      (logs) => logs.includes(`Run ${id}: ignored an approval event for another draft.`),
+    );
+    const still = await tools.getRun(id, user.headers);
+    expect(still.body).toMatchObject({ status: 'awaiting-approval', approval: { round: 0 } });
+    expect((await approval(id, user.headers, { decision: 'reject', round: 0, draftId })).status).toBe(200);
+    const view = await tools.finished(id, user.headers);
+    expect(view.status).toBe('rejected');
+    await expectSettled(user.id, view);
+  });
+
   it(`ends as rejected when the approvers reject beyond ${maxRevisions} revisions`, async () => {
     const user = newUser('limit');
     const id = await tools.startRun(user.headers, {
