@@ -25,6 +25,7 @@ import { activityRetry, type Durable } from './durable';
 import { RunProgress } from './progress';
 import { defaultResearchPolling, type ResearchSubtaskInput } from './researchSubtask';
 import type { ToolSubtaskInput } from './toolSubtask';
+import { childVersion } from './version';
 
 /**
  * One agent run: reserve tokens, plan, fan out subtasks, synthesize, commit usage, optionally wait for a
@@ -285,6 +286,7 @@ function startSubtask(
 ): Task {
   const runId = context.df.instanceId;
   const childId = subtaskInstanceId(runId, subtask.id);
+  const version = childVersion(context);
   switch (subtask.kind) {
     case 'answer': {
       const childInput: AnswerSubtaskInput = {
@@ -300,7 +302,7 @@ function startSubtask(
         maxTokensPerCall,
         budget: share,
       };
-      return context.df.callSubOrchestrator(orchestratorNames.answerSubtask, childInput, childId);
+      return context.df.callSubOrchestrator(orchestratorNames.answerSubtask, childInput, childId, version);
     }
     case 'research': {
       const childInput: ResearchSubtaskInput = {
@@ -312,11 +314,11 @@ function startSubtask(
         },
         budgetTokens: share.tokens,
       };
-      return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
+      return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId, version);
     }
     case 'tool': {
       const childInput: ToolSubtaskInput = { runId, subtask };
-      return context.df.callSubOrchestrator(orchestratorNames.toolSubtask, childInput, childId);
+      return context.df.callSubOrchestrator(orchestratorNames.toolSubtask, childInput, childId, version);
     }
   }
 }
