@@ -39,7 +39,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import escapeHtml from 'escape-html';
-import { readBody, send } from './io';
+import { readBody, send } from '../httpIo';
 
 export type UnauthenticatedAction = 'RedirectToLoginPage' | 'AllowAnonymous' | 'Return401' | 'Return403';
 
