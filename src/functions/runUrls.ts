@@ -249,7 +249,7 @@ export function eventNameProblem(name: string): HttpResponseInit | undefined {
   return problem(
     400,
     'Unknown event',
-    `Only the ${eventNames.approval} event can be sent to a run; POST {"decision":"approve"|"reject","comment":"..."} to it.`,
+    `Only the ${eventNames.approval} event can be sent to a run; POST {"decision":"approve"|"reject","round":n,"comment":"..."} to it.`,
     { allowedEvents: [eventNames.approval] },
   );
 }
