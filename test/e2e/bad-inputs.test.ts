@@ -287,26 +287,28 @@ const cases: BadInput[] = [
       ['a resume', 'POST', () => `${runs}/${waitingRunId}/resume`, undefined],
       ['a purge', 'DELETE', () => `${runs}/${waitingRunId}/purge`, undefined],
     ] as const
-  ).flatMap(([what, method, path, body]): BadInput[] => [
-    {
-      name: `${what} from a page on another site (Origin)`,
-      method,
-      path,
-      headers: { ...owner, origin: 'https://evil.example' },
-      ...(body === undefined ? {} : { body }),
-      status: 403,
-      says: /comes from https:\/\/evil\.example/,
-    },
-    {
-      name: `${what} that the browser marks cross-site`,
-      method,
-      path,
-      headers: { ...owner, 'sec-fetch-site': 'cross-site' },
-      ...(body === undefined ? {} : { body }),
-      status: 403,
-      says: /Sec-Fetch-Site: cross-site/,
-    },
-  ]),
+  ).map(([what, method, path, body], i): BadInput =>
+    // Half by the Origin a browser sends, half by its Sec-Fetch-Site (the unit tests try every rule).
+    i % 2 === 0
+      ? {
+          name: `${what} from a page on another site (Origin)`,
+          method,
+          path,
+          headers: { ...owner, origin: 'https://evil.example' },
+          ...(body === undefined ? {} : { body }),
+          status: 403,
+          says: /comes from https:\/\/evil\.example/,
+        }
+      : {
+          name: `${what} that the browser marks cross-site`,
+          method,
+          path,
+          headers: { ...owner, 'sec-fetch-site': 'cross-site' },
+          ...(body === undefined ? {} : { body }),
+          status: 403,
+          says: /Sec-Fetch-Site: cross-site/,
+        },
+  ),
   {
     name: 'setting a quota from a page on another site',
     method: 'PUT',
@@ -316,17 +318,15 @@ const cases: BadInput[] = [
     status: 403,
     says: /comes from null/,
   },
-  ...(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x'] as const).map(
-    (type): BadInput => ({
-      name: `a cancel with a body type a plain form sends (${type}), even an empty one`,
-      method: 'POST',
-      path: () => `${runs}/${waitingRunId}/cancel`,
-      headers: { ...owner, 'content-type': type },
-      body: '',
-      status: 403,
-      says: /what an HTML form sends/,
-    }),
-  ),
+  {
+    name: 'a cancel with a body type a plain form sends, even an empty one',
+    method: 'POST',
+    path: () => `${runs}/${waitingRunId}/cancel`,
+    headers: { ...owner, 'content-type': 'text/plain' },
+    body: '',
+    status: 403,
+    says: /what an HTML form sends/,
+  },
   // Identity.
   { name: 'no principal', path: () => runs, body: { prompt: 'hi' }, status: 401 },
   { name: 'no principal on the quota', path: () => '/api/quota', status: 401 },
