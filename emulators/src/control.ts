@@ -41,10 +41,21 @@ export interface ChatSummary {
   responseFormat?: { type: string; name?: string };
   stream: boolean;
   maxTokens?: number;
+  /** The field that carried maxTokens: max_tokens or max_completion_tokens. */
+  limitParam?: 'max_tokens' | 'max_completion_tokens';
+  temperature?: number;
+  /** reasoning_effort, as a reasoning deployment received it. */
+  reasoningEffort?: string;
   /** A streamed answer: when each content chunk was written (epoch ms) and where it ends in the content. */
   chunks?: { atMs: number; end: number }[];
   /** What the emulated model answered: text, or the tools it called. */
-  reply?: { content: string | null; toolCalls: { name: string; arguments: string }[]; finishReason: string };
+  reply?: {
+    content: string | null;
+    toolCalls: { name: string; arguments: string }[];
+    finishReason: string;
+    /** On a reasoning deployment: the tokens it spent reasoning (in its completion tokens too). */
+    reasoningTokens?: number;
+  };
 }
 
 export interface RequestRecord {

@@ -13,12 +13,13 @@ import {
 import { AzureError } from './errors';
 import { loseReply } from './lostReply';
 import { handleChatCompletions } from './openai/chat';
+import type { Deployment } from './openai/deployments';
 
 /** Routes one HTTP server to the two emulated services and the /_emulator/ control API. */
 
 export interface ServerSettings {
   apiKey: string;
-  deployments: readonly string[];
+  deployments: readonly Deployment[];
   state: EmulatorState;
   agents: AgentService;
   log: (line: string) => void;
@@ -161,12 +162,13 @@ async function handle(
           'Resource not found. (Azure OpenAI needs the api-version query parameter on /openai/deployments/ paths.)',
         );
       }
-      const deployment = route.deployment ?? '';
-      if (!settings.deployments.includes(deployment)) {
+      const name = route.deployment ?? '';
+      const deployment = settings.deployments.find((d) => d.name === name);
+      if (!deployment) {
         throw new AzureError(
           404,
           'DeploymentNotFound',
-          `The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again. (Emulator: "${deployment}" is not one of ${settings.deployments.join(', ')}; pass deployments to startEmulators to add it.)`,
+          `The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again. (Emulator: "${name}" is not one of ${settings.deployments.map((d) => d.name).join(', ')}; pass deployments to startEmulators to add it.)`,
         );
       }
       if (route.operation !== 'chat.completions' || method !== 'POST') {
@@ -361,7 +363,11 @@ function control(
   const route = `${method} ${url.pathname.replace(/\/+$/, '')}`;
   switch (route) {
     case 'GET /_emulator/health':
-      sendJson(response, 200, { ok: true, deployments: settings.deployments });
+      sendJson(response, 200, {
+        ok: true,
+        deployments: settings.deployments.map((d) => d.name),
+        kinds: Object.fromEntries(settings.deployments.map((d) => [d.name, d.kind])),
+      });
       return;
     case 'POST /_emulator/faults': {
       const fault = state.addFault(body);
