@@ -9,6 +9,7 @@ import type {
   ChatCompletion,
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions';
+import { toolNames } from '../contracts/tools';
 import { createAnswerAttempt } from '../lib/answerBlobs';
 import { AnswerBlobWriter } from './answerWriter';
 import {
@@ -19,7 +20,7 @@ import {
   type ModelKind,
   type ReasoningEffort,
 } from '../agents/modelKinds';
-import { toolDefinitions, toolNames } from '../agents/tools';
+import { toolDefinitions } from '../agents/tools';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
 import {
