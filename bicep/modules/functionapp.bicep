@@ -235,9 +235,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     properties: union(appSettings, useDurableTaskScheduler ? durableTaskSchedulerSettings : {})
   }
 
-  // App Service Authentication with Microsoft Entra ID. Everything but the health probe answers 401
-  // without a valid token, the Durable Functions management webhook included: its system key (the
-  // ?code= in the status URLs) is task-hub wide, so it must not be the only gate. See docs/deployment.md.
+  // App Service Authentication with Microsoft Entra ID (docs/deployment.md, "Calling the API"). Every path
+  // needs a signed-in caller but the health probe: browsers without a session are redirected to sign in
+  // (the approval page, its event stream and its decisions work on the session cookie), other clients get
+  // 401 and send a bearer token; the Durable Functions management webhook included, since its system key
+  // (the ?code= in Durable's raw status URLs) is task-hub wide and must not be the only gate. No token
+  // store: the app reads only the x-ms-client-principal headers, and calls nothing on the user's behalf.
+  // The same globalValidation, login and provider values are in functionapp.authsettings.json, which the
+  // devhost plays locally (npm start -- --auth azure); test/infra/easyauth-settings.test.ts keeps them equal.
   resource auth 'config' = {
     name: 'authsettingsV2'
     properties: {
@@ -247,7 +252,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       globalValidation: {
         requireAuthentication: true
-        unauthenticatedClientAction: 'Return401'
+        unauthenticatedClientAction: 'RedirectToLoginPage'
+        redirectToProvider: 'azureactivedirectory'
         excludedPaths: [
           '/api/health'
         ]

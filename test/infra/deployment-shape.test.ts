@@ -66,10 +66,11 @@ describe('the Function App', () => {
     );
   });
 
-  it('protects the API and the durable webhook with Microsoft Entra ID, answering 401, except health', async () => {
+  it('protects the API and the durable webhook with Microsoft Entra ID, except health', async () => {
     const auth = await resourceOf('functionapp.bicep', 'config', 'authsettingsV2');
 
-    expect(at(auth, 'properties.globalValidation.unauthenticatedClientAction')).toBe('Return401');
+    // Browsers are sent to sign in, other clients get 401 (test/infra/easyauth-settings.test.ts).
+    expect(at(auth, 'properties.globalValidation.unauthenticatedClientAction')).toBe('RedirectToLoginPage');
     expect(at(auth, 'properties.globalValidation.requireAuthentication')).toBe('true');
     expect(at(auth, 'properties.identityProviders.azureActiveDirectory.enabled')).toBe('true');
     expect(arrayItems(auth, 'properties.globalValidation.excludedPaths')).toEqual(['/api/health']);
