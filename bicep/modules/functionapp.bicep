@@ -31,12 +31,27 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+@description('Always-ready instances for the durable group; 0 scales the durable triggers to zero.')
+@minValue(0)
+param durableAlwaysReadyInstanceCount int = 1
+
 // --- Values for the app's own settings (src/config.ts) ---
 param taskHubName string
 param openAiEndpoint string
 param openAiApiVersion string
 param fastDeploymentName string
 param strongDeploymentName string
+@allowed([
+  'reasoning'
+  'chat'
+])
+param fastModelKind string
+@allowed([
+  'reasoning'
+  'chat'
+])
+param strongModelKind string
+param reasoningEffort string
 param aiProjectEndpoint string
 param bingConnectionId string
 param resultsContainerName string
@@ -92,7 +107,8 @@ var appSettings = {
   AZURE_CLIENT_ID: identityClientId
   TASK_HUB_NAME: taskHubName
 
-  // Application Insights with local auth disabled: the host authenticates as the identity.
+  // Application Insights with local auth disabled: the host and the app's own exporter (which reads this
+  // setting too, src/telemetry/setup.ts) authenticate as the identity (Monitoring Metrics Publisher).
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
   // The app's own GenAI spans go there too; prompts and answers stay out of them.
@@ -103,6 +119,10 @@ var appSettings = {
   AZURE_OPENAI_API_VERSION: openAiApiVersion
   AZURE_OPENAI_FAST_DEPLOYMENT: fastDeploymentName
   AZURE_OPENAI_STRONG_DEPLOYMENT: strongDeploymentName
+  // Reasoning models take max_completion_tokens and no temperature (src/agents/modelKinds.ts).
+  AZURE_OPENAI_FAST_KIND: fastModelKind
+  AZURE_OPENAI_STRONG_KIND: strongModelKind
+  AZURE_OPENAI_REASONING_EFFORT: reasoningEffort
   AZURE_AI_PROJECT_ENDPOINT: aiProjectEndpoint
   BING_CONNECTION_ID: bingConnectionId
 
@@ -184,6 +204,18 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // One instance always ready for the durable group, as Microsoft recommends for Durable Functions on
+        // Flex Consumption: orchestrations, timers and approvals resume without a cold start (Learn,
+        // durable-functions-azure-storage-provider#flex-consumption-plan). host.json sets the queue polling
+        // interval that goes with it (10 s).
+        alwaysReady: durableAlwaysReadyInstanceCount > 0
+          ? [
+              {
+                name: 'durable'
+                instanceCount: durableAlwaysReadyInstanceCount
+              }
+            ]
+          : []
       }
       deployment: {
         storage: {

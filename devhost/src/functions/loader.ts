@@ -22,7 +22,7 @@ export interface HostSettings {
   hubName: string;
   /** Concurrency limits and versioning from `extensions.durableTask`. */
   durable: DurableTaskSettings;
-  /** `extensions.durableTask.storageProvider.type` when host.json names one (the devhost uses its own store). */
+  /** `extensions.durableTask.storageProvider.type` when host.json chooses a provider (the devhost uses its own store). */
   storageProvider?: string;
 }
 
@@ -98,8 +98,10 @@ export function readHostSettings(appDir: string, env: NodeJS.ProcessEnv = proces
     hubName: hubName === '' ? 'TestHubName' : hubName,
     durable,
   };
-  if (provider && typeof provider === 'object')
-    settings.storageProvider = typeof provider.type === 'string' ? provider.type : 'unnamed';
+  // A storageProvider without a type tunes the default Azure Storage provider (partitionCount, polling):
+  // nothing to warn about, since the devhost has no queues to poll or partitions to split.
+  if (provider && typeof provider === 'object' && typeof provider.type === 'string')
+    settings.storageProvider = provider.type;
   return settings;
 }
 
