@@ -188,20 +188,27 @@ export interface OwnerQuery {
 const isStatus = (status: number) => (error: unknown) =>
   error instanceof RestError && error.statusCode === status;
 const isNotFound = isStatus(404);
+/** Azure names it in `code`; Azurite only in the body, which the SDK puts in the message. */
+const isTableNotFound = (error: unknown) =>
+  isNotFound(error) &&
+  ((error as RestError).code === 'TableNotFound' || (error as RestError).message.includes('TableNotFound'));
 const isConflict = isStatus(409);
 
 export class RunIndex {
-  #ready: Promise<void> | undefined;
-
   constructor(private readonly table: TableClient) {}
 
-  /** Creates the table once per process (Bicep creates it in Azure; Azurite starts empty). */
-  ensureTable(): Promise<void> {
-    this.#ready ??= this.table.createTable().catch((error: unknown) => {
-      this.#ready = undefined;
-      throw error;
-    });
-    return this.#ready;
+  /**
+   * Runs `op`, creating the table first if it does not exist yet (Bicep creates it in Azure; Azurite
+   * starts without it): a request more once, instead of one on every start of the app.
+   */
+  async #withTable<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (!isTableNotFound(error)) throw error;
+      await this.table.createTable();
+      return op();
+    }
   }
 
   /**
@@ -216,15 +223,16 @@ export class RunIndex {
     createdTime: string;
     preview: string;
   }): Promise<void> {
-    await this.ensureTable();
-    await this.table.upsertEntity(
-      {
-        partitionKey: openPartition(run.runId),
-        rowKey: run.runId,
-        owner: run.owner,
-        createdTime: run.createdTime,
-      },
-      'Replace',
+    await this.#withTable(() =>
+      this.table.upsertEntity(
+        {
+          partitionKey: openPartition(run.runId),
+          rowKey: run.runId,
+          owner: run.owner,
+          createdTime: run.createdTime,
+        },
+        'Replace',
+      ),
     );
     await this.table.upsertEntity(
       {
@@ -242,7 +250,6 @@ export class RunIndex {
 
   /** One request: up to `pageSize` of the owner's rows, newest first, from the cursor on. */
   async ownerPage(query: OwnerQuery): Promise<OwnerPage> {
-    await this.ensureTable();
     const partition = ownerPartition(query.owner);
     let filter = odata`PartitionKey eq ${partition}`;
     if (query.fromRowKey !== undefined) filter += odata` and RowKey ge ${query.fromRowKey}`;
@@ -251,11 +258,16 @@ export class RunIndex {
       const either = [odata`state eq ${'live'}`, ...query.endedStatuses.map((s) => odata`status eq ${s}`)];
       filter += ` and (${either.join(' or ')})`;
     }
-    const pages = this.table.listEntities({ queryOptions: { filter } }).byPage({
-      maxPageSize: query.pageSize,
-      ...(query.continuationToken ? { continuationToken: query.continuationToken } : {}),
-    });
-    const first = await pages.next();
+    // A listing whose first request failed is finished: the retry (after creating the table) lists anew.
+    const first = await this.#withTable(() =>
+      this.table
+        .listEntities({ queryOptions: { filter } })
+        .byPage({
+          maxPageSize: query.pageSize,
+          ...(query.continuationToken ? { continuationToken: query.continuationToken } : {}),
+        })
+        .next(),
+    );
     if (first.done) return { rows: [] };
     const page = first.value;
     const rows = page.flatMap((entity) => toOwnerRow(entity) ?? []);
@@ -276,22 +288,23 @@ export class RunIndex {
     ended: EndedRun,
     settledAt?: string,
   ): Promise<void> {
-    await this.ensureTable();
     try {
-      await this.table.updateEntity(
-        {
-          partitionKey: ownerPartition(run.owner),
-          rowKey: ownerRowKey(run.createdTime, run.runId),
-          state: 'ended',
-          status: ended.status,
-          stage: ended.stage,
-          promptTokens: ended.usage.promptTokens,
-          completionTokens: ended.usage.completionTokens,
-          totalTokens: ended.usage.totalTokens,
-          lastUpdatedTime: ended.lastUpdatedTime,
-          ...(settledAt ? { settledAt } : {}),
-        },
-        'Merge',
+      await this.#withTable(() =>
+        this.table.updateEntity(
+          {
+            partitionKey: ownerPartition(run.owner),
+            rowKey: ownerRowKey(run.createdTime, run.runId),
+            state: 'ended',
+            status: ended.status,
+            stage: ended.stage,
+            promptTokens: ended.usage.promptTokens,
+            completionTokens: ended.usage.completionTokens,
+            totalTokens: ended.usage.totalTokens,
+            lastUpdatedTime: ended.lastUpdatedTime,
+            ...(settledAt ? { settledAt } : {}),
+          },
+          'Merge',
+        ),
       );
     } catch (error) {
       if (!isNotFound(error)) throw error;
@@ -300,31 +313,35 @@ export class RunIndex {
 
   /** The reconciler is done with this run: it ended and, if it had to be, was settled. */
   async closeOpen(runId: string): Promise<void> {
-    await this.ensureTable();
-    await this.table.deleteEntity(openPartition(runId), runId).catch((error: unknown) => {
-      if (!isNotFound(error)) throw error;
-    });
+    await this.#withTable(() => this.table.deleteEntity(openPartition(runId), runId)).catch(
+      (error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      },
+    );
   }
 
   /** Removes both of a run's rows: it was purged, or it never started. */
   async forget(run: { runId: string; owner: string; createdTime: string }): Promise<void> {
-    await this.ensureTable();
-    await this.table
-      .deleteEntity(ownerPartition(run.owner), ownerRowKey(run.createdTime, run.runId))
-      .catch((error: unknown) => {
-        if (!isNotFound(error)) throw error;
-      });
+    await this.#withTable(() =>
+      this.table.deleteEntity(ownerPartition(run.owner), ownerRowKey(run.createdTime, run.runId)),
+    ).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    });
     await this.closeOpen(run.runId);
   }
 
   /** Every open row, page by page (one request each). */
   async *openRows(): AsyncGenerator<OpenRow[]> {
-    await this.ensureTable();
     const filter = odata`PartitionKey ge ${openPrefix} and PartitionKey lt ${openRangeEnd}`;
-    for await (const page of this.table
-      .listEntities({ queryOptions: { filter } })
-      .byPage({ maxPageSize: 1000 })) {
-      yield page.flatMap((entity: TableEntityResult<Record<string, unknown>>) => {
+    const listing = () => this.table.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: 1000 });
+    let pages = listing();
+    // A listing whose first request failed is finished: the retry (after creating the table) lists anew.
+    const first = () => {
+      pages = listing();
+      return pages.next();
+    };
+    for (let page = await this.#withTable(first); page.done !== true; page = await pages.next()) {
+      yield page.value.flatMap((entity: TableEntityResult<Record<string, unknown>>) => {
         const parsed = openEntitySchema.safeParse(entity);
         return parsed.success
           ? [{ runId: parsed.data.rowKey, owner: parsed.data.owner, createdTime: parsed.data.createdTime }]
@@ -341,7 +358,6 @@ export class RunIndex {
     row: Omit<OwnerRow, 'owner' | 'source'> & { owner: string },
     open: boolean,
   ): Promise<boolean> {
-    await this.ensureTable();
     // The open row first, as the starter does; writing it again for a run that has one changes nothing.
     if (open) {
       await this.table.upsertEntity(
@@ -355,20 +371,22 @@ export class RunIndex {
       );
     }
     try {
-      await this.table.createEntity({
-        partitionKey: ownerPartition(row.owner),
-        rowKey: ownerRowKey(row.createdTime, row.runId),
-        runId: row.runId,
-        createdTime: row.createdTime,
-        preview: row.preview,
-        state: row.state,
-        ...(row.status !== undefined ? { status: row.status } : {}),
-        ...(row.stage !== undefined ? { stage: row.stage } : {}),
-        ...(row.usage ? row.usage : {}),
-        ...(row.lastUpdatedTime !== undefined ? { lastUpdatedTime: row.lastUpdatedTime } : {}),
-        ...(row.settledAt !== undefined ? { settledAt: row.settledAt } : {}),
-        source: 'backfill',
-      });
+      await this.#withTable(() =>
+        this.table.createEntity({
+          partitionKey: ownerPartition(row.owner),
+          rowKey: ownerRowKey(row.createdTime, row.runId),
+          runId: row.runId,
+          createdTime: row.createdTime,
+          preview: row.preview,
+          state: row.state,
+          ...(row.status !== undefined ? { status: row.status } : {}),
+          ...(row.stage !== undefined ? { stage: row.stage } : {}),
+          ...(row.usage ? row.usage : {}),
+          ...(row.lastUpdatedTime !== undefined ? { lastUpdatedTime: row.lastUpdatedTime } : {}),
+          ...(row.settledAt !== undefined ? { settledAt: row.settledAt } : {}),
+          source: 'backfill',
+        }),
+      );
       return true;
     } catch (error) {
       if (isConflict(error)) return false;
@@ -377,9 +395,10 @@ export class RunIndex {
   }
 
   async reconcilerState(): Promise<ReconcilerState | undefined> {
-    await this.ensureTable();
     try {
-      const entity = await this.table.getEntity(reconcilerPartition, reconcilerStateKey);
+      const entity = await this.#withTable(() =>
+        this.table.getEntity(reconcilerPartition, reconcilerStateKey),
+      );
       const parsed = stateEntitySchema.safeParse(entity);
       return parsed.success ? parsed.data : undefined;
     } catch (error) {
@@ -389,10 +408,11 @@ export class RunIndex {
   }
 
   async saveReconcilerState(state: ReconcilerState): Promise<void> {
-    await this.ensureTable();
-    await this.table.upsertEntity(
-      { partitionKey: reconcilerPartition, rowKey: reconcilerStateKey, ...state },
-      'Replace',
+    await this.#withTable(() =>
+      this.table.upsertEntity(
+        { partitionKey: reconcilerPartition, rowKey: reconcilerStateKey, ...state },
+        'Replace',
+      ),
     );
   }
 }
