@@ -128,7 +128,7 @@ const aliceRuns: string[] = [];
 let waitingRun = '';
 
 describe('a page of the run list', () => {
-  it('reads as much of the task hub with 1,000 more instances in it as without them', async () => {
+  it('reads as much of the task hub with 600 more instances in it as without them', async () => {
     for (const prompt of ['What is 1 + 1?', 'What is 2 + 2?', 'What is 3 + 3?']) {
       aliceRuns.push(await start({ prompt }, alice));
     }
@@ -145,11 +145,9 @@ describe('a page of the run list', () => {
     const small = await firstPage(alice, '?limit=2');
     expect(small.value.body.items.map((i) => i.id)).toEqual([waitingRun, aliceRuns[2]]);
 
-    // Other users' finished runs, as many as a busy hour would leave.
+    // Other users' finished runs: six more pages of the Durable query, each 100 instances.
     const now = Date.now();
-    await grow(
-      Array.from({ length: 1000 }, (_, i) => seededRun(`other-${i % 50}`, new Date(now - i * 1000))),
-    );
+    await grow(Array.from({ length: 600 }, (_, i) => seededRun(`other-${i % 50}`, new Date(now - i * 1000))));
     const large = await firstPage(alice, '?limit=2');
     expect(large.value.body.items.map((i) => i.id)).toEqual([waitingRun, aliceRuns[2]]);
     expect(large.value.body.items[0]).toMatchObject({
@@ -175,11 +173,11 @@ describe('a page of the run list', () => {
 
 describe('a reconciler pass', () => {
   it('settles each run that ended behind the product’s back once, and looks at none of them again', async () => {
-    // 60 runs raw-terminated before the run index existed (no rows: the one-time backfill finds them,
-    // and the 1,000 finished ones seeded above), and one of Alice's, terminated through the management
+    // 40 runs raw-terminated before the run index existed (no rows: the one-time backfill finds them,
+    // and the 600 finished ones seeded above), and one of Alice's, terminated through the management
     // API while it waited for approval.
     const now = Date.now();
-    const terminated = Array.from({ length: 60 }, (_, i) =>
+    const terminated = Array.from({ length: 40 }, (_, i) =>
       seededRun('ended-elsewhere', new Date(now - 60_000 - i * 100), 'Terminated'),
     );
     await grow(terminated);
@@ -195,19 +193,19 @@ describe('a reconciler pass', () => {
 
     const first = await reconcilerPass();
     expect(first.value).toBe(202);
-    expect(host.logs()).toContain("Reconciler: asked 61 ended runs' reservations to settle.");
+    expect(host.logs()).toContain("Reconciler: asked 41 ended runs' reservations to settle.");
     // Nothing has ended since: the pass reads the index's open rows (none) and its own state, and
     // makes no call to the task hub at all.
     const second = await reconcilerPass();
     expect(second.cost.durableRequests).toBe(0);
     expect(second.cost.tableRequests).toBeLessThanOrEqual(3);
 
-    expect(host.logs()).toContain('Reconciler: indexed 1060 runs started before the run index existed.');
+    expect(host.logs()).toContain('Reconciler: indexed 640 runs started before the run index existed.');
     // Their owner finds them: the backfill did not hide them.
     const listed = await call<ListBody>(`${baseUrl()}/api/agent-runs?owner=ended-elsewhere&limit=100`, {
       headers: admin,
     });
-    expect(listed.body.items).toHaveLength(60);
+    expect(listed.body.items).toHaveLength(40);
     expect(listed.body.items.every((i) => i.status === 'terminated')).toBe(true);
 
     // One more run ends behind the product's back: the next pass does the work of that one run.
