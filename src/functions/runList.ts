@@ -7,7 +7,8 @@ import { isValidUserId, userIdRule } from '../lib/ids';
 import { functionNames, orchestratorNames } from '../names';
 import { listPage, type Cursor } from '../runIndex/listPage';
 import type { RunIndex } from '../runIndex/table';
-import { getStatusOrNull, runViewStatuses, type RunViewStatus } from './agentRuns';
+import { getStatusOrNull } from '../runView/live';
+import { runLinks, runViewStatuses, type RunViewStatus } from '../runView/view';
 
 /**
  * `GET /api/agent-runs`: the caller's runs, newest first, read from the run index (src/runIndex/), so a
@@ -164,11 +165,6 @@ export function createListAgentRuns(config: AppConfig, index: RunIndex) {
     }
     return { status: 200, headers, jsonBody: { items, continuationToken, next } };
   };
-}
-
-function runLinks(request: HttpRequest, runId: string) {
-  const run = new URL(`/api/agent-runs/${runId}`, request.url).href;
-  return { run, approval: `${run}/approval` };
 }
 
 function encodeCursor(cursor: Cursor): string {

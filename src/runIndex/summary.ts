@@ -1,6 +1,6 @@
 import { HttpRequest } from '@azure/functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
-import { inputOf, runView } from '../functions/agentRuns';
+import { inputOf, runView } from '../runView/view';
 import type { EndedRun } from './table';
 
 /** The run view needs a request only for its links, which the index does not keep. */

@@ -29,7 +29,8 @@ const alice = principalHeaders('alice-costs');
 
 async function start(body: Record<string, unknown>, headers: Record<string, string>): Promise<string> {
   const started = await call<{ runId: string }>(`${baseUrl()}/api/agent-runs`, { body, headers });
-  if (started.status !== 202) throw new Error(`start answered ${started.status}: ${started.text}`);
+  if (started.status !== 202)
+    throw new Error(`start answered ${started.status}: ${JSON.stringify(started.body)}`);
   return started.body.runId;
 }
 const admin = principalHeaders('admin-costs', ['AgentRuns.Admin']);
