@@ -145,6 +145,8 @@ param logDailyQuotaGb int = -1
 
 param resultsContainerName string = 'results'
 param modelCacheContainerName string = 'model-cache'
+@description('Table of the run index (RUN_INDEX_TABLE): the run list and the reconciler read it, not the task hub.')
+param runIndexTableName string = 'runindex'
 @minValue(0)
 param modelCacheTtlSeconds int = 0
 @minValue(1)
@@ -222,6 +224,7 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     resultsContainerName: resultsContainerName
     modelCacheContainerName: modelCacheContainerName
+    runIndexTableName: runIndexTableName
     deploymentContainerName: deploymentContainerName
   }
 }
@@ -320,6 +323,7 @@ module functionApp 'modules/functionapp.bicep' = {
     bingConnectionId: ai.outputs.bingConnectionId
     resultsContainerName: resultsContainerName
     modelCacheContainerName: modelCacheContainerName
+    runIndexTableName: runIndexTableName
     modelCacheTtlSeconds: modelCacheTtlSeconds
     quotaDefaultMonthlyTokens: quotaDefaultMonthlyTokens
     runDefaultMaxTokens: runDefaultMaxTokens
@@ -358,6 +362,8 @@ output AzureWebJobsStorage__blobServiceUri string = storage.outputs.blobEndpoint
 output TASK_HUB_NAME string = taskHubName
 output RESULTS_CONTAINER string = resultsContainerName
 output MODEL_CACHE_CONTAINER string = modelCacheContainerName
+output AzureWebJobsStorage__tableServiceUri string = storage.outputs.tableEndpoint
+output RUN_INDEX_TABLE string = runIndexTableName
 
 output AZURE_OPENAI_ENDPOINT string = ai.outputs.openAiEndpoint
 output AZURE_OPENAI_API_VERSION string = openAiApiVersion

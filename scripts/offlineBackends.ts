@@ -17,13 +17,14 @@ export interface OfflineBackends {
 }
 
 /**
- * What the app runs against in the tests and the history recorder: Azurite (blob, in memory) and the AI
- * emulators on free loopback ports. `npm start` chooses per service instead (scripts/start.ts).
+ * What the app runs against in the tests and the history recorder: Azurite (in memory; blob for results,
+ * table for the run index) and the AI emulators on free loopback ports. `npm start` chooses per service
+ * instead (scripts/start.ts).
  */
 export async function startOfflineBackends(options: {
   agentRunDurationMs: number;
 }): Promise<OfflineBackends> {
-  const azurite = await startAzurite({ blobPort: 0, services: 'blob' });
+  const azurite = await startAzurite({ blobPort: 0, services: 'all' });
   let emulators: Emulators;
   try {
     emulators = await startEmulators({ port: 0, agentRunDurationMs: options.agentRunDurationMs });

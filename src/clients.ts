@@ -1,10 +1,12 @@
 import { AgentsClient } from '@azure/ai-agents';
+import { TableClient } from '@azure/data-tables';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, getBearerTokenProvider } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { AzureOpenAI, OpenAI } from 'openai';
 import type { AppConfig } from './config';
+import { RunIndex } from './runIndex/table';
 
 /**
  * The SDK clients, created once per process by src/index.ts and handed to the activity factories.
@@ -16,6 +18,8 @@ export interface AppClients {
   /** Absent when research is not configured (AZURE_AI_PROJECT_ENDPOINT / BING_CONNECTION_ID unset). */
   agents?: AgentsClient;
   blobService: BlobServiceClient;
+  /** The run index (src/runIndex/): a table in the same storage account. */
+  runIndex: RunIndex;
   credential: TokenCredential;
 }
 
@@ -33,10 +37,19 @@ export function createClients(config: AppConfig): AppClients {
       ? BlobServiceClient.fromConnectionString(config.storage.connectionString)
       : new BlobServiceClient(config.storage.blobServiceUri, credential);
 
+  const runIndexTable =
+    config.storage.kind === 'connectionString'
+      ? TableClient.fromConnectionString(config.storage.connectionString, config.runIndexTable, {
+          // Azurite speaks plain http on loopback; nothing else is let through without TLS.
+          allowInsecureConnection: isLocalStorage(config.storage.connectionString),
+        })
+      : new TableClient(config.storage.tableServiceUri, config.runIndexTable, credential);
+
   return {
     openai,
     ...(config.agents ? { agents: createAgentsClient(config.agents.projectEndpoint, credential) } : {}),
     blobService,
+    runIndex: new RunIndex(runIndexTable),
     credential,
   };
 }
@@ -90,6 +103,19 @@ export function createAgentsClient(projectEndpoint: string, credential: TokenCre
     });
   }
   return new AgentsClient(projectEndpoint, credential, { retryOptions: { maxRetries: 0 } });
+}
+
+/** The development storage, or a connection string whose table endpoint is plain http on loopback. */
+function isLocalStorage(connectionString: string): boolean {
+  if (/UseDevelopmentStorage=true/i.test(connectionString)) return true;
+  const endpoint = /TableEndpoint=([^;]+)/i.exec(connectionString)?.[1];
+  if (!endpoint) return false;
+  try {
+    const url = new URL(endpoint);
+    return url.protocol === 'http:' && isLoopbackHost(url.hostname);
+  } catch {
+    return false;
+  }
 }
 
 /** 127.0.0.1, localhost and ::1 only: other 127/8 addresses and host names are not treated as local. */

@@ -75,6 +75,10 @@ export const settingsSchema = z.object({
   ),
   /** Identity-based storage in Azure: the blob endpoint of the app's storage account. */
   AzureWebJobsStorage__blobServiceUri: setting(httpUrl('https://<account>.blob.core.windows.net').optional()),
+  /** Identity-based storage in Azure: the table endpoint (the host's task hub tables, and the run index). */
+  AzureWebJobsStorage__tableServiceUri: setting(
+    httpUrl('https://<account>.table.core.windows.net').optional(),
+  ),
   /** Client id of the user-assigned managed identity the app uses for every Azure service. */
   AZURE_CLIENT_ID: setting(z.string().optional()),
   /** Durable Functions task hub; host.json reads it as %TASK_HUB_NAME%. */
@@ -135,6 +139,18 @@ export const settingsSchema = z.object({
       .string()
       .regex(/^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/, { error: 'expected a blob container name' })
       .default('model-cache'),
+  ),
+  /**
+   * The run index: an Azure Table keyed by owner, newest first, that the run list pages through and the
+   * reconciler takes its work from (src/runIndex/). In the same storage account as the task hub.
+   */
+  RUN_INDEX_TABLE: setting(
+    z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, {
+        error: 'expected a table name: 3-63 letters and digits, starting with a letter, such as runindex',
+      })
+      .default('runindex'),
   ),
   /** 0 turns the model response cache off. */
   MODEL_CACHE_TTL_SECONDS: setting(z.coerce.number().int().min(0).default(0)),
@@ -228,6 +244,25 @@ function crossSettingProblems(raw: Record<string, unknown>): { key: string; mess
         'missing; expected a storage connection string (UseDevelopmentStorage=true locally) or, in Azure, AzureWebJobsStorage__blobServiceUri with a managed identity',
     });
   }
+  const storage = blankToUndefined(raw.AzureWebJobsStorage);
+  if (typeof storage === 'string' && !namesTableEndpoint(storage)) {
+    problems.push({
+      key: 'AzureWebJobsStorage',
+      message:
+        'the connection string names no table endpoint (TableEndpoint=..., or EndpointSuffix=... with AccountName), which the run index needs; UseDevelopmentStorage=true names Azurite',
+    });
+  }
+  if (
+    !present('AzureWebJobsStorage') &&
+    present('AzureWebJobsStorage__blobServiceUri') &&
+    !present('AzureWebJobsStorage__tableServiceUri')
+  ) {
+    problems.push({
+      key: 'AzureWebJobsStorage__tableServiceUri',
+      message:
+        'missing; required with identity-based storage: the table endpoint of the same account (https://<account>.table.core.windows.net), where the run index lives',
+    });
+  }
   if (!present('RUN_URL_SIGNING_KEY') && (blankToUndefined(raw.AUTH_MODE) ?? 'appservice') === 'appservice') {
     problems.push({
       key: 'RUN_URL_SIGNING_KEY',
@@ -243,6 +278,20 @@ function crossSettingProblems(raw: Record<string, unknown>): { key: string; mess
     });
   }
   return problems;
+}
+
+/** Whether the table client can find the table service from this connection string (as @azure/data-tables reads it). */
+function namesTableEndpoint(connectionString: string): boolean {
+  const parts = new Map(
+    connectionString
+      .split(';')
+      .map((part) => part.trim())
+      .filter((part) => part.includes('='))
+      .map((part) => [part.slice(0, part.indexOf('=')).toLowerCase(), part.slice(part.indexOf('=') + 1)]),
+  );
+  if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return true;
+  if (parts.get('tableendpoint')) return true;
+  return Boolean(parts.get('endpointsuffix') && parts.get('accountname'));
 }
 
 export type Settings = z.output<typeof settingsSchema>;
@@ -262,8 +311,15 @@ export interface AppConfig {
   readonly taskHubName: string;
   readonly storage:
     | { readonly kind: 'connectionString'; readonly connectionString: string }
-    | { readonly kind: 'identity'; readonly blobServiceUri: string; readonly clientId?: string };
+    | {
+        readonly kind: 'identity';
+        readonly blobServiceUri: string;
+        readonly tableServiceUri: string;
+        readonly clientId?: string;
+      };
   readonly resultsContainer: string;
+  /** The run index's table (src/runIndex/). */
+  readonly runIndexTable: string;
   readonly modelCache: { readonly container: string; readonly ttlSeconds: number };
   readonly openai: {
     readonly endpoint: string;
@@ -352,9 +408,11 @@ function toAppConfig(s: Settings): AppConfig {
       : {
           kind: 'identity',
           blobServiceUri: s.AzureWebJobsStorage__blobServiceUri ?? '',
+          tableServiceUri: s.AzureWebJobsStorage__tableServiceUri ?? '',
           ...(clientId ? { clientId } : {}),
         },
     resultsContainer: s.RESULTS_CONTAINER,
+    runIndexTable: s.RUN_INDEX_TABLE,
     modelCache: { container: s.MODEL_CACHE_CONTAINER, ttlSeconds: s.MODEL_CACHE_TTL_SECONDS },
     openai: {
       endpoint: s.AZURE_OPENAI_ENDPOINT,

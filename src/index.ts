@@ -52,7 +52,7 @@ registerAgentRunFunctions(config, signer, clients);
 registerRunUrlFunctions(config, signer, clients);
 registerQuotaFunctions(config);
 registerReconciler(config, clients);
-registerRunListFunction(config);
+registerRunListFunction(config, clients.runIndex);
 registerRunEventsFunction(config, clients.blobService);
 registerApprovalPageFunction(config, clients.blobService);
 

@@ -56,6 +56,7 @@ param aiProjectEndpoint string
 param bingConnectionId string
 param resultsContainerName string
 param modelCacheContainerName string
+param runIndexTableName string
 param modelCacheTtlSeconds int
 param quotaDefaultMonthlyTokens int
 param runDefaultMaxTokens int
@@ -101,6 +102,7 @@ var appSettings = {
   // Functions host and durable storage, identity-based: no connection string, no key.
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
   AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  // The host's task hub tables, and the app's run index (RUN_INDEX_TABLE) beside them.
   AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
@@ -130,6 +132,8 @@ var appSettings = {
   RESULTS_CONTAINER: resultsContainerName
   MODEL_CACHE_CONTAINER: modelCacheContainerName
   MODEL_CACHE_TTL_SECONDS: string(modelCacheTtlSeconds)
+  // Created by storage.bicep; the identity's Storage Table Data Contributor (rbac.bicep) covers it.
+  RUN_INDEX_TABLE: runIndexTableName
 
   // Callers are identified by App Service Authentication (authsettingsV2 below), never trusted headers.
   AUTH_MODE: 'appservice'

@@ -86,7 +86,8 @@ resource appQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// ... and its history and instance tables (entities, too).
+// ... and its history and instance tables (entities, too), and the app's run index table
+// (RUN_INDEX_TABLE, src/runIndex/): rows written at each run's start and end, read by the run list.
 resource appTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, appPrincipalId, roles.storageTableDataContributor)
   scope: storage

@@ -1,6 +1,6 @@
 // One storage account for everything the app keeps: the Functions host (AzureWebJobsStorage), the
 // Durable Functions task hub (queues and tables, when Azure Storage is the durable provider), result
-// blobs, the model response cache, and the Flex Consumption deployment package. Shared keys are off:
+// blobs, the model response cache, the run index (a table), and the Flex Consumption deployment package. Shared keys are off:
 // every caller authenticates with Microsoft Entra ID, so there is no connection string to leak.
 
 @description('Storage account name: 3-24 lowercase letters and digits, globally unique.')
@@ -16,6 +16,9 @@ param resultsContainerName string
 
 @description('Blob container for the optional model response cache (MODEL_CACHE_CONTAINER).')
 param modelCacheContainerName string
+
+@description('Table of the run index (RUN_INDEX_TABLE): runs by owner, newest first, and the runs not yet seen to end.')
+param runIndexTableName string
 
 @description('Blob container that holds the Flex Consumption deployment package.')
 param deploymentContainerName string
@@ -64,6 +67,15 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
       properties: {
         publicAccess: 'None'
       }
+    }
+  }
+
+  // The app creates it on first use too (locally, in Azurite); created here, a first request never waits.
+  resource tables 'tableServices' = {
+    name: 'default'
+
+    resource runIndex 'tables' = {
+      name: runIndexTableName
     }
   }
 }

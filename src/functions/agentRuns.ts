@@ -24,6 +24,7 @@ import { createKeptResearchUsage } from '../lib/keptResearch';
 import { sameSiteOnly } from '../lib/sameSite';
 import { checkWebhookUrl } from '../lib/webhooks';
 import { functionNames, orchestratorNames } from '../names';
+import { promptPreview, type RunIndex } from '../runIndex/table';
 import { getStatusOrNull, withFullDraft, withLiveProgress } from '../runView/live';
 import { customStatusOf, isFinished, runAccess, runLinks, runView, type RunView } from '../runView/view';
 import { eventNameProblem, scopedRunUrls, type RunUrls } from './runUrls';
@@ -42,7 +43,7 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer, cli
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: withProblemAnswers(sameSiteOnly(createStartAgentRun(config, signer), 'json')),
+    handler: withProblemAnswers(sameSiteOnly(createStartAgentRun(config, signer, clients.runIndex), 'json')),
   });
   app.http(functionNames.getAgentRun, {
     route: 'agent-runs/{id}',
@@ -78,7 +79,7 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer, cli
 }
 
 /** `POST /api/agent-runs`: validate, check the quota, start the orchestration, answer 202 with its URLs. */
-export function createStartAgentRun(config: AppConfig, signer: Signer) {
+export function createStartAgentRun(config: AppConfig, signer: Signer, index: RunIndex) {
   const schema = startAgentRunBodySchema({
     maxPromptChars: config.limits.maxPromptChars,
     maxRunTokens,
@@ -112,6 +113,7 @@ export function createStartAgentRun(config: AppConfig, signer: Signer) {
     }
 
     const runId = randomUUID();
+    const requestedAt = new Date().toISOString();
     let webhook: AgentRunInput['webhook'];
     if (body.value.webhook) {
       const refused = (message: string) =>
@@ -129,7 +131,7 @@ export function createStartAgentRun(config: AppConfig, signer: Signer) {
     const input: AgentRunInput = {
       runId,
       owner: caller.userId,
-      requestedAt: new Date().toISOString(),
+      requestedAt,
       prompt: body.value.prompt,
       approval: approval?.required
         ? {
@@ -151,6 +153,28 @@ export function createStartAgentRun(config: AppConfig, signer: Signer) {
         researchTimeoutMs: config.limits.researchTimeoutSeconds * 1000,
       },
     };
+    // The run index first (src/runIndex/): once it has the run, the run is on its owner's list and the
+    // reconciler looks at it until it ends. A start that fails after this leaves rows that point at
+    // nothing, which the list skips and the reconciler removes; never a run its owner cannot find.
+    try {
+      await index.recordStart({
+        runId,
+        owner: caller.userId,
+        createdTime: requestedAt,
+        preview: promptPreview(input.prompt),
+      });
+    } catch (error) {
+      context.error(
+        `Run index not written for ${runId}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return problem(
+        503,
+        'Run not started',
+        'The run could not be recorded in the run index, so nothing was started. Try again shortly.',
+        {},
+        { 'Retry-After': '5' },
+      );
+    }
     // startNew returns once the run is stored: from here on nothing the caller sent can be lost.
     await client.startNew(orchestratorNames.agentRun, { instanceId: runId, input });
     context.log(`Started agent run ${runId} for ${caller.userId}.`);

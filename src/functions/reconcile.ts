@@ -4,6 +4,8 @@ import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
 import { cancelAgentRun, cancelDepsFor, type CancelDeps } from '../lifecycle/cancel';
 import { orchestratorNames } from '../names';
+import { beginReconcilerPass } from '../runIndex/reconcilerPass';
+import type { RunIndex } from '../runIndex/table';
 
 /** Reconciler function name; the devhost runs it on demand at POST /admin/functions/reconcileReservations. */
 export const reconcileFunctionName = 'reconcileReservations';
@@ -11,16 +13,17 @@ export const reconcileFunctionName = 'reconcileReservations';
 /** Every five minutes: a run ended behind the product's back holds its reservation at most this long. */
 const schedule = '0 */5 * * * *';
 
-/** Reservations roll over after two periods, so older runs hold nothing to release. */
-const lookBackMs = 62 * 24 * 60 * 60 * 1000;
-
 /**
  * Releases the reservations of runs that ended without settling: a raw terminate through the management
  * API, or a run that failed where its own clean-up could not run. Every run that ended abnormally gets a
  * `settle` signal; settling is idempotent, so a run that settled itself is left as it was, and what its
  * calls spent (recorded call by call) stays counted. A raw-terminated run also gets its run span here
  * (outcome `terminated`), through the same cancellation code, once: the span is claimed first
- * (src/telemetry/runSpanClaim.ts), so later passes, which find the run again, send nothing.
+ * (src/telemetry/runSpanClaim.ts).
+ *
+ * Which runs a pass looks at comes from the run index (src/runIndex/reconcilerPass.ts): the runs it has
+ * not seen end, that is those still going and those that ended since the last pass. Each run that ended
+ * without settling is settled once and written down, and no later pass looks at it again.
  *
  * Why a timer and not the entity: an entity cannot ask for an orchestration's status, and signals into it
  * are the only thing it sees. A run purged right after a raw terminate, before the next tick, is not
@@ -28,17 +31,14 @@ const lookBackMs = 62 * 24 * 60 * 60 * 1000;
  */
 export async function reconcileReservations(
   client: df.DurableClient,
+  index: RunIndex,
   now: Date,
   log: (message: string) => void,
   deps: Omit<CancelDeps, 'log'> = {},
 ): Promise<number> {
-  const ended = await client.getStatusBy({
-    createdTimeFrom: new Date(now.getTime() - lookBackMs),
-    createdTimeTo: now,
-    runtimeStatus: [df.OrchestrationRuntimeStatus.Terminated, df.OrchestrationRuntimeStatus.Failed],
-  });
+  const pass = await beginReconcilerPass(client, index, now, log);
   let signalled = 0;
-  for (const status of ended) {
+  for (const status of pass.ended) {
     if (status.name !== orchestratorNames.agentRun) continue;
     // Its subtasks may still be running (a raw terminate does not stop them), and its research runs on
     // the Agent Service too: the product's cancellation stops them, counts their spend and then settles.
@@ -47,7 +47,9 @@ export async function reconcileReservations(
       log,
     });
     if (outcome.found) signalled += 1;
+    await pass.settled(status);
   }
+  await pass.finish();
   if (signalled > 0) log(`Reconciler: asked ${signalled} ended runs' reservations to settle.`);
   return signalled;
 }
@@ -58,7 +60,13 @@ export function registerReconciler(config: AppConfig, clients: AppClients): void
     schedule,
     extraInputs: [df.input.durableClient()],
     handler: async (_timer: Timer, context: InvocationContext) => {
-      await reconcileReservations(df.getClient(context), new Date(), (m) => context.log(m), deps);
+      await reconcileReservations(
+        df.getClient(context),
+        clients.runIndex,
+        new Date(),
+        (m) => context.log(m),
+        deps,
+      );
     },
   });
 }

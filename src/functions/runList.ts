@@ -1,47 +1,35 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import type { DurableOrchestrationStatus, OrchestrationFilter } from 'durable-functions';
 import type { AppConfig } from '../config';
-import { agentRunInputSchema, agentRunStatusSchema, fitting } from '../contracts/orchestrations';
 import { problem, withProblemAnswers } from '../lib/http';
 import { isAdmin, resolveCaller, roles } from '../lib/identity';
 import { isValidUserId, userIdRule } from '../lib/ids';
 import { functionNames, orchestratorNames } from '../names';
-import { runView, runViewStatuses, type RunViewStatus } from '../runView/view';
+import { listPage, type Cursor } from '../runIndex/listPage';
+import type { RunIndex } from '../runIndex/table';
+import { getStatusOrNull } from '../runView/live';
+import { runLinks, runViewStatuses, type RunViewStatus } from '../runView/view';
 
 /**
- * `GET /api/agent-runs`: the caller's runs, newest first.
+ * `GET /api/agent-runs`: the caller's runs, newest first, read from the run index (src/runIndex/), so a
+ * page costs the same whatever the task hub holds.
  *
- * Durable's instance query knows nothing of owners, so the list reads the agent-run instances created
- * up to the page's cursor and keeps the caller's. The continuation token is a keyset cursor (the last
- * item's created time and id), not an offset: runs started while someone pages do not shift the pages,
- * and each later page's query is bounded by `createdTimeTo`.
+ * Durable's instance query cannot do this: it filters by created time and runtime status only, which the
+ * Azure Storage provider cannot look up by key (CreatedTime and RuntimeStatus are plain properties of the
+ * Instances table, whose key is the instance id: Azure/durabletask,
+ * src/DurableTask.AzureStorage/Tracking/OrchestrationInstanceStatusQueryCondition.cs), and the owner is in
+ * the input, which no query filters on. The whole table would be read, 100 rows a request (the
+ * extension's default page size, OrchestrationStatusQueryCondition.PageSize in
+ * Azure/azure-functions-durable-extension), for every page.
+ *
+ * The continuation token is a keyset cursor (the last run's created time and id), not an offset: runs
+ * started while someone pages do not shift the pages.
  */
 
 const viewStatuses: readonly RunViewStatus[] = runViewStatuses;
 
-/** The durable runtime statuses a view status can come from, so the query fetches no more than needed. */
-const runtimeStatusesFor: Record<RunViewStatus, df.OrchestrationRuntimeStatus[]> = {
-  running: [
-    df.OrchestrationRuntimeStatus.Pending,
-    df.OrchestrationRuntimeStatus.Running,
-    df.OrchestrationRuntimeStatus.Suspended,
-    df.OrchestrationRuntimeStatus.ContinuedAsNew,
-  ],
-  'awaiting-approval': [df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Suspended],
-  completed: [df.OrchestrationRuntimeStatus.Completed],
-  rejected: [df.OrchestrationRuntimeStatus.Completed],
-  expired: [df.OrchestrationRuntimeStatus.Completed],
-  'quota-exceeded': [df.OrchestrationRuntimeStatus.Completed],
-  'budget-spent': [df.OrchestrationRuntimeStatus.Completed],
-  failed: [df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed],
-  terminated: [df.OrchestrationRuntimeStatus.Terminated, df.OrchestrationRuntimeStatus.Canceled],
-};
-
 const defaultLimit = 20;
 const maxLimit = 100;
-const previewChars = 120;
-const createdSlackMs = 60_000;
 const knownParams = new Set(['status', 'limit', 'continuationToken', 'owner']);
 
 export interface RunListItem {
@@ -55,22 +43,17 @@ export interface RunListItem {
   links: { run: string; approval: string };
 }
 
-interface Cursor {
-  t: string;
-  id: string;
-}
-
-export function registerRunListFunction(config: AppConfig): void {
+export function registerRunListFunction(config: AppConfig, index: RunIndex): void {
   app.http(functionNames.listAgentRuns, {
     route: 'agent-runs',
     methods: ['GET'],
     authLevel: 'function',
     extraInputs: [df.input.durableClient()],
-    handler: withProblemAnswers(createListAgentRuns(config)),
+    handler: withProblemAnswers(createListAgentRuns(config, index)),
   });
 }
 
-export function createListAgentRuns(config: AppConfig) {
+export function createListAgentRuns(config: AppConfig, index: RunIndex) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const who = resolveCaller(request, config.authMode);
     if (!who.ok) return who.response;
@@ -148,51 +131,30 @@ export function createListAgentRuns(config: AppConfig) {
       owner = ownerParam;
     }
 
-    const runtimeStatus = wanted ? [...new Set(wanted.flatMap((s) => runtimeStatusesFor[s]))] : undefined;
-    // showInput is honoured by the client's query though its filter type does not name it; the owner and
-    // the preview come from the input, which is there from the first moment of a run.
-    const filter: OrchestrationFilter & { showInput: boolean } = {
-      showInput: true,
-      ...(runtimeStatus ? { runtimeStatus } : {}),
-      // The host stores the created time a little after the request time the cursor holds.
-      ...(cursor ? { createdTimeTo: new Date(Date.parse(cursor.t) + createdSlackMs) } : {}),
-    };
     const client = df.getClient(context);
-    const all = await client.getStatusBy(filter);
+    const page = await listPage(
+      {
+        index,
+        // Without the input: the preview is in the index, and inputs are the largest part of a status.
+        readStatus: async (runId) => {
+          const status = await getStatusOrNull(client, runId, false);
+          return status?.name === orchestratorNames.agentRun ? status : null;
+        },
+        now: () => Date.now(),
+        log: (m) => context.warn(m),
+      },
+      { owner, ...(wanted ? { wanted } : {}), limit, ...(cursor ? { cursor } : {}) },
+    );
+    const items: RunListItem[] = page.items.map((run) => ({
+      ...run,
+      status: run.status as RunViewStatus,
+      links: runLinks(request, run.id),
+    }));
+    context.debug(
+      `Run list: ${page.cost.rows} index rows in ${page.cost.tableRequests} requests, ${page.cost.statusReads} status reads.`,
+    );
 
-    const mine = all
-      .filter((s) => s.name === orchestratorNames.agentRun && ownerOf(s) === owner)
-      .map((s) => ({ status: s, created: createdIso(s) }))
-      .sort(
-        (a, b) =>
-          b.created.localeCompare(a.created) || b.status.instanceId.localeCompare(a.status.instanceId),
-      )
-      .filter(({ status, created }) => !cursor || isBefore(created, status.instanceId, cursor));
-
-    const items: RunListItem[] = [];
-    let last: Cursor | undefined;
-    let more = false;
-    for (const { status, created } of mine) {
-      const view = runView(request, status);
-      if (wanted && !wanted.includes(view.status)) continue;
-      if (items.length === limit) {
-        more = true;
-        break;
-      }
-      items.push({
-        id: view.id,
-        status: view.status,
-        stage: view.stage,
-        createdTime: created,
-        lastUpdatedTime: isoOf(status.lastUpdatedTime),
-        usage: view.usage,
-        preview: previewOf(status),
-        links: view.links,
-      });
-      last = { t: created, id: view.id };
-    }
-
-    const continuationToken = more && last ? encodeCursor(last) : null;
+    const continuationToken = page.next ? encodeCursor(page.next) : null;
     const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
     let next: string | null = null;
     if (continuationToken) {
@@ -205,37 +167,6 @@ export function createListAgentRuns(config: AppConfig) {
   };
 }
 
-function ownerOf(status: DurableOrchestrationStatus): string {
-  return (
-    fitting(agentRunInputSchema, status.input)?.owner ??
-    fitting(agentRunStatusSchema, status.customStatus)?.owner ??
-    ''
-  );
-}
-
-function previewOf(status: DurableOrchestrationStatus): string {
-  const prompt = fitting(agentRunInputSchema, status.input)?.prompt ?? '';
-  const flat = prompt.replace(/\s+/g, ' ').trim();
-  const chars = [...flat];
-  return chars.length <= previewChars ? flat : `${chars.slice(0, previewChars - 1).join('')}…`;
-}
-
-function isoOf(value: Date | string): string {
-  return new Date(value).toISOString();
-}
-
-/** The request time the starter recorded (ms), else the host's created time (whole seconds). */
-function createdIso(status: DurableOrchestrationStatus): string {
-  const requested = fitting(agentRunInputSchema, status.input)?.requestedAt;
-  if (typeof requested === 'string' && !Number.isNaN(Date.parse(requested))) return isoOf(requested);
-  return isoOf(status.createdTime);
-}
-
-/** Strictly after the cursor in newest-first order. */
-function isBefore(created: string, id: string, cursor: Cursor): boolean {
-  return created < cursor.t || (created === cursor.t && id < cursor.id);
-}
-
 function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
 }
@@ -245,10 +176,11 @@ function decodeCursor(token: string): Cursor | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
     if (typeof value !== 'object' || value === null) return undefined;
-    const { t, id } = value as Record<string, unknown>;
+    const { t, id, from } = value as Record<string, unknown>;
     if (typeof t !== 'string' || typeof id !== 'string' || id.length > 64) return undefined;
     if (Number.isNaN(Date.parse(t)) || new Date(t).toISOString() !== t) return undefined;
-    return { t, id };
+    if (from !== undefined && from !== true) return undefined;
+    return from ? { t, id, from } : { t, id };
   } catch {
     return undefined;
   }

@@ -13,6 +13,8 @@ import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { forLog } from '../lib/logText';
 import { eventNames, functionNames, isRunBlob, orchestratorNames, subtaskInstanceId } from '../names';
+import { indexKeysOf, runSummary } from '../runIndex/summary';
+import type { RunIndex } from '../runIndex/table';
 import { getStatusOrNull } from '../runView/live';
 import { customStatusOf, isFinished, ownerOf, runAccess } from '../runView/view';
 
@@ -74,7 +76,7 @@ export function registerRunUrlFunctions(config: AppConfig, signer: Signer, clien
   const scoped = (action: RunAction, act: Act) => scopedHandler(config, signer, action, act);
 
   route(functionNames.runStatus, 'status', ['GET'], scoped('status', statusAnswer(signer)));
-  const cancel = terminate(cancelDepsFor(config, clients));
+  const cancel = terminate(cancelDepsFor(config, clients), clients.runIndex);
   route(functionNames.runTerminate, 'terminate', ['POST'], scoped('terminate', cancel));
   route(functionNames.runCancel, 'cancel', ['POST'], scoped('terminate', cancel));
   route(functionNames.runSuspend, 'suspend', ['POST'], scoped('suspend', control('suspend')));
@@ -173,7 +175,7 @@ function reasonOf(
 }
 
 /** The product's cancellation: children stopped, reservation settled. 202 as Durable's terminate answers. */
-function terminate(deps: Omit<CancelDeps, 'log'>): Act {
+function terminate(deps: Omit<CancelDeps, 'log'>, index: RunIndex): Act {
   return async ({ request, context, client, status }) => {
     const given = reasonOf(request, 'Cancelled by the owner.');
     if (!given.ok) return given.response;
@@ -186,8 +188,37 @@ function terminate(deps: Omit<CancelDeps, 'log'>): Act {
     // It ended by itself between the read above and the terminate: that is what the caller learns.
     if (!outcome.stopped) return ended(await client.getStatus(status.instanceId));
     context.log(`Run ${status.instanceId} cancelled: ${forLog(reason)}`);
+    await recordSettled(index, client, status, context);
     return { status: 202 };
   };
+}
+
+/**
+ * The cancellation settled the run: the index says so, and the reconciler need not look at it. Should
+ * this fail, the reconciler finds the run and settles it again (settling is idempotent).
+ */
+async function recordSettled(
+  index: RunIndex,
+  client: DurableClient,
+  before: DurableOrchestrationStatus,
+  context: InvocationContext,
+): Promise<void> {
+  const keys = indexKeysOf(before);
+  if (!keys) return;
+  try {
+    const after = await client.getStatus(keys.runId, { showInput: false });
+    if (!isFinished(after)) return;
+    await index.recordEnd(keys, runSummary(after), new Date().toISOString());
+    await index.closeOpen(keys.runId);
+  } catch (error) {
+    context.warn(
+      `Run ${keys.runId}: the run index was not updated (${errorText(error)}); the reconciler will.`,
+    );
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function control(kind: 'suspend' | 'resume'): Act {
@@ -231,6 +262,10 @@ function purge(config: AppConfig, clients: AppClients): Act {
     } catch (error) {
       if ((error as { statusCode?: unknown }).statusCode !== 404) throw error;
     }
+    // Off its owner's list before it goes: should the purge then fail, the purge URL still finds the run
+    // and can be called again, whereas a row left behind would list a run that is gone.
+    const keys = indexKeysOf(status);
+    if (keys) await clients.runIndex.forget(keys);
     const purged = await client.purgeInstanceHistory(runId);
     context.log(`Run ${runId} purged with ${subtaskIds.size} children and ${blobs} blobs.`);
     return { status: 200, jsonBody: { instancesDeleted: purged.instancesDeleted, blobsDeleted: blobs } };

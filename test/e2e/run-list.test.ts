@@ -112,6 +112,20 @@ describe('GET /api/agent-runs', () => {
     expect(ownSelf.body.items).toHaveLength(2);
   });
 
+  it('drops a purged run from the list', async () => {
+    const done = await pollUntil(
+      () => call<{ status: string }>(`${product.baseUrl}/api/agent-runs/${bobRun}`, { headers: bob }),
+      (r) => r.body.status === 'completed',
+    );
+    expect(done.status).toBe(200);
+    const purged = await call(`${product.baseUrl}/api/agent-runs/${bobRun}/purge`, {
+      method: 'DELETE',
+      headers: bob,
+    });
+    expect(purged.status).toBe(200);
+    expect((await list('', bob)).body.items).toEqual([]);
+  });
+
   it.each([
     ['?status=done', 'status'],
     ['?status=', 'status'],

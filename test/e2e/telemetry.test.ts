@@ -377,8 +377,8 @@ describe("telemetry of a run terminated behind the product's back", () => {
     ]);
     expectNoContent(run, '4 + 4', 'local-user');
 
-    // A second pass finds the run again (it still looks unsettled to a timer) and sends nothing more,
-    // nor does it for the run the product cancelled above.
+    // A second pass sends nothing more, neither for this run (settled once, it is no longer looked at)
+    // nor for the run the product cancelled above.
     const before = spans.length;
     await reconcile();
     expect(spans.length).toBe(before);

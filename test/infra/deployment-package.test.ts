@@ -122,7 +122,8 @@ describe('the unpacked package under npm start -- --app DIR', () => {
   });
 
   it('completes a run through approval', async () => {
-    azurite = await startAzurite({ blobPort: 0, services: 'blob' });
+    // Blob for results, table for the run index.
+    azurite = await startAzurite({ blobPort: 0, services: 'all' });
     const env: NodeJS.ProcessEnv = { ...process.env, AzureWebJobsStorage: azurite.connectionString };
     // The product starts its own offline AI emulators when no endpoint is configured.
     for (const key of ['AZURE_OPENAI_ENDPOINT', 'AZURE_OPENAI_API_KEY', 'AZURE_AI_PROJECT_ENDPOINT'])

@@ -40,10 +40,6 @@ const allowedGaps: Record<string, { onlyIn: Place[]; why: string }> = {
     onlyIn: ['bicep'],
     why: 'identity-based host storage: the host and the Azure Storage durable provider use queues',
   },
-  AzureWebJobsStorage__tableServiceUri: {
-    onlyIn: ['bicep'],
-    why: 'identity-based host storage: the Azure Storage durable provider keeps history in tables',
-  },
   AzureWebJobsStorage__credential: {
     onlyIn: ['bicep'],
     why: 'tells the host to authenticate to storage with a managed identity (value managedidentity)',

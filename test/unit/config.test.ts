@@ -118,13 +118,24 @@ describe('loadConfig', () => {
       ...validEnv(),
       AzureWebJobsStorage: undefined,
       AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.windows.net',
+      AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.windows.net',
       AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
     });
     expect(config.storage).toEqual({
       kind: 'identity',
       blobServiceUri: 'https://acct.blob.core.windows.net',
+      tableServiceUri: 'https://acct.table.core.windows.net',
       clientId: '00000000-0000-0000-0000-000000000001',
     });
+  });
+
+  it('asks for the table endpoint with identity-based storage: the run index lives there', () => {
+    const error = configErrorOf({
+      ...validEnv(),
+      AzureWebJobsStorage: undefined,
+      AzureWebJobsStorage__blobServiceUri: 'https://acct.blob.core.windows.net',
+    });
+    expect(error.problems.map((p) => p.key)).toEqual(['AzureWebJobsStorage__tableServiceUri']);
   });
 
   it('knows every key of local.settings.sample.json except the host-only ones', () => {

@@ -433,7 +433,8 @@ function parseTop(url: URL): number {
 function parseToken(url: URL): string | undefined {
   const token = url.searchParams.get('continuation') ?? '';
   if (token === '') return undefined;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(token))
+  // The store's keyset token: the last row's created time and instance id, base64url.
+  if (!/^[A-Za-z0-9_-]{1,1024}$/.test(token))
     throw new BadInput('continuation', 'is not a continuation token this host gave.');
   return token;
 }

@@ -10,6 +10,9 @@ import { formatTime, historyForStatus, parseJsonText, statusBody } from './statu
 import { InstanceExistsError, type RuntimeStatus, terminalStatuses } from './store';
 import { managementUrls, publicBasePath } from './urls';
 
+/** The page size of an instance query that names none. */
+const defaultQueryPageSize = 100;
+
 const runtimeStatuses: RuntimeStatus[] = [
   'Pending',
   'Running',
@@ -219,7 +222,9 @@ export class ManagementApi {
       ...(to ? { createdTimeTo: to } : {}),
       ...(statuses.length > 0 ? { runtimeStatus: statuses } : {}),
       ...(prefix ? { instanceIdPrefix: prefix } : {}),
-      ...(Number.isInteger(top) && top > 0 ? { pageSize: top } : {}),
+      // Without top, 100 a page, as the extension answers (OrchestrationStatusQueryCondition.PageSize in
+      // Azure/azure-functions-durable-extension): a client that wants every instance follows the tokens.
+      pageSize: Number.isInteger(top) && top > 0 ? top : defaultQueryPageSize,
       ...(token ? { continuationToken: token } : {}),
     });
     const showInput = queryBool(url, 'showInput') ?? false;

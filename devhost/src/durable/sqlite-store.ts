@@ -359,20 +359,37 @@ export class SqliteStore implements DurableStore {
       params.push(query.name);
     }
     const order = query.newestFirst ? 'created_time DESC, instance_id DESC' : 'created_time, instance_id';
+    // Keyset paging: the token is the last row's (created_time, instance_id), so a page reads its own
+    // rows through the index, and a client that follows every token pays per page, not per page squared.
+    const after = query.pageSize ? keysetAfter(query.continuationToken) : undefined;
+    if (after) {
+      where.push(
+        query.newestFirst ? '(created_time, instance_id) < (?, ?)' : '(created_time, instance_id) > (?, ?)',
+      );
+      params.push(after.createdTime, after.instanceId);
+    }
+    const limit = query.pageSize ? ` LIMIT ${query.pageSize + 1}` : '';
     const rows = this.#db
       .prepare(
-        `SELECT record FROM instances ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY ${order}`,
+        `SELECT instance_id, created_time, record FROM instances ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY ${order}${limit}`,
       )
-      .all(...params) as { record: string }[];
-    return Promise.resolve(
-      paginate(
-        rows,
-        query.pageSize,
-        query.continuationToken,
-        (r) => JSON.parse(r.record) as OrchestrationRecord,
-      ),
-    );
+      .all(...params) as { instance_id: string; created_time: string; record: string }[];
+    if (!query.pageSize) {
+      return Promise.resolve({ items: rows.map((r) => JSON.parse(r.record) as OrchestrationRecord) });
+    }
+    const pageRows = rows.slice(0, query.pageSize);
+    const page: Page<OrchestrationRecord> = {
+      items: pageRows.map((r) => JSON.parse(r.record) as OrchestrationRecord),
+    };
+    const last = pageRows.at(-1);
+    if (rows.length > query.pageSize && last) {
+      page.continuationToken = Buffer.from(
+        JSON.stringify({ t: last.created_time, id: last.instance_id }),
+        'utf8',
+      ).toString('base64url');
+    }
+    return Promise.resolve(page);
   }
 
   purgeInstance(instanceId: string): Promise<boolean> {
@@ -465,5 +482,21 @@ export class SqliteStore implements DurableStore {
       this.#db.close();
     }
     return Promise.resolve();
+  }
+}
+
+/** The position a keyset token names; undefined for none (or a token this store did not make). */
+function keysetAfter(token: string | undefined): { createdTime: string; instanceId: string } | undefined {
+  if (!token) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as {
+      t?: unknown;
+      id?: unknown;
+    };
+    return typeof value.t === 'string' && typeof value.id === 'string'
+      ? { createdTime: value.t, instanceId: value.id }
+      : undefined;
+  } catch {
+    return undefined;
   }
 }

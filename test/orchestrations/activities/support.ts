@@ -2,9 +2,12 @@ import { InvocationContext } from '@azure/functions';
 import { startAzurite, type Azurite } from '../../../scripts/azurite';
 import { loadConfig, type AppConfig } from '../../../src/config';
 
-/** Azurite (blob only) on a free loopback port, in memory, for one test file. */
+/**
+ * Azurite on free loopback ports, in memory, for one test file: blob, and table too, since the app's
+ * settings name a storage account that has the run index's table.
+ */
 export function startTestAzurite(): Promise<Azurite> {
-  return startAzurite({ blobPort: 0, services: 'blob' });
+  return startAzurite({ blobPort: 0, services: 'all' });
 }
 
 /** A config as the app would load it, from settings; the defaults point nowhere real. */
