@@ -219,13 +219,15 @@ export function intentsOf(focus: string, knownTools: readonly string[], request:
 /** The words of a calculation as an ask of its own, so a subtask given them reads the same one. */
 function problemText(problem: Problem): string {
   let words = asSentence(problem.text);
-  if (problem.precision) words += ` ${problem.precision.words}`;
+  if (problem.precision) words += `, ${problem.precision.words}`;
   if (!askStart.test(words)) {
-    words = problem.steps.length === 0 && problem.base.explicit ? `Compute ${words}` : `Work out ${words}`;
+    words = problem.steps.length === 0 && problem.base.explicit ? `Compute ${words}` : `Work out: ${words}`;
   }
   const question = /^(?:what|how|which|is|are)\b/i.test(words);
   words = `${words.replace(/[.?!:;,]+$/, '')}${question ? '?' : '.'}`;
-  return problem.question ? `${words} ${asSentence(problem.question).replace(/[.?!]*$/, '?')}` : words;
+  const asked = problem.question ? asSentence(problem.question).replace(/[.?!]*$/, '?') : undefined;
+  const key = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return asked && !key(words).includes(key(asked).slice(0, -1)) ? `${words} ${asked}` : words;
 }
 
 /**

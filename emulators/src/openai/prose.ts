@@ -285,9 +285,7 @@ function synthesize(findings: string, conversation: Conversation): string {
     if (fromTool) {
       calculated.delete(problem.expression);
       lines.push(describeProblem(problem, Number(fromTool.value), fromTool.tool));
-    } else if (
-      !stated.some((s) => s.includes(`${problem.exact} =`) || s.includes(`${problem.exact} has no`))
-    ) {
+    } else if (!stated.some((s) => s.includes(problem.exact))) {
       lines.push(describeProblem(problem, evaluate(problem.expression)));
     }
   }

@@ -11,7 +11,8 @@ import { precisionIn } from './wordProblems';
 
 /**
  * A draft as blocks separated by blank lines; a block is an optional heading ("...found:") and its
- * units: each bullet, or each sentence of a paragraph.
+ * units, the sentences of its lines. A line is a paragraph or a "- " bullet; its first sentence says
+ * what the line is about, and the sentences after it add to it.
  */
 interface Block {
   heading?: string;
@@ -20,9 +21,11 @@ interface Block {
 
 interface Unit {
   text: string;
-  /** A "- " bullet, or a sentence of a paragraph (`line` numbers the paragraph lines of a block). */
-  bullet: boolean;
+  /** The line of the block the sentence is on (a paragraph or a bullet). */
   line: number;
+  bullet: boolean;
+  /** The first sentence of its line. */
+  lead: boolean;
 }
 
 function parse(draft: string): Block[] {
@@ -32,13 +35,14 @@ function parse(draft: string): Block[] {
     chunk.split('\n').forEach((raw, line) => {
       const text = raw.trim();
       if (text === '') return;
-      if (/:$/.test(text) && !/^[-*•]\s/.test(text) && block.units.length === 0 && !block.heading) {
+      const bullet = /^[-*•]\s+/.test(text);
+      if (!bullet && /:$/.test(text) && block.units.length === 0 && !block.heading) {
         block.heading = text;
-      } else if (/^[-*•]\s+/.test(text)) {
-        block.units.push({ text: text.replace(/^[-*•]\s+/, ''), bullet: true, line });
-      } else {
-        for (const sentence of sentencesOf(text)) block.units.push({ text: sentence, bullet: false, line });
+        return;
       }
+      sentencesOf(text.replace(/^[-*•]\s+/, '')).forEach((sentence, i) =>
+        block.units.push({ text: sentence, line, bullet, lead: i === 0 }),
+      );
     });
     if (block.heading || block.units.length > 0) blocks.push(block);
   }
@@ -47,26 +51,15 @@ function parse(draft: string): Block[] {
 
 function render(blocks: readonly Block[]): string {
   return blocks
-    .filter((b) => b.units.length > 0 || (b.heading && !/:$/.test(b.heading)))
+    .filter((b) => b.units.length > 0)
     .map((block) => {
       const lines: string[] = block.heading ? [block.heading] : [];
-      let paragraph: string[] = [];
-      let paragraphLine = -1;
-      const flush = () => {
-        if (paragraph.length > 0) lines.push(paragraph.join(' '));
-        paragraph = [];
-      };
+      let line = -1;
       for (const unit of block.units) {
-        if (unit.bullet) {
-          flush();
-          lines.push(`- ${unit.text}`);
-        } else {
-          if (unit.line !== paragraphLine) flush();
-          paragraphLine = unit.line;
-          paragraph.push(unit.text);
-        }
+        if (unit.line === line) lines[lines.length - 1] += ` ${unit.text}`;
+        else lines.push(`${unit.bullet ? '- ' : ''}${unit.text}`);
+        line = unit.line;
       }
-      flush();
       return lines.join('\n');
     })
     .join('\n\n')
@@ -74,7 +67,6 @@ function render(blocks: readonly Block[]): string {
 }
 
 const words = (text: string) => (text.match(/\S+/g) ?? []).length;
-const unitCount = (blocks: readonly Block[]) => blocks.reduce((n, b) => n + b.units.length, 0);
 const wordCount = (blocks: readonly Block[]) =>
   blocks.reduce((n, b) => n + words(b.heading ?? '') + b.units.reduce((m, u) => m + words(u.text), 0), 0);
 
@@ -238,32 +230,38 @@ function weight(unit: Unit): number {
 }
 
 /**
- * About half as long, by dropping whole sentences and bullets: each block keeps its first unit, and
- * the rest go, least useful and latest first, until the draft has about half its words.
+ * About a third shorter, by dropping whole sentences: first the sentences that only add to a line
+ * (a calculation's steps, an explanation after a statement), least useful and latest first; then whole
+ * bullets after the first of a list. The first sentence of each paragraph answers a part of the request
+ * and stays, so a shorter answer still covers every part.
  */
 function shortenDraft(draft: string): Edit {
   const blocks = parse(draft);
-  if (unitCount(blocks) <= 1) {
+  const units = blocks.flatMap((b) => b.units);
+  if (units.length <= 1) {
     return refuse(
       draft,
       'the draft is a single sentence, and the emulator shortens only by dropping whole sentences',
     );
   }
-  const target = Math.ceil(wordCount(blocks) * 0.6);
-  const candidates = blocks
-    .flatMap((block, b) => block.units.map((unit, u) => ({ b, u, unit })))
-    .filter(({ u }, _i, all) => u > 0 || all.filter((c) => c.u === 0).length > 1)
-    .sort((x, y) => weight(x.unit) - weight(y.unit) || y.b - x.b || y.u - x.u);
+  const target = Math.ceil(wordCount(blocks) * 0.67);
   const dropped = new Set<Unit>();
-  for (const { b, u, unit } of candidates) {
+  const order = (list: Unit[]) =>
+    list.sort((x, y) => weight(x) - weight(y) || units.indexOf(y) - units.indexOf(x));
+  for (const unit of order(units.filter((u) => !u.lead))) {
     if (wordCount(keep(blocks, dropped)) <= target) break;
-    // The first unit of the first block stays: it answers the first part of the request.
-    if (b === 0 && u === 0) continue;
-    // A block keeps its first unit while later ones remain, so a heading is never left without items.
-    if (u === 0 && (blocks[b]?.units.some((other, i) => i > 0 && !dropped.has(other)) ?? false)) continue;
     dropped.add(unit);
   }
-  if (dropped.size === 0) return refuse(draft, 'every sentence left carries a result');
+  for (const block of [...blocks].reverse()) {
+    const bullets = block.units.filter((u) => u.bullet && u.lead);
+    for (const bullet of bullets.slice(1).reverse()) {
+      if (wordCount(keep(blocks, dropped)) <= target) break;
+      for (const u of block.units) if (u.line === bullet.line) dropped.add(u);
+    }
+  }
+  if (dropped.size === 0) {
+    return refuse(draft, 'each sentence left answers a part of the request');
+  }
   return done(render(keep(blocks, dropped)));
 }
 
@@ -384,19 +382,26 @@ function removePart(draft: string, rawTarget: string): Edit {
 }
 
 function removeAt(blocks: Block[], draft: string, which: string, what: string): Edit {
+  const pick = <T>(list: readonly T[]): T | undefined =>
+    which === 'first' ? list[0] : which === 'second' ? list[1] : list.at(-1);
   if (what === 'paragraph' || what === 'section') {
     if (blocks.length < 2) return refuse(draft, `the draft has only one ${what}`);
-    const index = which === 'first' ? 0 : which === 'second' ? 1 : blocks.length - 1;
-    return done(render(blocks.filter((_b, i) => i !== index)));
+    const block = pick(blocks);
+    return done(render(blocks.filter((b) => b !== block)));
   }
-  const units = blocks
-    .flatMap((b) => b.units)
-    .filter((u) => (what === 'bullet' || what === 'point' ? u.bullet : true));
-  if (units.length === 0) return refuse(draft, `the draft has no ${what}s`);
-  if (blocks.flatMap((b) => b.units).length < 2) return refuse(draft, 'the draft is a single sentence');
-  const unit = which === 'first' ? units[0] : which === 'second' ? units[1] : units.at(-1);
-  if (!unit) return refuse(draft, `the draft has no ${which} ${what}`);
-  return done(render(keep(blocks, new Set([unit]))));
+  const units = blocks.flatMap((b) => b.units);
+  if (units.length < 2) return refuse(draft, 'the draft is a single sentence');
+  if (what === 'sentence')
+    return done(render(keep(blocks, new Set([pick(units)].filter((u) => u !== undefined)))));
+  // A line or a bullet goes with all its sentences.
+  const lines = blocks.flatMap((block) =>
+    [...new Set(block.units.filter((u) => what === 'line' || u.bullet).map((u) => u.line))].map((line) =>
+      block.units.filter((u) => u.line === line),
+    ),
+  );
+  const line = pick(lines);
+  if (!line) return refuse(draft, `the draft has no ${what}s`);
+  return done(render(keep(blocks, new Set(line))));
 }
 
 /** A point the reviewer stated goes in as written; a point only named gets an honest placeholder. */
@@ -411,11 +416,10 @@ function addPoint(draft: string, point: string, how: string | undefined): Edit {
   return done(`${draft}\n${bullet}`);
 }
 
-/** Each sentence of the paragraphs as a bullet; headings and existing bullets stay. */
+/** Each paragraph line as a bullet; headings and existing bullets stay. */
 function asBullets(draft: string): Edit {
   const blocks = parse(draft);
-  const changed = blocks.some((b) => b.units.some((u) => !u.bullet));
-  if (!changed) return refuse(draft, 'it is a list already');
+  if (!blocks.some((b) => b.units.some((u) => !u.bullet))) return refuse(draft, 'it is a list already');
   return done(render(blocks.map((b) => ({ ...b, units: b.units.map((u) => ({ ...u, bullet: true })) }))));
 }
 
@@ -438,7 +442,7 @@ function roundNumbers(
   };
   // Only numbers that are results: after "=", "is", a currency sign or an arrow; never inside expressions.
   const revised = draft.replace(
-    /((?:=|→|\bis)\s*-?[$€£]?)(\d+(?:\.\d+)?)(?![\d.]*\s*[-+*/^(])/g,
+    /((?:=|→|:|\bis)\s*-?[$€£]?)(\d+(?:\.\d+)?)(?![\d.]*\s*[-+*/^(])/g,
     (_all, lead: string, n: string) => `${lead}${round(n)}`,
   );
   if (!changed) return refuse(draft, `its results already have no more digits than ${words} asks`);

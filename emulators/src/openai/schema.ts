@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { evaluate, formatNumber } from './arithmetic';
 import type { Intent } from './intents';
 import { clipPhrase } from './topics';
+import { wordsFor } from './wordProblems';
 
 /**
  * Makes a JSON value valid against a JSON schema (the subset structured outputs and zod's
@@ -351,7 +352,7 @@ function titleFor(intent: Intent): string {
     !problem.precision &&
     !problem.percent
   ) {
-    return `Compute ${problem.exact}`;
+    return clipPhrase(`Compute ${wordsFor(problem)}`, 120);
   }
   switch (intent.kind) {
     case 'tool':

@@ -270,7 +270,13 @@ interface Base {
   then?: Operation;
 }
 
-type Item = Base | { kind: 'change'; operation: Operation };
+type Item = Base | { kind: 'change'; operation: Operation } | { kind: 'group'; size: number };
+
+/** "We are 4 friends", "a party of six", "for 3 people": how many share, said before anyone splits. */
+const groupPattern = new RegExp(
+  `\\b(?:we\\s+are|we're|there\\s+are|there're)\\s+${count}\\b|\\bparty\\s+of\\s+${count}\\b|\\b(?:for\\s+)?${count}\\s+(?:of\\s+us|people|persons|friends|guests|colleagues|roommates)\\b`,
+  'i',
+);
 
 const decreaseWords =
   /^(?:off|discount(?:ed)?|coupons?|markdown|marked|rebate|reduction|reduced|decreased?|less|lower(?:ed)?|cheaper|minus|drop(?:ped|s)?|fell|falls?|cut|savings?|sale|deduct(?:ed|ion)?)$/i;
@@ -409,6 +415,11 @@ function perUnitOf(text: string): string | undefined {
   return singular(unit);
 }
 
+function plural(word: string): string {
+  const lower = word.toLowerCase();
+  return /s$/.test(lower) ? lower : /[^aeiou]y$/.test(lower) ? `${lower.slice(0, -1)}ies` : `${lower}s`;
+}
+
 function singular(word: string): string {
   const lower = word.toLowerCase();
   if (/(?:ss|us|is)$/.test(lower)) return lower;
@@ -499,9 +510,18 @@ function itemsOf(rawSegment: string, per: string | undefined): Item[] {
     return [{ kind: 'change', operation: change }];
   }
 
+  const group = groupPattern.exec(segment);
+  const size = group?.slice(1).find((g) => g !== undefined);
+  if (size !== undefined && amountIn(segment.replace(group?.[0] ?? '', ' ')) === null) {
+    const value = countValue(size);
+    if (value !== undefined && value > 0) return [{ kind: 'group', size: value }];
+  }
+
   // "40 hours a week" after "$12 per hour": the rate times the quantity, now per the next unit.
   if (per) {
-    const match = new RegExp(`(?:^|\\s)(?:for\\s+)?${count}\\s+([a-z]+)\\b`, 'i').exec(segment);
+    const match = new RegExp(`(?:^|\\s)(?:for\\s+|in\\s+an?\\s+)?${count}[\\s-]+([a-z]+)\\b`, 'i').exec(
+      segment,
+    );
     const times = match?.[1] ? countValue(match[1]) : undefined;
     if (times !== undefined && match?.[2] && singular(match[2]) === per) {
       const after = segment.slice(match.index + match[0].length);
@@ -510,7 +530,7 @@ function itemsOf(rawSegment: string, per: string | undefined): Item[] {
         kind: 'rate',
         times,
         ...(next ? { per: singular(next) } : {}),
-        words: `for ${times} ${match[2]}`,
+        words: `for ${times} ${times === 1 ? singular(match[2]) : plural(match[2])}`,
       };
       return [{ kind: 'change', operation }];
     }
@@ -614,6 +634,7 @@ export class ProblemReader {
   private open: Chain | null = null;
   private readonly done: { order: number; problem: Problem }[] = [];
   private readonly unasked: Chain[] = [];
+  private groupSize: number | undefined;
 
   constructor(private readonly defaultPrecision?: Precision) {}
 
@@ -640,7 +661,9 @@ export class ProblemReader {
     };
     for (const segment of segmentsOf(rest)) {
       for (const item of itemsOf(segment, this.open?.per)) {
-        if (item.kind === 'base') {
+        if (item.kind === 'group') {
+          this.groupSize = item.size;
+        } else if (item.kind === 'base') {
           const chain = start(item, item.then ? segment : item.words);
           if (item.then) this.change(chain, item.then);
           touched.push(chain);
@@ -658,9 +681,26 @@ export class ProblemReader {
     }
     const quantityQuestion =
       touched.length === 0 && mode === 'ask' && asksForAQuantity(rest) && this.open !== null;
+    // "What do I earn in a 4-week month?" after the rate: the question the calculation answers.
+    const open = this.open;
+    if (open && touched.includes(open) && mode === 'ask' && /\?\s*$/.test(rest) && open.order < order) {
+      open.question = rest.trim();
+    }
     if (quantityQuestion && this.open) {
       this.open.asked = true;
       this.open.question = rest.trim();
+      // "How much does each of us pay?" after "We are 4 friends": the total is shared.
+      if (
+        !this.open.each &&
+        this.groupSize &&
+        /\b(?:each|per person|apiece|every(?:one| one)|a head)\b/i.test(rest)
+      ) {
+        this.change(this.open, {
+          kind: 'split',
+          ways: this.groupSize,
+          words: `split ${this.groupSize} ways`,
+        });
+      }
       touched.push(this.open);
     }
     const target = touched.length > 0 ? touched : this.open && precision ? [this.open] : [];
@@ -724,8 +764,19 @@ function joinWords(words: readonly string[]): string {
     .join(', ');
 }
 
-const quantityQuestion =
-  /\b(?:how much|how many|what(?:'s| is| are| will be| would be| do(?:es)? (?:it|that|this) come to)?\s+(?:the\s+|our\s+|my\s+)?(?:total|cost|price|bill|amount|sum|result|answer|share|final\s+\w+)|(?:each|everyone|every one|per person|apiece)\b[^?]*\b(?:pay|owes?|gets?|spends?|costs?)|\b(?:pay|owe)s?\b[^?]*\b(?:each|per person|apiece)|what does (?:each|everyone|every one)|comes? to)\b/i;
+const quantityQuestion = new RegExp(
+  [
+    String.raw`\bhow much\b`,
+    String.raw`\bhow many\b`,
+    String.raw`\bwhat(?:'s| is| are| will be| would be| does (?:it|that|this) come to)?\s+(?:the\s+|our\s+|my\s+)?(?:total|cost|price|bill|amount|sum|result|answer|share|final\s+\w+)\b`,
+    String.raw`\bwhat (?:do|does|will|would|should|did) (?:i|we|you|they|he|she|each(?: \w+)?|everyone) (?:pay|owe|spend|get|earn|save|make|end up with|have)\b`,
+    String.raw`\b(?:each|everyone|every one|per person|apiece)\b[^?]*\b(?:pay|owes?|gets?|spends?|costs?)\b`,
+    String.raw`\b(?:pay|owe)s?\b[^?]*\b(?:each|per person|apiece)\b`,
+    String.raw`\bcomes? to\b`,
+    String.raw`^\s*(?:and\s+)?(?:the\s+)?(?:total|sum|result|answer|final (?:price|amount|cost|total)|each|per person|grand total)\s*\??\s*$`,
+  ].join('|'),
+  'i',
+);
 
 /** "How much does each of us pay?": a question for the number that the context before it sets up. */
 export function asksForAQuantity(clause: string): boolean {
@@ -772,8 +823,13 @@ export function describeProblem(problem: Problem, value: number | null, tool?: s
   const from = tool ? `from the ${tool} tool` : undefined;
   const shown = displayValue(value, problem);
   if (problem.steps.length === 0) {
-    const notes = [problem.precision?.words, from].filter((n): n is string => n !== undefined);
-    return `${problem.exact} = ${shown}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}.`;
+    const words = wordsFor(problem);
+    const notes = [
+      words === problem.exact ? undefined : problem.exact,
+      problem.precision?.words,
+      from,
+    ].filter((n): n is string => n !== undefined);
+    return `${capitalise(words)} = ${shown}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}.`;
   }
   const lead = capitalise(
     problem.text.replace(
@@ -796,6 +852,21 @@ export function describeProblem(problem: Problem, value: number | null, tool?: s
     `Step by step: ${[cleanBaseWords(base), ...steps].join(', ')}; ${problem.exact} = ${raw}` +
     `${notes.length > 0 ? ` (${notes.join(', ')})` : ''}.`
   );
+}
+
+/**
+ * A lone calculation as the request put it ("15% of 240", "the square root of 81 plus 7 times 3"), or
+ * its expression when the words add nothing or say more than the calculation.
+ */
+export function wordsFor(problem: Pick<Problem, 'exact' | 'base'>): string {
+  const words = cleanBaseWords(problem.base.words)
+    .replace(/[.?!:;,]+$/, '')
+    .trim();
+  const same = (a: string) => a.toLowerCase().replace(/[\s()]/g, '');
+  if (!problem.base.explicit || words.length > 60 || same(words) === same(problem.exact))
+    return problem.exact;
+  if (!/\d/.test(words) || /[=]/.test(words)) return problem.exact;
+  return words;
 }
 
 function cleanBaseWords(words: string): string {
