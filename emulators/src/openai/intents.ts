@@ -237,7 +237,7 @@ function problemText(problem: Problem): string {
 function clausesOf(sentence: string): string[] {
   const parts = sentence
     .split(
-      /,?\s+(?=(?:and then|then|and also|and)\s+(?:please\s+)?(?:research|search|look up|find|compute|calculate|work out|tell|what|why|how|when|where|who|which|explain|give|list|recommend|suggest|compare|describe|summari[sz]e|propose|choose|pick|estimate|evaluate|assess|advise)\b)/i,
+      /,?\s+(?=(?:and then|then|and also|and)\s+(?:please\s+)?(?:research|search|look up|find|compute|calculate|work out|tell|what|why|how|when|where|who|which|explain|give|list|recommend|suggest|compare|describe|summari[sz]e|propose|choose|pick|estimate|evaluate|assess|advise)\b)|,\s+(?=(?:what|why|how|when|where|who|which)\b)/i,
     )
     .map((p) => p.trim())
     .filter((p) => p !== '');

@@ -105,7 +105,10 @@ function instructionsOf(comment: string): string[] {
   return sentencesOf(comment.replace(/[ \t]+/g, ' '))
     .flatMap((sentence) =>
       sentence.split(
-        new RegExp(`;\\s*|,?\\s+(?:and|then|also|but)\\s+(?=(?:please\\s+)?(?:${verbs})\\b)`, 'i'),
+        new RegExp(
+          `;\\s*|,?\\s+(?:and|then|also|but)\\s+(?=(?:please\\s+)?(?:${verbs})\\b)|,\\s+(?=(?:please\\s+)?(?:${verbs})\\b)`,
+          'i',
+        ),
       ),
     )
     .map((s) =>
@@ -331,7 +334,7 @@ function stem(word: string): string {
 const contentKinds: [RegExp, (text: string) => boolean][] = [
   [
     /^(?:the\s+)?(?:calculations?|arithmetic|maths?|numbers|sums|computations?|results?)$/i,
-    (t) => /\s=\s|\d\s*[-+*/^]\s*\d/.test(t),
+    (t) => /\s=\s|→|\d\s*[-+*/^]\s*\d|:\s*-?[$€£]?\d[\d,.]*%?(?: each)?\.?$/.test(t),
   ],
   [/^(?:the\s+)?(?:time|date|clock|current time)$/i, (t) => /\bcurrent time\b|\btime tool\b|\(UTC\)/.test(t)],
   [
@@ -442,9 +445,9 @@ function roundNumbers(
   };
   // Only numbers that are results: after "=", "is", a currency sign or an arrow; never inside expressions.
   const revised = draft.replace(
-    /((?:=|→|:|\bis)\s*-?[$€£]?)(\d+(?:\.\d+)?)(?![\d.]*\s*[-+*/^(])/g,
+    /((?:=|→|:|\bis)\s*-?[$€£]?)(\d+(?:\.\d+)?)(?![\d.]*\s*[-+*/^]\s*[\d(])/g,
     (_all, lead: string, n: string) => `${lead}${round(n)}`,
   );
-  if (!changed) return refuse(draft, `its results already have no more digits than ${words} asks`);
+  if (!changed) return refuse(draft, `no result in the draft has more digits than ${words} allows`);
   return done(revised);
 }

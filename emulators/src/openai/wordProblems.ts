@@ -829,7 +829,7 @@ export function describeProblem(problem: Problem, value: number | null, tool?: s
       problem.precision?.words,
       from,
     ].filter((n): n is string => n !== undefined);
-    return `${capitalise(words)} = ${shown}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}.`;
+    return `${words === problem.exact ? words : capitalise(words)} = ${shown}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}.`;
   }
   const lead = capitalise(
     problem.text.replace(
