@@ -1,47 +1,22 @@
 /** Text the client prints for people: the answer with its citations, a run's state, the run list. Pure. */
+import type { SubtaskResult } from '../../src/contracts/agentRun';
+import type { ModelUsage } from '../../src/contracts/model';
+import type { Citation } from '../../src/contracts/research';
+import type { RunView as AppRunView } from '../../src/runView/view';
 
-export interface Citation {
-  url: string;
-  title: string;
-}
-
-export interface Usage {
-  promptTokens: number;
-  completionTokens: number;
-  totalTokens: number;
-}
-
-/** The fields of the run view (`GET /api/agent-runs/{id}`, and the `end` event) that the client shows. */
-export interface RunView {
-  id: string;
-  status: string;
-  stage?: string;
-  progress?: { done: number; total: number };
-  usage?: Usage;
-  createdTime?: string;
-  answer?: string | null;
-  citations?: Citation[];
-  subtasks?: { id: string; kind: string; title: string; ok?: boolean; state?: string; error?: string }[];
-  approval?: {
-    round: number;
-    draft?: string;
-    citations?: Citation[];
-    deadline?: string;
-    approvers?: string[];
-  };
-  approvalDecision?: { required: boolean; decision?: string; by?: string; comment?: string; rounds: number };
-  message?: string;
-  error?: string;
-  resultBlob?: string;
-  links?: { run?: string; approval?: string };
-}
+/**
+ * The run view (`GET /api/agent-runs/{id}`, and the `end` event), typed by the app's own definition, so
+ * a field the app renames or drops fails the CLI's build. Only `id` and `status` are sure to be there:
+ * the client also shows views from servers older or newer than itself.
+ */
+export type RunView = Partial<AppRunView> & Pick<AppRunView, 'id' | 'status'>;
 
 export interface RunListItem {
   id: string;
   status: string;
   stage?: string;
   createdTime?: string;
-  usage?: Usage;
+  usage?: ModelUsage;
   preview?: string;
 }
 
@@ -61,7 +36,7 @@ export function describeStatus(status: string): string {
   return statusWords[status] ?? status;
 }
 
-export function formatUsage(usage: Usage | undefined): string {
+export function formatUsage(usage: ModelUsage | undefined): string {
   if (!usage) return 'Usage: none recorded';
   return `Usage: ${usage.totalTokens} tokens (prompt ${usage.promptTokens}, completion ${usage.completionTokens})`;
 }
@@ -99,7 +74,7 @@ export function formatResult(run: RunView): string {
   if (run.error) lines.push(`Error: ${stripControls(run.error)}`);
   if (run.answer) lines.push('', stripControls(run.answer).trimEnd(), '');
   lines.push(...formatCitations(run.citations));
-  const failed = (run.subtasks ?? []).filter((s) => s.ok === false);
+  const failed = (run.subtasks ?? []).filter((s): s is SubtaskResult => 'ok' in s && s.ok === false);
   if (failed.length > 0) {
     lines.push(
       'Failed subtasks:',

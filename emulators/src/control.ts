@@ -1,38 +1,12 @@
 import type { ServerResponse } from 'node:http';
-import { checkLostReply } from './lostReply';
+import { checkFaultRequest, faultFrom, faultMatches } from './faults/faults';
+import type { Fault, FaultRequest, FaultTarget } from './faults/fault';
+import { sendJson, type Service } from './http';
 
 /**
- * What tests steer and inspect through /_emulator/: injected faults, added latency, and the log of
- * every request the emulated services received.
+ * What tests steer and inspect through /_emulator/: injected faults (each kind in ./faults/), added
+ * latency, and the log of every request the emulated services received.
  */
-
-export type Service = 'openai' | 'agents';
-
-export interface Fault {
-  id: number;
-  /** 429, 500 or 503; absent for a fault that only delays or rewrites the real answer. */
-  status?: 429 | 500 | 503;
-  /** A chat completion answered 200 with this text instead of the model's (a canned, maybe bad, answer). */
-  content?: string;
-  /** How many more matching requests this fault answers. */
-  remaining: number;
-  retryAfterMs?: number;
-  delayMs?: number;
-  deployment?: string;
-  service?: Service;
-  /** A substring of the request path, such as "/chat/completions" or "/runs". */
-  path?: string;
-  method?: string;
-  /** The request is applied, then the connection is dropped before the answer (see lostReply.ts). */
-  lostReply?: true;
-  /**
-   * Streamed chat completions only: the stream is cut (the socket destroyed) after this many content
-   * chunks, as when the service or the network fails in the middle of an answer.
-   */
-  cutStreamAfterChunks?: number;
-  /** Matches only streamed (true) or only unstreamed (false) chat completions. */
-  stream?: boolean;
-}
 
 export interface ChatSummary {
   messages: { role: string; content: string; toolCalls?: string[]; toolCallId?: string }[];
@@ -67,21 +41,6 @@ export interface RequestRecord {
   lostReply?: true;
   error?: { code: string; message: string };
   chat?: ChatSummary;
-}
-
-export interface FaultRequest {
-  status?: unknown;
-  count?: unknown;
-  retryAfterMs?: unknown;
-  deployment?: unknown;
-  delayMs?: unknown;
-  service?: unknown;
-  path?: unknown;
-  method?: unknown;
-  content?: unknown;
-  lostReply?: unknown;
-  cutStreamAfterChunks?: unknown;
-  stream?: unknown;
 }
 
 /** The request log keeps this many of the latest requests, so a long session cannot grow it forever. */
@@ -136,72 +95,9 @@ export class EmulatorState {
 
   /** Validates a POST /_emulator/faults body; a message naming the field when it is wrong. */
   addFault(body: FaultRequest): Fault | string {
-    const { status, count, retryAfterMs, deployment, delayMs, service, path, method, content } = body;
-    const cut = body.cutStreamAfterChunks;
-    if (body.stream !== undefined && typeof body.stream !== 'boolean') {
-      return `"stream" must be true or false, got ${JSON.stringify(body.stream)}.`;
-    }
-    if (cut !== undefined && !(Number.isInteger(cut) && (cut as number) >= 0)) {
-      return `"cutStreamAfterChunks" must be a whole number of chunks, 0 or more, got ${JSON.stringify(cut)}.`;
-    }
-    if (cut !== undefined && (status !== undefined || body.lostReply !== undefined)) {
-      return '"cutStreamAfterChunks" cannot be combined with "status" or "lostReply".';
-    }
-    if (status !== undefined && status !== 429 && status !== 500 && status !== 503) {
-      return `"status" must be 429, 500 or 503 (or left out for a delay-only fault), got ${JSON.stringify(status)}.`;
-    }
-    if (content !== undefined && (typeof content !== 'string' || status !== undefined)) {
-      return '"content" must be the text of a 200 answer (a string), and cannot be combined with "status".';
-    }
-    const lostReplyProblem = checkLostReply(body);
-    if (lostReplyProblem) return lostReplyProblem;
-    const lostReply = body.lostReply === true;
-    if (
-      status === undefined &&
-      delayMs === undefined &&
-      content === undefined &&
-      !lostReply &&
-      cut === undefined
-    ) {
-      return 'Give "status" (429, 500 or 503), "delayMs", "content", "lostReply" or "cutStreamAfterChunks"; the fault otherwise does nothing.';
-    }
-    const nonNegative = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-    if (count !== undefined && !(Number.isInteger(count) && (count as number) >= 1)) {
-      return `"count" must be a whole number of requests, 1 or more, got ${JSON.stringify(count)}.`;
-    }
-    if (retryAfterMs !== undefined && !nonNegative(retryAfterMs)) {
-      return `"retryAfterMs" must be a number of milliseconds, 0 or more, got ${JSON.stringify(retryAfterMs)}.`;
-    }
-    if (delayMs !== undefined && !nonNegative(delayMs)) {
-      return `"delayMs" must be a number of milliseconds, 0 or more, got ${JSON.stringify(delayMs)}.`;
-    }
-    if (deployment !== undefined && typeof deployment !== 'string') {
-      return `"deployment" must be a deployment name such as "gpt-4o-mini", got ${JSON.stringify(deployment)}.`;
-    }
-    if (service !== undefined && service !== 'openai' && service !== 'agents') {
-      return `"service" must be "openai" or "agents", got ${JSON.stringify(service)}.`;
-    }
-    if (path !== undefined && typeof path !== 'string') {
-      return `"path" must be a substring of request paths such as "/chat/completions", got ${JSON.stringify(path)}.`;
-    }
-    if (method !== undefined && typeof method !== 'string') {
-      return `"method" must be an HTTP method such as "POST", got ${JSON.stringify(method)}.`;
-    }
-    const fault: Fault = {
-      id: this.nextFaultId++,
-      remaining: (count as number | undefined) ?? 1,
-      ...(status !== undefined ? { status } : {}),
-      ...(retryAfterMs !== undefined ? { retryAfterMs: retryAfterMs as number } : {}),
-      ...(delayMs !== undefined ? { delayMs: delayMs as number } : {}),
-      ...(deployment !== undefined ? { deployment } : {}),
-      ...(service !== undefined ? { service } : {}),
-      ...(path !== undefined ? { path } : {}),
-      ...(method !== undefined ? { method: method.toUpperCase() } : {}),
-      ...(typeof content === 'string' ? { content } : {}),
-      ...(lostReply ? { lostReply: true as const } : {}),
-      ...(cut !== undefined ? { cutStreamAfterChunks: cut as number } : {}),
-      ...(typeof body.stream === 'boolean' ? { stream: body.stream } : {}),
-    };
+    const problem = checkFaultRequest(body);
+    if (problem) return problem;
+    const fault = faultFrom(this.nextFaultId++, body);
     this.faults.push(fault);
     return fault;
   }
@@ -211,23 +107,8 @@ export class EmulatorState {
   }
 
   /** The first fault that matches, with one use taken from it. Faults apply in the order they were added. */
-  takeFault(request: {
-    service: Service;
-    deployment?: string;
-    path: string;
-    method: string;
-    /** A streamed chat completion; faults that cut streams match only those. */
-    stream?: boolean;
-  }): Fault | undefined {
-    const fault = this.faults.find(
-      (f) =>
-        (f.cutStreamAfterChunks === undefined || request.stream === true) &&
-        (f.stream === undefined || f.stream === (request.stream === true)) &&
-        (f.service === undefined || f.service === request.service) &&
-        (f.deployment === undefined || f.deployment === request.deployment) &&
-        (f.path === undefined || request.path.includes(f.path)) &&
-        (f.method === undefined || f.method === request.method),
-    );
+  takeFault(request: FaultTarget): Fault | undefined {
+    const fault = this.faults.find((f) => faultMatches(f, request));
     if (!fault) return undefined;
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.faults = this.faults.filter((f) => f !== fault);
@@ -243,17 +124,112 @@ export class EmulatorState {
   }
 }
 
-export function sendJson(
+/** A control request's millisecond setting, 0 or more; anything else is answered 400 here (undefined). */
+function millisecondsIn(
+  body: Record<string, unknown>,
+  field: string,
   response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
+): number | undefined {
+  const ms = body[field];
+  if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) return ms;
+  sendJson(response, 400, {
+    error: {
+      code: 'BadRequest',
+      message: `"${field}" must be a number of milliseconds, 0 or more, got ${JSON.stringify(ms)}.`,
+    },
   });
-  response.end(text);
+  return undefined;
+}
+
+/** Answers a request to /_emulator/; `deployments` are the emulated model deployments. */
+export function handleControl(
+  state: EmulatorState,
+  deployments: readonly string[],
+  request: { method: string; url: URL; text: string; contentType: string | undefined },
+  response: ServerResponse,
+): void {
+  const { method, url, text } = request;
+  const refused = controlRequestProblem(method, request.contentType);
+  if (refused) {
+    sendJson(response, 415, { error: { code: 'UnsupportedMediaType', message: refused } });
+    return;
+  }
+  let body: Record<string, unknown> = {};
+  if (text.trim() !== '') {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+        body = parsed as Record<string, unknown>;
+      else throw new Error('not an object');
+    } catch {
+      sendJson(response, 400, {
+        error: {
+          code: 'BadRequest',
+          message: `The body of ${method} ${url.pathname} must be a JSON object.`,
+        },
+      });
+      return;
+    }
+  }
+  const route = `${method} ${url.pathname.replace(/\/+$/, '')}`;
+  switch (route) {
+    case 'GET /_emulator/health':
+      sendJson(response, 200, { ok: true, deployments: deployments });
+      return;
+    case 'POST /_emulator/faults': {
+      const fault = state.addFault(body);
+      if (typeof fault === 'string')
+        sendJson(response, 400, { error: { code: 'BadRequest', message: fault } });
+      else sendJson(response, 201, fault);
+      return;
+    }
+    case 'GET /_emulator/faults':
+      sendJson(response, 200, { faults: state.pendingFaults() });
+      return;
+    case 'POST /_emulator/latency': {
+      const ms = millisecondsIn(body, 'ms', response);
+      if (ms === undefined) return;
+      state.latencyMs = ms;
+      sendJson(response, 200, { latencyMs: ms });
+      return;
+    }
+    case 'GET /_emulator/latency':
+      sendJson(response, 200, { latencyMs: state.latencyMs });
+      return;
+    case 'POST /_emulator/streaming': {
+      const ms = millisecondsIn(body, 'chunkDelayMs', response);
+      if (ms === undefined) return;
+      state.streamChunkDelayMs = ms;
+      sendJson(response, 200, { chunkDelayMs: ms });
+      return;
+    }
+    case 'GET /_emulator/streaming':
+      sendJson(response, 200, { chunkDelayMs: state.streamChunkDelayMs });
+      return;
+    case 'GET /_emulator/requests': {
+      const filters = ['service', 'deployment', 'method', 'operation'] as const;
+      const path = url.searchParams.get('path');
+      const requests = state.requests.filter(
+        (r) =>
+          filters.every((f) => {
+            const wanted = url.searchParams.get(f);
+            return wanted === null || r[f] === wanted;
+          }) &&
+          (path === null || r.path.includes(path)),
+      );
+      sendJson(response, 200, { count: requests.length, dropped: state.droppedRequests, requests });
+      return;
+    }
+    case 'POST /_emulator/reset':
+      state.reset();
+      sendJson(response, 200, { reset: true, latencyMs: state.latencyMs });
+      return;
+    default:
+      sendJson(response, 404, {
+        error: {
+          code: 'NotFound',
+          message: `No control endpoint ${method} ${url.pathname}. Try POST /_emulator/faults, POST /_emulator/latency, POST /_emulator/streaming, GET /_emulator/requests or POST /_emulator/reset.`,
+        },
+      });
+  }
 }

@@ -9,9 +9,10 @@ import type {
   ChatCompletion,
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions';
+import { toolNames } from '../contracts/tools';
 import { createAnswerAttempt } from '../lib/answerBlobs';
 import { AnswerBlobWriter } from './answerWriter';
-import { toolDefinitions, toolNames } from '../agents/tools';
+import { toolDefinitions } from '../agents/tools';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
 import {

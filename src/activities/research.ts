@@ -10,14 +10,10 @@ import type {
 import { ToolUtility } from '@azure/ai-agents';
 import { isRestError } from '@azure/core-rest-pipeline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BlobServiceClient } from '@azure/storage-blob';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
 import type { ModelUsage } from '../contracts/model';
-import { z } from 'zod';
-import { modelUsageSchema } from '../contracts/model';
 import {
-  citationSchema,
   researchHandleSchema,
   researchRunStatuses,
   startResearchInputSchema,
@@ -31,6 +27,7 @@ import {
   type StartResearchOutput,
 } from '../contracts/research';
 import { PermanentError, RateLimitedError, RetryableError, retryAfterMsFrom, toOutcome } from '../lib/errors';
+import { keptResearchResults } from '../lib/keptResearch';
 
 /**
  * Research sub-agents on the Azure AI Foundry Agent Service, with Bing grounding. Each activity makes a
@@ -51,9 +48,6 @@ const earlierThreadLookbackMs = 6 * 60 * 60_000;
 
 /** How long stopping a research run waits for the service to move it from `cancelling` to `cancelled`. */
 const cancelWaitMs = 10_000;
-
-/** Run ids and subtask ids become blob names. */
-const blobKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
 export const researchInstructions = [
   'You are a research assistant. Search the web with Bing to answer the query with current, verifiable facts.',
@@ -181,7 +175,7 @@ export function createCollectResearch(
   deps: ResearchDeps,
 ): (input: CollectResearchInput, context: InvocationContext) => Promise<CollectResearchOutput> {
   const now = deps.now ?? Date.now;
-  const kept = keptResults(deps.clients.blobService, deps.config.resultsContainer);
+  const kept = keptResearchResults(deps.clients.blobService, deps.config.resultsContainer);
   return async (input, context) => {
     try {
       const { client, handle } = checkHandle(deps, input);
@@ -253,7 +247,7 @@ export type StopResearch = (
  */
 export function createStopResearch(deps: ResearchDeps): StopResearch {
   const now = deps.now ?? Date.now;
-  const kept = keptResults(deps.clients.blobService, deps.config.resultsContainer);
+  const kept = keptResearchResults(deps.clients.blobService, deps.config.resultsContainer);
   return async (runId, subtaskId, log) => {
     const client = deps.clients.agents;
     if (!client) return undefined;
@@ -285,18 +279,6 @@ export function createStopResearch(deps: ResearchDeps): StopResearch {
     } catch (error) {
       throw classifyAgentsError(error, `stopping the research of ${runId}/${subtaskId}`, now());
     }
-  };
-}
-
-/** What a subtask's research spent by its kept result, for the run view of a run stopped mid-research. */
-export function createKeptResearchUsage(
-  blobs: BlobServiceClient,
-  resultsContainer: string,
-): (runId: string, subtaskId: string) => Promise<ModelUsage | undefined> {
-  const kept = keptResults(blobs, resultsContainer);
-  return async (runId, subtaskId) => {
-    const key = kept.keyOf({ runId, subtaskId });
-    return key ? (await kept.read(key))?.usage : undefined;
   };
 }
 
@@ -394,64 +376,6 @@ async function findEarlierThread(
     return { threadId: thread.id };
   }
   return undefined;
-}
-
-type CollectedResearch = Extract<CollectResearchOutput, { ok: true }>['value'];
-const keptResearchSchema = z.object({
-  text: z.string(),
-  citations: z.array(citationSchema),
-  usage: modelUsageSchema,
-});
-
-/** Collected research results, kept in the results container under research/<runId>/<subtaskId>.json. */
-function keptResults(blobService: BlobServiceClient, resultsContainer: string) {
-  const container = blobService.getContainerClient(resultsContainer);
-  let containerReady: Promise<unknown> | undefined;
-  const failed = (doing: string, error: unknown) => {
-    const status = (error as { statusCode?: unknown }).statusCode;
-    const message = `Could not ${doing} in ${container.containerName}: ${describe(error)}`;
-    return status === 403 || status === 401 || status === 400
-      ? new PermanentError(message, status)
-      : new RetryableError(message, typeof status === 'number' ? status : undefined);
-  };
-  return {
-    keyOf(handle: Pick<ResearchHandle, 'runId' | 'subtaskId'>): string | undefined {
-      if (handle.runId === undefined || handle.subtaskId === undefined) return undefined;
-      if (!blobKeyPattern.test(handle.runId) || !blobKeyPattern.test(handle.subtaskId)) {
-        throw new PermanentError(
-          `The research handle's runId and subtaskId must be letters, digits, '.', '_' or '-' (got ${JSON.stringify(handle.runId)}, ${JSON.stringify(handle.subtaskId)})`,
-        );
-      }
-      return `research/${handle.runId}/${handle.subtaskId}.json`;
-    },
-    async read(blobName: string): Promise<CollectedResearch | undefined> {
-      try {
-        const body = await container.getBlockBlobClient(blobName).downloadToBuffer();
-        const parsed = keptResearchSchema.safeParse(JSON.parse(body.toString('utf8')));
-        // A blob this code cannot read is collected again rather than trusted.
-        return parsed.success ? parsed.data : undefined;
-      } catch (error) {
-        const status = (error as { statusCode?: unknown }).statusCode;
-        if (status === 404) return undefined;
-        throw failed(`read the kept research result ${blobName}`, error);
-      }
-    },
-    async write(blobName: string, value: CollectedResearch): Promise<void> {
-      try {
-        containerReady ??= container.createIfNotExists().catch((error: unknown) => {
-          containerReady = undefined;
-          throw error;
-        });
-        await containerReady;
-        const body = JSON.stringify(value);
-        await container.getBlockBlobClient(blobName).upload(body, Buffer.byteLength(body), {
-          blobHTTPHeaders: { blobContentType: 'application/json' },
-        });
-      } catch (error) {
-        throw failed(`keep the research result ${blobName}`, error);
-      }
-    },
-  };
 }
 
 function checkHandle(

@@ -2,13 +2,13 @@ import type { InvocationContext } from '@azure/functions';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
 import {
-  draftBlobPath,
   saveDraftInputSchema,
   type DraftBlob,
   type SaveDraftInput,
   type SaveDraftOutput,
 } from '../contracts/result';
 import { PermanentError, RetryableError } from '../lib/errors';
+import { draftBlobPath } from '../names';
 
 export interface SaveDraftDeps {
   clients: AppClients;

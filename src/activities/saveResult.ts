@@ -3,6 +3,7 @@ import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
 import { saveResultInputSchema, type SaveResultInput, type SaveResultOutput } from '../contracts/result';
 import { PermanentError, RetryableError } from '../lib/errors';
+import { resultBlobName } from '../names';
 
 export interface SaveResultDeps {
   clients: AppClients;
@@ -33,7 +34,7 @@ export function createSaveResult(
     }
     const { runId, result } = parsed.data;
     const body = JSON.stringify(result ?? null);
-    const blobName = `${runId}.json`;
+    const blobName = resultBlobName(runId);
     try {
       containerReady ??= container.createIfNotExists().catch((error: unknown) => {
         containerReady = undefined;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RunToolResult } from '../contracts/model';
+import { toolNames, type ToolName } from '../contracts/tools';
 import {
   calculatorFunctionNames,
   CalculatorError,
@@ -10,7 +11,7 @@ import {
 
 /**
  * The tools a model may call. One zod schema per tool gives the handler its typed arguments and the
- * model its JSON schema (z.toJSONSchema). Importable from orchestrators and contracts: no Node built-ins,
+ * model its JSON schema (z.toJSONSchema). Importable from orchestrators: no Node built-ins,
  * and nothing here does I/O unless `ctx.allowNetwork` says it may (no tool needs the network yet).
  */
 
@@ -93,14 +94,11 @@ const currentTime = defineTool({
   },
 });
 
+/** Every tool, by its name in contracts/tools.ts: a new tool is added there and here. */
 const registry = {
   calculator,
   current_time: currentTime,
-} as const satisfies Record<string, Tool<z.ZodType>>;
-
-type ToolName = keyof typeof registry;
-
-export const toolNames: readonly string[] = Object.keys(registry);
+} as const satisfies Record<ToolName, Tool<z.ZodType>>;
 
 const isToolName = (name: string): name is ToolName => Object.hasOwn(registry, name);
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { toolNames } from '../agents/tools';
 import type { ModelUsage } from './model';
 import type { Citation } from './research';
+import { toolNames } from './tools';
 
 /**
  * Everything an agent run carries across durable boundaries: the HTTP body, the orchestration input,

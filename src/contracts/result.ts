@@ -45,8 +45,3 @@ export const draftBlobSchema = z.object({
   citations: z.array(z.object({ title: z.string(), url: z.string() })),
 });
 export type DraftBlob = z.output<typeof draftBlobSchema>;
-
-/** The blob a run's draft for one round is stored under, inside the results container. */
-export function draftBlobPath(runId: string, round: number): string {
-  return `${runId}/draft-${round}.json`;
-}

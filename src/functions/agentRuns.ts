@@ -3,55 +3,27 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
-import { toolNames } from '../agents/tools';
-import { createKeptResearchUsage } from '../activities/research';
 import type { AppConfig } from '../config';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { AppClients } from '../clients';
 import {
-  addUsage,
   approvalBodySchema,
-  approversOf,
   startAgentRunBodySchema,
   type AgentRunInput,
-  type AgentRunStatus,
   type ApprovalEvent,
-  type RunOutcome,
 } from '../contracts/agentRun';
-import { draftBlobSchema, type DraftBlob } from '../contracts/result';
-import type { ModelUsage } from '../contracts/model';
-import {
-  agentRunInputSchema,
-  agentRunResultSchema,
-  agentRunStatusSchema,
-  fitting,
-  subtaskResultSchema,
-  subtaskStatusSchema,
-} from '../contracts/orchestrations';
-import type { Citation } from '../contracts/research';
+import { toolNames } from '../contracts/tools';
 import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../entities/tokenQuota';
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
 import type { Signer } from '../lib/capability';
 import { canApprove, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId } from '../lib/ids';
+import { createKeptResearchUsage } from '../lib/keptResearch';
 import { checkWebhookUrl } from '../lib/webhooks';
 import { functionNames, orchestratorNames } from '../names';
-import { subtaskInstanceId } from '../orchestrators/agentRun';
+import { getStatusOrNull, withFullDraft, withLiveProgress } from '../runView/live';
+import { approversNow, customStatusOf, isFinished, ownerOf, runLinks, runView } from '../runView/view';
 import { eventNameProblem, scopedRunUrls, type RunUrls } from './runUrls';
-
-/** What the owner sees of a run: the contract of `GET /api/agent-runs/{id}`. */
-export const runViewStatuses = [
-  'running',
-  'awaiting-approval',
-  'completed',
-  'rejected',
-  'expired',
-  'failed',
-  'terminated',
-  'quota-exceeded',
-  'budget-spent',
-] as const;
-export type RunViewStatus = (typeof runViewStatuses)[number];
 
 /** Largest budget one run may ask for; the caller's quota is the real bound. */
 const maxRunTokens = 1_000_000;
@@ -278,69 +250,6 @@ export function createApproveAgentRun(config: AppConfig, signer: Signer, blobs: 
   };
 }
 
-/**
- * While subtasks run, the parent waits on one Task.all and cannot update its custom status, so the
- * live progress comes from the children (`<runId>-<subtaskId>`), read here. So does their spend: until
- * the parent has collected them, what they spent is in their statuses only, also when the run was
- * stopped in the middle of its fan-out (the quota counted each of their calls as it returned). A
- * research subtask stopped with its run reports nothing itself: what its Agent Service run spent was
- * kept by the cancellation (and counted in the quota), and `researchUsage` reads it.
- */
-export async function withLiveProgress(
-  client: DurableClient,
-  status: DurableOrchestrationStatus,
-  researchUsage?: KeptResearchUsage,
-): Promise<DurableOrchestrationStatus> {
-  const custom = customStatusOf(status);
-  if (custom?.stage !== 'working' || !custom.subtasks) return status;
-  // The parent counts the children as done (and their usage as its own) once the fan-out returns.
-  const collected = custom.progress.done >= custom.progress.total;
-  if (collected || (isFinished(status) && status.runtimeStatus !== df.OrchestrationRuntimeStatus.Terminated))
-    return status;
-  const children = await Promise.all(
-    custom.subtasks.map((s) => getStatusOrNull(client, subtaskInstanceId(status.instanceId, s.id), false)),
-  );
-  const stopped = status.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated;
-  const kept = await Promise.all(
-    custom.subtasks.map((s, i) =>
-      stopped &&
-      researchUsage &&
-      s.kind === 'research' &&
-      children[i]?.runtimeStatus !== df.OrchestrationRuntimeStatus.Completed
-        ? researchUsage(status.instanceId, s.id).catch(() => undefined)
-        : Promise.resolve(undefined),
-    ),
-  );
-  let usage = custom.usage;
-  const subtasks = custom.subtasks.map((s, i) => {
-    const child = children[i];
-    const spent = kept[i] ?? childUsage(child ?? null);
-    if (spent) usage = addUsage(usage, spent);
-    if (!child || !isFinished(child)) return s;
-    const ok = fitting(subtaskResultSchema, child.output)?.ok === true;
-    return { ...s, state: ok ? ('succeeded' as const) : ('failed' as const) };
-  });
-  const done = subtasks.filter((s) => s.state !== 'pending').length;
-  const live: AgentRunStatus = {
-    ...custom,
-    subtasks,
-    usage,
-    progress: { done, total: custom.progress.total },
-  };
-  return { ...status, customStatus: live };
-}
-
-/** What a child spent by its own account: its result once it has one, else its custom status. */
-function childUsage(child: DurableOrchestrationStatus | null): ModelUsage | undefined {
-  if (!child) return undefined;
-  const fromOutput = fitting(subtaskResultSchema, child.output)?.usage;
-  if (child.runtimeStatus === df.OrchestrationRuntimeStatus.Completed && fromOutput) return fromOutput;
-  return fitting(subtaskStatusSchema, child.customStatus)?.usage;
-}
-
-/** What a stopped research subtask spent, as its cancellation kept it. */
-export type KeptResearchUsage = (runId: string, subtaskId: string) => Promise<ModelUsage | undefined>;
-
 type Found = { ok: true; status: DurableOrchestrationStatus } | { ok: false; response: HttpResponseInit };
 
 /** The run with this route id, if the caller may see it; unknown and not-yours look the same (404). */
@@ -369,19 +278,6 @@ async function findVisibleRun(
   return notFound;
 }
 
-export async function getStatusOrNull(
-  client: DurableClient,
-  id: string,
-  showInput = true,
-): Promise<DurableOrchestrationStatus | null> {
-  try {
-    return await client.getStatus(id, { showInput });
-  } catch (error) {
-    if (error instanceof Error && error.message.includes('404')) return null;
-    throw error;
-  }
-}
-
 /** After raising the event, give the run a moment to act on it, so the answer shows the new state. */
 async function waitUntilDecided(
   client: DurableClient,
@@ -397,132 +293,4 @@ async function waitUntilDecided(
     await sleep(100);
   }
   return status;
-}
-
-export function inputOf(status: DurableOrchestrationStatus): AgentRunInput | undefined {
-  return fitting(agentRunInputSchema, status.input);
-}
-
-export function ownerOf(status: DurableOrchestrationStatus): string {
-  return inputOf(status)?.owner ?? '';
-}
-
-export function customStatusOf(status: DurableOrchestrationStatus): AgentRunStatus | undefined {
-  return fitting(agentRunStatusSchema, status.customStatus);
-}
-
-/** Who may decide the run's approval now (the custom status says whether it escalated). */
-export function approversNow(status: DurableOrchestrationStatus): string[] {
-  const input = inputOf(status);
-  return approversOf(
-    ownerOf(status),
-    input?.approval ?? null,
-    customStatusOf(status)?.approval?.escalated ?? false,
-  );
-}
-
-/**
- * The custom status carries only a preview of the draft on offer; the run view shows the whole draft
- * and its citations, read from the draft's blob. Should the blob be unreadable, the view keeps the
- * preview and says so rather than failing.
- */
-export async function withFullDraft(blobs: BlobServiceClient, view: RunView): Promise<RunView> {
-  if (!view.approval) return view;
-  const draft = await readDraft(blobs, view.approval.draftBlob);
-  return {
-    ...view,
-    approval: draft.ok
-      ? { ...view.approval, draft: draft.text, citations: draft.citations }
-      : { ...view.approval, draftUnavailable: draft.message },
-  };
-}
-
-/** Reads a draft blob named `<container>/<path>`, as the custom status refers to it. */
-export async function readDraft(
-  blobs: BlobServiceClient,
-  blobName: string,
-): Promise<({ ok: true } & DraftBlob) | { ok: false; message: string }> {
-  const [container, ...rest] = blobName.split('/');
-  try {
-    const body = await blobs
-      .getContainerClient(container ?? '')
-      .getBlockBlobClient(rest.join('/'))
-      .downloadToBuffer();
-    return { ok: true, ...draftBlobSchema.parse(JSON.parse(body.toString('utf8'))) };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return { ok: false, message: `Could not read the draft: ${reason}` };
-  }
-}
-
-export type RunView = ReturnType<typeof runView>;
-
-export function isFinished(status: DurableOrchestrationStatus): boolean {
-  return ['Completed', 'Failed', 'Terminated', 'Canceled'].includes(String(status.runtimeStatus));
-}
-
-function runLinks(request: HttpRequest, runId: string) {
-  const run = new URL(`/api/agent-runs/${runId}`, request.url).href;
-  return { run, approval: `${run}/approval` };
-}
-
-/** Maps the durable status to the product's view of a run. */
-export function runView(request: HttpRequest, status: DurableOrchestrationStatus) {
-  const custom = customStatusOf(status);
-  const output = fitting(agentRunResultSchema, status.output);
-  const runtime = String(status.runtimeStatus);
-  let viewStatus: RunViewStatus;
-  if (runtime === 'Completed' && output) viewStatus = output.outcome satisfies RunOutcome;
-  else if (runtime === 'Failed') viewStatus = 'failed';
-  else if (runtime === 'Terminated' || runtime === 'Canceled') viewStatus = 'terminated';
-  else viewStatus = custom?.stage === 'awaiting-approval' ? 'awaiting-approval' : 'running';
-
-  const links = runLinks(request, status.instanceId);
-  return {
-    id: status.instanceId,
-    status: viewStatus,
-    stage: custom?.stage ?? (isFinished(status) ? 'done' : 'starting'),
-    progress: custom?.progress ?? { done: 0, total: 0 },
-    usage: output?.usage ?? custom?.usage ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
-    createdTime: status.createdTime,
-    lastUpdatedTime: status.lastUpdatedTime,
-    ...(runtime === 'Suspended' ? { suspended: true } : {}),
-    ...(custom?.subtasks ? { subtasks: custom.subtasks } : {}),
-    ...(viewStatus === 'awaiting-approval' && custom?.approval
-      ? {
-          approval: {
-            ...custom.approval,
-            approvers: approversNow(status),
-            draft: custom.approval.draftPreview,
-            citations: [] as Citation[],
-            draftUnavailable: undefined as string | undefined,
-            howToApprove: {
-              method: 'POST',
-              url: links.approval,
-              body: { decision: 'approve | reject', comment: 'optional; with reject, asks for a revision' },
-            },
-          },
-        }
-      : {}),
-    ...(output
-      ? {
-          answer: output.answer,
-          citations: output.citations,
-          subtasks: output.subtasks,
-          approvalDecision: output.approval,
-          ...(output.message ? { message: output.message } : {}),
-          ...(output.quota ? { quota: output.quota } : {}),
-          ...(output.blobName ? { resultBlob: output.blobName } : {}),
-        }
-      : {}),
-    ...(runtime === 'Failed' ? { error: failureSummary(status.output) } : {}),
-    ...((output?.webhook ?? custom?.webhook) ? { webhook: output?.webhook ?? custom?.webhook } : {}),
-    links,
-  };
-}
-
-/** The first line of a failed orchestration's output: the message, never the stack the host may append. */
-function failureSummary(output: unknown): string {
-  const text = typeof output === 'string' ? output : '';
-  return text.split('\n')[0]?.trim() || 'The run failed.';
 }

@@ -9,7 +9,8 @@ import { problem, withProblemAnswers } from '../lib/http';
 import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { functionNames, orchestratorNames } from '../names';
-import { approversNow, getStatusOrNull, inputOf, runView, withFullDraft } from './agentRuns';
+import { getStatusOrNull, withFullDraft } from '../runView/live';
+import { approversNow, inputOf, runView } from '../runView/view';
 
 /**
  * `GET /api/agent-runs/{id}/approval` with `Accept: text/html`: the page an approver opens from a link.

@@ -4,7 +4,8 @@ import type { DurableOrchestrationStatus } from 'durable-functions';
 import type { AgentRunStatus } from '../contracts/agentRun';
 import { agentRunStatusSchema, fitting } from '../contracts/orchestrations';
 import { latestAnswerBlob, readAnswerFrom, statusOf } from '../lib/answerBlobs';
-import { approversNow, isFinished, runView } from './agentRuns';
+import { eventLogBlobName } from '../names';
+import { approversNow, isFinished, runView } from '../runView/view';
 
 /**
  * The run's event log: what `GET /api/agent-runs/{id}/events` sends, held in an append blob
@@ -74,7 +75,7 @@ export class RunEventLog {
   ) {}
 
   get blobName(): string {
-    return `${this.runId}/events.jsonl`;
+    return eventLogBlobName(this.runId);
   }
 
   /** The id of the last event in the log as far as this stream has read it. */

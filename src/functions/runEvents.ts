@@ -3,13 +3,14 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { createKeptResearchUsage } from '../activities/research';
 import type { AppConfig } from '../config';
 import { problem, withProblemAnswers } from '../lib/http';
 import { canApprove, isAdmin, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
+import { createKeptResearchUsage } from '../lib/keptResearch';
 import { functionNames, orchestratorNames } from '../names';
-import { approversNow, getStatusOrNull, inputOf, readDraft, withLiveProgress } from './agentRuns';
+import { getStatusOrNull, readDraft, withLiveProgress } from '../runView/live';
+import { approversNow, inputOf } from '../runView/view';
 import { RunEventLog, type LoggedEvent } from './eventLog';
 
 /**

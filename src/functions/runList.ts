@@ -7,7 +7,7 @@ import { problem, withProblemAnswers } from '../lib/http';
 import { isAdmin, resolveCaller, roles } from '../lib/identity';
 import { isValidUserId, userIdRule } from '../lib/ids';
 import { functionNames, orchestratorNames } from '../names';
-import { runView, runViewStatuses, type RunViewStatus } from './agentRuns';
+import { runView, runViewStatuses, type RunViewStatus } from '../runView/view';
 
 /**
  * `GET /api/agent-runs`: the caller's runs, newest first.

@@ -9,9 +9,9 @@ import type { RunAction, Signer } from '../lib/capability';
 import { problem, withProblemAnswers } from '../lib/http';
 import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
-import { eventNames, functionNames, orchestratorNames } from '../names';
-import { subtaskInstanceId } from '../orchestrators/agentRun';
-import { approversNow, customStatusOf, getStatusOrNull, isFinished, ownerOf } from './agentRuns';
+import { eventNames, functionNames, isRunBlob, orchestratorNames, subtaskInstanceId } from '../names';
+import { getStatusOrNull } from '../runView/live';
+import { approversNow, customStatusOf, isFinished, ownerOf } from '../runView/view';
 
 /**
  * The per-run URLs the starter hands out, in the shape of Durable's `createCheckStatusResponse`, on the
@@ -201,7 +201,7 @@ function purge(config: AppConfig, clients: AppClients): Act {
     let blobs = 0;
     try {
       for await (const blob of container.listBlobsFlat({ prefix: runId })) {
-        if (blob.name === `${runId}.json` || blob.name.startsWith(`${runId}/`)) {
+        if (isRunBlob(runId, blob.name)) {
           await container.deleteBlob(blob.name, { deleteSnapshots: 'include' });
           blobs++;
         }

@@ -1,4 +1,5 @@
 import type { AppendBlobClient, ContainerClient } from '@azure/storage-blob';
+import { answerBlobName, answerBlobPrefix, parseAnswerBlobName, type AnswerBlobRef } from '../names';
 
 /**
  * Where a streamed answer lives while the model writes it: one append blob per answer round and per
@@ -8,33 +9,14 @@ import type { AppendBlobClient, ContainerClient } from '@azure/storage-blob';
  * attempt of the newest round, and start that attempt's text from its beginning.
  */
 
-export interface AnswerBlobRef {
-  round: number;
-  attempt: number;
-  /** The blob name in the results container. */
-  name: string;
-}
-
-const attemptDigits = 3;
+/** Three digits in the name (see names.ts). */
 const maxAttempts = 999;
-
-export function answerBlobName(runId: string, round: number, attempt: number): string {
-  return `${runId}/answer-${round}.${String(attempt).padStart(attemptDigits, '0')}.txt`;
-}
-
-const namePattern = /^(.+)\/answer-(\d{1,6})\.(\d{3})\.txt$/;
-
-export function parseAnswerBlobName(runId: string, name: string): AnswerBlobRef | undefined {
-  const match = namePattern.exec(name);
-  if (!match || match[1] !== runId) return undefined;
-  return { round: Number(match[2]), attempt: Number(match[3]), name };
-}
 
 /** Every answer blob of the run, ordered by round then attempt. */
 export async function listAnswerBlobs(container: ContainerClient, runId: string): Promise<AnswerBlobRef[]> {
   const found: AnswerBlobRef[] = [];
   try {
-    for await (const blob of container.listBlobsFlat({ prefix: `${runId}/answer-` })) {
+    for await (const blob of container.listBlobsFlat({ prefix: answerBlobPrefix(runId) })) {
       const ref = parseAnswerBlobName(runId, blob.name);
       if (ref) found.push(ref);
     }

@@ -6,8 +6,7 @@ import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
 import type { ModelUsage } from '../contracts/model';
 import { fitting, subtaskResultSchema } from '../contracts/orchestrations';
-import { entityNames } from '../names';
-import { subtaskInstanceId } from '../orchestrators/agentRun';
+import { entityNames, researchSpendKey, subtaskInstanceId } from '../names';
 import { recordCancelled, type ExternalEnding } from '../telemetry/cancelled';
 import { createClaimRunSpan, type ClaimRunSpan, type RunSpanClaim } from '../telemetry/runSpanClaim';
 
@@ -181,11 +180,6 @@ async function countUncollectedResearch(
       }
     }),
   );
-}
-
-/** The key the run records a subtask's reported usage under (TokenBudget.record, label `child-<id>`). */
-export function researchSpendKey(runId: string, subtaskId: string): string {
-  return `${runId}:child-${subtaskId}`;
 }
 
 /**

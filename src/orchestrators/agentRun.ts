@@ -1,4 +1,3 @@
-import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import { z } from 'zod';
 import { numberCitations } from '../agents/citations';
@@ -13,16 +12,16 @@ import {
   type SubtaskResult,
 } from '../contracts/agentRun';
 import { agentRunInputSchema, checked, subtaskResultSchema } from '../contracts/orchestrations';
-import { reserveResultSchema } from '../contracts/quota';
 import { saveResultOutputSchema, type SaveResultInput } from '../contracts/result';
-import { activityNames, entityNames, orchestratorNames } from '../names';
+import { activityNames, orchestratorNames, subtaskInstanceId } from '../names';
 import type { AnswerSubtaskInput } from './answerSubtask';
 import { messageOnly } from '../lib/safeErrors';
-import { awaitApproval, type ApprovalOutcome } from './approval';
+import { awaitApproval } from './approval';
 import { isBudgetSpent, TokenBudget, type BudgetShare } from './budget';
-import { maxTokensPerCall, type Draft } from './draft';
+import { maxTokensPerCall, type ApprovalOutcome, type Draft } from './draft';
 import { activityRetry, type Durable } from './durable';
 import { RunProgress } from './progress';
+import { quotaEntity, reserveTokens, settleReservation } from './reservation';
 import { defaultResearchPolling, type ResearchSubtaskInput } from './researchSubtask';
 import type { ToolSubtaskInput } from './toolSubtask';
 
@@ -37,15 +36,10 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
   // from the input, so a restarted copy of a run (same input, new instance) can never collide with it.
   const runId = context.df.instanceId;
   const run = new RunProgress(context, input);
-  const quota = new df.EntityId(entityNames.tokenQuota, input.owner);
-  const now = () => context.df.currentUtcDateTime.toISOString();
+  const quota = quotaEntity(input.owner);
 
   run.setStage('reserving');
-  const reservation = checked(
-    reserveResultSchema,
-    yield context.df.callEntity(quota, 'reserve', { runId, tokens: input.maxTokens, now: now() }),
-    'The reservation',
-  );
+  const reservation = yield* reserveTokens(context, quota, runId, input.maxTokens, 'The reservation');
   if (!reservation.granted) {
     const q = reservation.quota;
     run.setStage('done');
@@ -64,7 +58,7 @@ export const agentRunOrchestrator: OrchestrationHandler = function* (context: Or
     reservationKey: runId,
     tokens: input.maxTokens,
   });
-  const settle = () => context.df.callEntity(quota, 'settle', { runId, now: now() });
+  const settle = () => settleReservation(context, quota, runId);
   let settled = false;
   try {
     const subtasks = yield* plan(context, input, run, budget);
@@ -270,11 +264,6 @@ function* fanOut(
   }));
   run.publish();
   return results;
-}
-
-/** Children are named after the run, so the run view can find them: `<runId>-s1`, `<runId>-s2`, ... */
-export function subtaskInstanceId(runId: string, subtaskId: string): string {
-  return `${runId}-${subtaskId}`;
 }
 
 function startSubtask(

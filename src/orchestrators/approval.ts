@@ -6,7 +6,6 @@ import {
   approversOf,
   type AgentRunInput,
   type ApprovalEvent,
-  type RunOutcome,
 } from '../contracts/agentRun';
 import {
   approvalChannelOutputSchema,
@@ -15,24 +14,13 @@ import {
   type VerifyApprovalInput,
 } from '../contracts/approvalProof';
 import { checked } from '../contracts/orchestrations';
-import { reserveResultSchema } from '../contracts/quota';
 import { draftPreviewChars, saveDraftOutputSchema, type SaveDraftInput } from '../contracts/result';
-import { activityNames } from '../names';
+import { activityNames, revisionReservationKey } from '../names';
 import { TokenBudget } from './budget';
-import { maxTokensPerCall, type Draft } from './draft';
+import { maxTokensPerCall, type ApprovalOutcome, type Draft } from './draft';
 import { activityRetry, type Durable } from './durable';
 import type { RunProgress } from './progress';
-
-export interface ApprovalOutcome {
-  outcome: RunOutcome;
-  rounds: number;
-  escalated: boolean;
-  decision?: 'approve' | 'reject';
-  by?: string;
-  comment?: string;
-  message?: string;
-  draft?: Draft;
-}
+import { reserveTokens, settleReservation } from './reservation';
 
 /**
  * Waits for the `approval` event against a deadline. A rejection with a comment revises the draft and
@@ -195,14 +183,9 @@ function* revise(
   round: number,
 ): Durable<{ ok: true; draft: Draft } | { ok: false; message: string }> {
   // Each revision reserves and commits on its own key, so it is counted once, like the run itself.
-  const revisionId = `${context.df.instanceId}:revision-${round}`;
-  const now = () => context.df.currentUtcDateTime.toISOString();
+  const revisionId = revisionReservationKey(context.df.instanceId, round);
   const budget = Math.min(input.maxTokens, maxTokensPerCall * 2);
-  const reservation = checked(
-    reserveResultSchema,
-    yield context.df.callEntity(quota, 'reserve', { runId: revisionId, tokens: budget, now: now() }),
-    "The revision's reservation",
-  );
+  const reservation = yield* reserveTokens(context, quota, revisionId, budget, "The revision's reservation");
   if (!reservation.granted) {
     return {
       ok: false,
@@ -234,6 +217,6 @@ function* revise(
     if (text === '') return { ok: false, message: 'The revision came back empty.' };
     return { ok: true, draft: { text, citations: draft.citations } };
   } finally {
-    yield context.df.callEntity(quota, 'settle', { runId: revisionId, now: now() });
+    yield settleReservation(context, quota, revisionId);
   }
 }

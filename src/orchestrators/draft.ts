@@ -1,3 +1,4 @@
+import type { RunOutcome } from '../contracts/agentRun';
 import type { Citation } from '../contracts/research';
 
 /** Per-call completion cap, so one answer cannot spend the whole run's budget. */
@@ -7,4 +8,16 @@ export const maxTokensPerCall = 2000;
 export interface Draft {
   text: string;
   citations: Citation[];
+}
+
+/** What the approval made of the draft: the run's outcome, the deciding round, and the draft it approved. */
+export interface ApprovalOutcome {
+  outcome: RunOutcome;
+  rounds: number;
+  escalated: boolean;
+  decision?: 'approve' | 'reject';
+  by?: string;
+  comment?: string;
+  message?: string;
+  draft?: Draft;
 }

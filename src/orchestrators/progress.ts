@@ -14,7 +14,7 @@ import {
 } from '../contracts/agentRun';
 import type { ModelUsage } from '../contracts/model';
 import type { Citation } from '../contracts/research';
-import type { ApprovalOutcome } from './approval';
+import type { ApprovalOutcome } from './draft';
 import type { Durable } from './durable';
 import { notifyWebhook } from './webhook';
 

@@ -1,4 +1,5 @@
 import type { ContainerClient } from '@azure/storage-blob';
+import { runSpanClaimBlobName } from '../names';
 
 /**
  * Who records the span of a run that was stopped from outside: `claimed` (this caller, and nobody else
@@ -8,9 +9,6 @@ export type RunSpanClaim = 'claimed' | 'taken' | 'unknown';
 
 /** Claims the right to emit a stopped run's span, once per run. */
 export type ClaimRunSpan = (runId: string) => Promise<RunSpanClaim>;
-
-/** The claim's blob, beside the run's other blobs, so purging the run removes it too. */
-export const runSpanClaimBlobName = (runId: string): string => `${runId}/run-span-recorded`;
 
 /**
  * The claim is an empty blob created only if none exists (If-None-Match: *): of any number of callers,

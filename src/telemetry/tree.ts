@@ -22,7 +22,7 @@ export const subtaskSpanId = (runId: string, subtaskId: string): string =>
 /** One approval round's wait; derived too, so an emission repeated by an activity retry has the same id. */
 export const approvalSpanId = (runId: string, round: number): string => hex(`approval:${runId}:${round}`, 16);
 
-/** Subtask orchestrations are named `<runId>-s<N>` (subtaskInstanceId in src/orchestrators/agentRun.ts). */
+/** Subtask orchestrations are named `<runId>-s<N>` (subtaskInstanceId in src/names.ts). */
 const subtaskInstance = /^(.+)-(s\d+)$/;
 
 /** The run and subtask of an orchestration instance id, as the activity trigger's metadata gives it. */

@@ -1,6 +1,6 @@
 import { HttpRequest } from '@azure/functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
-import { runView } from '../../src/functions/agentRuns';
+import { runView } from '../../src/runView/view';
 
 const request = new HttpRequest({ method: 'GET', url: 'http://127.0.0.1:7071/api/agent-runs/run-0001' });
 

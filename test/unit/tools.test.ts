@@ -1,5 +1,6 @@
 import Ajv from 'ajv';
-import { runTool, toolDefinitions, toolNames } from '../../src/agents/tools';
+import { runTool, toolDefinitions } from '../../src/agents/tools';
+import { toolNames } from '../../src/contracts/tools';
 
 const ctx = { now: new Date('2025-03-30T12:34:56.000Z'), allowNetwork: false };
 

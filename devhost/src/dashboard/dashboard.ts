@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import escapeHtml from 'escape-html';
 import { type DurableEngine } from '../durable/engine';
-import { publicBasePath, statusBody } from '../durable/management';
+import { statusBody } from '../durable/status';
 import {
   type EntityRecord,
   type InstanceQuery,
@@ -16,7 +16,8 @@ import {
   type RuntimeStatus,
   terminalStatuses,
 } from '../durable/store';
-import { send } from '../http/io';
+import { publicBasePath } from '../durable/urls';
+import { send } from '../httpIo';
 import { dashboardCss, dashboardJs } from './assets';
 import { type TimelineItem, buildTimeline, formatDuration } from './timeline';
 

@@ -2,18 +2,13 @@
  * What the parts of the engine (episodes, runners, entity batches) need from it: the store, the app's
  * functions, the log, host.json's settings, and the scheduler's wake-ups. `DurableEngine` provides it.
  */
+import { type DurableTaskSettings } from '../functions/loader';
 import { type FunctionsRuntime } from '../functions/runtime';
 import { type HostLog } from '../log';
 import { type DurableStore, type InstanceMessage, type OrchestrationRecord, type WorkItem } from './store';
 
-/** The extension's limits and versioning settings (host.json `extensions.durableTask`). */
-export interface EngineOptions {
-  maxConcurrentActivityFunctions?: number;
-  maxConcurrentOrchestratorFunctions?: number;
-  defaultVersion?: string;
-  versionMatchStrategy?: 'None' | 'Strict' | 'CurrentOrOlder';
-  versionFailureStrategy?: 'Reject' | 'Fail';
-}
+/** The extension's limits and versioning settings, as the host reads them from host.json. */
+export type EngineOptions = DurableTaskSettings;
 
 /** A counting semaphore: at most `limit` holders at once, the rest wait in arrival order. */
 export class Limiter {

@@ -1,15 +1,14 @@
 /**
  * The Durable Task extension's HTTP API (`/runtime/webhooks/durabletask/...`, and the same handler under
- * the rpc base URL handed to durable clients), with the extension's routes, status codes and bodies.
+ * the rpc base URL handed to durable clients), with the extension's routes and status codes. The bodies
+ * an instance is shown with are shaped in ./status.ts; the API's URLs are made in ./urls.ts.
  */
 import { type IncomingMessage, type ServerResponse } from 'node:http';
-import { readBody, send } from '../http/io';
+import { readBody, send } from '../httpIo';
 import { type DurableEngine, DurableArgumentError } from './engine';
-import { EventType, type HistoryEvent } from './history';
-import { InstanceExistsError, type OrchestrationRecord, type RuntimeStatus, terminalStatuses } from './store';
-
-export const publicBasePath = '/runtime/webhooks/durabletask';
-export const rpcBasePath = '/durabletask';
+import { formatTime, historyForStatus, parseJsonText, statusBody } from './status';
+import { InstanceExistsError, type RuntimeStatus, terminalStatuses } from './store';
+import { managementUrls, publicBasePath } from './urls';
 
 const runtimeStatuses: RuntimeStatus[] = [
   'Pending',
@@ -21,39 +20,6 @@ const runtimeStatuses: RuntimeStatus[] = [
   'Terminated',
   'Suspended',
 ];
-
-/** What a durable client input binding receives: the URL templates of this host's management API. */
-export function durableClientBindingData(origin: string, hubName: string): Record<string, unknown> {
-  const base = `${origin}${publicBasePath}`;
-  const query = `taskHub=${encodeURIComponent(hubName)}&connection=Storage`;
-  return {
-    taskHubName: hubName,
-    connectionName: 'Storage',
-    creationUrls: {
-      createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?${query}`,
-      createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&${query}`,
-    },
-    managementUrls: managementUrls(base, 'INSTANCEID', query),
-    baseUrl: base,
-    requiredQueryStringParameters: '',
-    rpcBaseUrl: `${origin}${rpcBasePath}/`,
-  };
-}
-
-function managementUrls(base: string, id: string, query: string): Record<string, string> {
-  const instance = `${base}/instances/${id === 'INSTANCEID' ? id : encodeURIComponent(id)}`;
-  return {
-    id,
-    statusQueryGetUri: `${instance}?${query}`,
-    sendEventPostUri: `${instance}/raiseEvent/{eventName}?${query}`,
-    terminatePostUri: `${instance}/terminate?reason={text}&${query}`,
-    rewindPostUri: `${instance}/rewind?reason={text}&${query}`,
-    purgeHistoryDeleteUri: `${instance}?${query}`,
-    restartPostUri: `${instance}/restart?${query}`,
-    suspendPostUri: `${instance}/suspend?reason={text}&${query}`,
-    resumePostUri: `${instance}/resume?reason={text}&${query}`,
-  };
-}
 
 export class ManagementApi {
   constructor(
@@ -439,103 +405,6 @@ export class ManagementApi {
   }
 }
 
-/** The status payload of the extension (`StatusResponsePayload`). */
-export function statusBody(
-  instance: OrchestrationRecord,
-  showInput: boolean,
-  historyEvents?: Record<string, unknown>[],
-): Record<string, unknown> {
-  return {
-    name: instance.name,
-    instanceId: instance.instanceId,
-    runtimeStatus: instance.runtimeStatus,
-    input: showInput ? parseJsonText(instance.input) : null,
-    customStatus: parseJsonText(instance.customStatus),
-    output: parseJsonText(instance.output),
-    // The orchestration version, shown when it has one (host.json defaultVersion or the caller's).
-    ...(instance.version ? { version: instance.version } : {}),
-    createdTime: formatTime(instance.createdTime),
-    lastUpdatedTime: formatTime(instance.lastUpdatedTime),
-    ...(historyEvents ? { historyEvents } : {}),
-  };
-}
-
-/** History the way the extension shows it: named event types, completions joined with what they answer. */
-export function historyForStatus(
-  history: HistoryEvent[],
-  flags: { showHistoryOutput: boolean; showInput: boolean },
-): Record<string, unknown>[] {
-  const scheduled = new Map<string, { index: number; name?: string; time: string; input?: string | null }>();
-  const drop = new Set<number>();
-  const items = history.map((event, index) => {
-    const item: Record<string, unknown> = {
-      ...event,
-      EventType: EventType[event.EventType] ?? event.EventType,
-    };
-    switch (event.EventType) {
-      case EventType.TaskScheduled:
-      case EventType.SubOrchestrationInstanceCreated:
-        scheduled.set(`${event.EventType}_${event.EventId}`, {
-          index,
-          ...(event.Name !== undefined ? { name: event.Name } : {}),
-          time: event.Timestamp,
-          input: event.Input ?? null,
-        });
-        delete item.Version;
-        break;
-      case EventType.TaskCompleted:
-      case EventType.TaskFailed:
-      case EventType.SubOrchestrationInstanceCompleted:
-      case EventType.SubOrchestrationInstanceFailed: {
-        const isTask =
-          event.EventType === EventType.TaskCompleted || event.EventType === EventType.TaskFailed;
-        const source = scheduled.get(
-          `${isTask ? EventType.TaskScheduled : EventType.SubOrchestrationInstanceCreated}_${event.TaskScheduledId}`,
-        );
-        if (source) {
-          item.ScheduledTime = source.time;
-          item.FunctionName = source.name;
-          if (flags.showInput) item.Input = source.input;
-          drop.add(source.index);
-        }
-        delete item.TaskScheduledId;
-        const completed =
-          event.EventType === EventType.TaskCompleted ||
-          event.EventType === EventType.SubOrchestrationInstanceCompleted;
-        if (completed) {
-          if (flags.showHistoryOutput) item.Result = parseJsonText(event.Result ?? null);
-          else delete item.Result;
-        }
-        break;
-      }
-      case EventType.ExecutionStarted:
-        item.FunctionName = event.Name;
-        delete item.Name;
-        delete item.ParentInstance;
-        delete item.Version;
-        break;
-      case EventType.ExecutionCompleted:
-        if (flags.showHistoryOutput) item.Result = parseJsonText(event.Result ?? null);
-        else delete item.Result;
-        break;
-      case EventType.TimerFired:
-        delete item.TimerId;
-        break;
-      case EventType.OrchestratorStarted:
-      case EventType.OrchestratorCompleted:
-        drop.add(index);
-        break;
-      default:
-        break;
-    }
-    if (!flags.showInput && event.EventType !== EventType.TaskCompleted) delete item.Input;
-    delete item.EventId;
-    delete item.IsPlayed;
-    return item;
-  });
-  return items.filter((_item, index) => !drop.has(index));
-}
-
 const invalidJson = Symbol('invalid JSON');
 
 /** The request body as JSON text (null when empty), or `invalidJson` when it does not parse. */
@@ -548,20 +417,6 @@ async function readJsonText(req: IncomingMessage): Promise<string | null | typeo
   } catch {
     return invalidJson;
   }
-}
-
-function parseJsonText(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/** The extension writes times as `yyyy-MM-ddTHH:mm:ssZ`. */
-function formatTime(iso: string): string {
-  return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function queryBool(url: URL, name: string): boolean | undefined {

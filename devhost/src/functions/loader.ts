@@ -5,7 +5,15 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type EngineOptions } from '../durable/engine';
+
+/** The extension's limits and versioning settings (host.json `extensions.durableTask`). */
+export interface DurableTaskSettings {
+  maxConcurrentActivityFunctions?: number;
+  maxConcurrentOrchestratorFunctions?: number;
+  defaultVersion?: string;
+  versionMatchStrategy?: 'None' | 'Strict' | 'CurrentOrOlder';
+  versionFailureStrategy?: 'Reject' | 'Fail';
+}
 
 export interface HostSettings {
   /** `extensions.http.routePrefix`; "api" unless host.json says otherwise (it may be ""). */
@@ -13,7 +21,7 @@ export interface HostSettings {
   /** `extensions.durableTask.hubName` with `%VAR%` resolved; "TestHubName" like the extension's local default. */
   hubName: string;
   /** Concurrency limits and versioning from `extensions.durableTask`. */
-  durable: EngineOptions;
+  durable: DurableTaskSettings;
   /** `extensions.durableTask.storageProvider.type` when host.json names one (the devhost uses its own store). */
   storageProvider?: string;
 }
@@ -65,7 +73,7 @@ export function readHostSettings(appDir: string, env: NodeJS.ProcessEnv = proces
   const durableTask = extensions.durableTask ?? {};
   const positive = (value: unknown) =>
     typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
-  const durable: EngineOptions = {};
+  const durable: DurableTaskSettings = {};
   const activities = positive(durableTask.maxConcurrentActivityFunctions);
   if (activities !== undefined) durable.maxConcurrentActivityFunctions = activities;
   const orchestrators = positive(durableTask.maxConcurrentOrchestratorFunctions);

@@ -6,12 +6,8 @@ import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:ht
 import { type Duplex } from 'node:stream';
 import { type Dashboard, dashboardBasePath } from '../dashboard/dashboard';
 import { type DurableEngine } from '../durable/engine';
-import {
-  type ManagementApi,
-  durableClientBindingData,
-  publicBasePath,
-  rpcBasePath,
-} from '../durable/management';
+import { type ManagementApi } from '../durable/management';
+import { durableClientBindingData, publicBasePath, rpcBasePath } from '../durable/urls';
 import {
   type FunctionsRuntime,
   type HttpCookieData,
@@ -20,7 +16,7 @@ import {
   type RegisteredFunction,
 } from '../functions/runtime';
 import { type HostLog, describeError } from '../log';
-import { readBody, send } from './io';
+import { readBody, send } from '../httpIo';
 import { invokeStreaming } from './stream';
 import { type RouteTemplate, compareRouteSpecificity, matchRoute, parseRouteTemplate } from './routes';
 

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type FunctionsRuntime, type ParameterBinding, type TypedData } from '../functions/runtime';
 import { type HostLog, describeError } from '../log';
-import { readBody, send } from './io';
+import { readBody, send } from '../httpIo';
 
 /** Hop-by-hop headers a proxy never forwards (RFC 9110 section 7.6.1). */
 const hopByHop = new Set([

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChatSummary } from '../control';
 import { AzureError } from '../errors';
+import type { StreamCut } from '../faults/cutStream';
 import { canonicalJson, parseChatRequest, type ParsedChatRequest } from './chatRequest';
 import { textOf, type ChatToolCall } from './conversation';
 import { reply, shortHash } from './model';
@@ -41,8 +42,8 @@ export interface ChatOptions {
   cannedContent?: string;
   /** The pause before each chunk of a streamed answer. */
   chunkDelayMs?: number;
-  /** Cut a streamed answer (destroy the socket) after this many content chunks. */
-  cutAfterChunks?: number;
+  /** Asked before each content chunk of a streamed answer: a cut-stream fault (faults/cutStream.ts). */
+  cutStream?: StreamCut;
 }
 
 export async function handleChatCompletions(
@@ -151,7 +152,7 @@ export async function handleChatCompletions(
         usage,
         summary,
         chunkDelayMs: options.chunkDelayMs ?? 0,
-        ...(options.cutAfterChunks !== undefined ? { cutAfterChunks: options.cutAfterChunks } : {}),
+        ...(options.cutStream ? { cutStream: options.cutStream } : {}),
       },
     );
     return;
@@ -187,7 +188,7 @@ export async function handleChatCompletions(
 
 /**
  * Server-sent events as Azure sends them. With a chunk delay each content chunk waits that long, so a
- * client sees the answer grow; `cutAfterChunks` destroys the socket after that many content chunks. The
+ * client sees the answer grow; `cutStream` may end the stream before any content chunk. The
  * time and content offset of every content chunk go to the request log (`chat.chunks`).
  */
 async function streamCompletion(
@@ -196,7 +197,7 @@ async function streamCompletion(
   base: { id: string; created: number; model: string; system_fingerprint: string },
   answer: { content: string | null; toolCalls: ChatToolCall[]; finishReason: string },
   request: ParsedChatRequest,
-  options: { usage: object; summary: ChatSummary; chunkDelayMs: number; cutAfterChunks?: number },
+  options: { usage: object; summary: ChatSummary; chunkDelayMs: number; cutStream?: StreamCut },
 ): Promise<void> {
   const { content, toolCalls, finishReason } = answer;
   const { usage } = options;
@@ -248,13 +249,7 @@ async function streamCompletion(
     options.summary.chunks = log;
     let end = 0;
     for (const piece of words(content ?? '')) {
-      if (options.cutAfterChunks !== undefined && log.length >= options.cutAfterChunks) {
-        // What was written reaches the client first (an SSE comment's callback says it was flushed).
-        await new Promise<void>((resolve) => response.write(': cut\n\n', () => resolve()));
-        response.socket?.destroy();
-        response.destroy();
-        return;
-      }
+      if (options.cutStream && (await options.cutStream(response, log.length))) return;
       if (options.chunkDelayMs > 0) await sleep(options.chunkDelayMs);
       if (response.destroyed) return;
       send(chunk({ content: piece }, null, contentFilterResults));

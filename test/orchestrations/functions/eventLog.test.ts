@@ -4,7 +4,7 @@ import type { DurableOrchestrationStatus } from 'durable-functions';
 import type { Azurite } from '../../../scripts/azurite';
 import type { AgentRunStatus } from '../../../src/contracts/agentRun';
 import { RunEventLog } from '../../../src/functions/eventLog';
-import { answerBlobName } from '../../../src/lib/answerBlobs';
+import { answerBlobName } from '../../../src/names';
 import { startTestAzurite } from '../activities/support';
 
 /** The event log against real Blob Storage (Azurite): several streams writing one log. */

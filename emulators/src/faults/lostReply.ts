@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Fault } from './fault';
 
 /**
  * The fault "the request succeeded but the reply was lost": the emulated service applies the request
@@ -35,4 +36,13 @@ export function loseReply(response: ServerResponse, onLost: () => void): void {
     drop();
     return response;
   }) as typeof response.end;
+}
+
+/** The fault's effect on this request, when it asks for it; `onLost` records the loss in the request log. */
+export function loseReplyIfAsked(
+  fault: Fault | undefined,
+  response: ServerResponse,
+  onLost: () => void,
+): void {
+  if (fault?.lostReply) loseReply(response, onLost);
 }

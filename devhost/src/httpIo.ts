@@ -1,3 +1,7 @@
+/**
+ * Reading requests and sending answers, shared by the HTTP server, the management API and the dashboard.
+ * It sits below all of them and imports nothing of the devhost.
+ */
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 
 /** The whole request body. Listens for data and end itself: the async iterator costs a stream wrapper per request. */
