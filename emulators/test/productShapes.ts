@@ -2,7 +2,8 @@ import type { AzureOpenAI } from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import { plannerPrompt, revisionPrompt, synthesisPrompt } from '../../src/agents/prompts';
-import { runTool, toolDefinitions, toolNames } from '../../src/agents/tools';
+import { runTool, toolDefinitions } from '../../src/agents/tools';
+import { toolNames } from '../../src/contracts/tools';
 import { planSchema } from '../../src/contracts/agentRun';
 import { groundedAnswer } from '../src/agents/research';
 
