@@ -112,7 +112,17 @@ const cases: Case[] = [
     prompt: 'Calculate the average of 4, 8 and 15, and the sum of 12, 15 and 20.',
     has: ['The average of 4, 8 and 15 = 9', 'The sum of 12, 15 and 20 = 47'],
   },
-  // Numbers that are context, not arithmetic.
+  // Numbers that are context, not arithmetic: what happened, and asks that do not compute.
+  {
+    prompt: 'Summarize the Q3 report: revenue grew 12% to $4.5M and costs fell 3%.',
+    has: ['"Summarize the Q3 report: revenue grew 12% to $4.5M and costs fell 3%."'],
+    hasNot: [/ = \d/, '→'],
+  },
+  {
+    prompt: 'Summarize our budget: we spend $1,500 a month and the tax is 7%.',
+    has: ['"Summarize our budget'],
+    hasNot: [/ = \d/, '→'],
+  },
   {
     prompt: 'In 2025 prices rose 10%. Design 2 needs 3 regions. What changed?',
     has: ['"What changed?"'],

@@ -1,6 +1,13 @@
 import { evaluate, findExpressions } from './arithmetic';
 import { toolFits } from './conversation';
-import { isPrecisionOnly, precisionIn, ProblemReader, type ClauseMode, type Problem } from './wordProblems';
+import {
+  asksForAQuantity,
+  isPrecisionOnly,
+  precisionIn,
+  ProblemReader,
+  type ClauseMode,
+  type Problem,
+} from './wordProblems';
 
 /**
  * What a request asks for, part by part: each question or instruction becomes an intent (research, a
@@ -135,6 +142,14 @@ const subject =
 const verb =
   /\b(?:is|are|was|were|be|been|has|have|had|costs?|budget(?:s|ed)?|pays?|paid|spends?|spent|earns?|earned|makes?|made|buys?|bought|gets?|got|takes?|took|runs?|ran|needs?|needed|wants?|wanted|will|would|can|could|should|uses?|used|owns?|sells?|sold|charges?|charged|adds?|added|orders?|ordered|works?|worked|receives?|received|includes?|included|comes?|came|rose|fell|grew)\b/i;
 
+const computeStart =
+  /^(?:please\s+)?(?:what|what's|how|is|are|does|do|did|will|would|can|could|compute|calculate|work out|figure out|estimate|find|give|tell|show|convert|total|add|subtract|multiply|divide|round|increase|decrease|apply|split|i need|we need)\b/i;
+
+/** Whether an ask asks for a number (what, how much, compute...), rather than a summary or a comparison. */
+function computes(clause: string): boolean {
+  return computeStart.test(asSentence(clause)) || asksForAQuantity(clause);
+}
+
 /** How a clause stands: it asks, it is a fragment that states what to work out, or it only describes. */
 function modeOf(clause: string): ClauseMode {
   if (isAsk(clause)) return 'ask';
@@ -180,8 +195,11 @@ export function intentsOf(focus: string, knownTools: readonly string[], request:
     clausesOf(sentence).forEach((clause, clauseIndex) => {
       const order = sentenceIndex * 100 + clauseIndex;
       const mode = modeOf(clause);
-      const { touched } = reader.read(clause, mode, order);
-      if (touched || mode !== 'ask') return;
+      // "Summarize our budget: $1,500 a month and 7% tax" asks for a summary, not for a sum: the numbers
+      // of an ask that does not compute are context, and the ask keeps its own part.
+      const computing = mode !== 'ask' || computes(clause);
+      const { touched } = reader.read(clause, computing ? mode : 'context', order);
+      if ((touched && computing) || mode !== 'ask') return;
       const text = asSentence(clause);
       if (researchWords.test(clause)) {
         found.push({ order, intent: { kind: 'research', text } });

@@ -278,10 +278,12 @@ const groupPattern = new RegExp(
   'i',
 );
 
+// Words that say what to do with an amount. Verbs that tell what happened ("revenue grew 12%", "costs
+// fell 3%") describe; they change no calculation.
 const decreaseWords =
-  /^(?:off|discount(?:ed)?|coupons?|markdown|marked|rebate|reduction|reduced|decreased?|less|lower(?:ed)?|cheaper|minus|drop(?:ped|s)?|fell|falls?|cut|savings?|sale|deduct(?:ed|ion)?)$/i;
+  /^(?:off|discount(?:ed)?|coupons?|markdown|marked|rebate|reduction|reduced|less|cheaper|minus|savings?|sale|deduct(?:ed|ion)?)$/i;
 const increaseWords =
-  /^(?:tax(?:es)?|vat|gst|hst|tip|gratuity|service|surcharge|fees?|markup|mark-up|interest|raise[ds]?|increased?|increases|more|higher|plus|add(?:ed)?|growth|grew|grows?|rise|rises|rose|inflation|commission|premium|up)$/i;
+  /^(?:tax(?:es)?|vat|gst|hst|tip|gratuity|service|surcharge|fees?|markup|mark-up|interest|more|plus|add(?:ed)?|commission)$/i;
 const nouns =
   /^(?:tax|vat|gst|hst|tip|gratuity|service|surcharge|fee|markup|mark-up|interest|commission|premium|discount|coupon|markdown|rebate)$/i;
 
