@@ -104,6 +104,22 @@ describe('a request with several parts gets a part of the plan and of the answer
     expect(answer).toContain('6 * 7 = 42.');
     expect(answer).toContain('"Why is the sky blue?"');
   });
+
+  it('reads a finding written on its title line as well as one under it', async () => {
+    const completion = await emulated.openai.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [
+        {
+          role: 'user',
+          content:
+            'Request: What is 12 * 7 + 5?\n\nFindings:\n[s1] Compute: 12 * 7 + 5 = 89. The product of 12 and 7 is 84, and 84 plus 5 is 89.',
+        },
+      ],
+    });
+    expect(completion.choices[0]?.message.content).toBe(
+      '12 * 7 + 5 = 89. The product of 12 and 7 is 84, and 84 plus 5 is 89.',
+    );
+  });
 });
 
 describe('research in the answer', () => {

@@ -210,7 +210,15 @@ function blocks(text: string): Block[] {
     const source = /^\[(\d+)\]\s+\S/.exec(line);
     const current = result.at(-1);
     if (header) {
-      result.push({ title: header[2] ?? '', body: '', sources: [] });
+      // "[s1] Title:" then the text on the lines after it; or "[s1] Title: text" on one line.
+      const line = header[2] ?? '';
+      const inline = /:\s*$/.test(line) ? null : /^([^:]*):\s+(\S.*)$/.exec(line);
+      const failed = /could not be done/i.test(line);
+      result.push(
+        inline && !failed
+          ? { title: inline[1] ?? '', body: inline[2] ?? '', sources: [] }
+          : { title: header[2] ?? '', body: '', sources: [] },
+      );
     } else if (source?.[1] && current && /^\s/.test(raw)) {
       current.sources.push(Number(source[1]));
     } else if (line !== '' && !/^sources:?$/i.test(line)) {
