@@ -40,28 +40,61 @@ param authClientId string
 @description('Region for the AI Foundry account and its model deployments; empty means location. Model availability and quota differ by region.')
 param aiLocation string = ''
 
-@description('Azure OpenAI data-plane API version the app uses (AZURE_OPENAI_API_VERSION).')
-param openAiApiVersion string = '2024-10-21'
+@description('Azure OpenAI data-plane API version the app uses (AZURE_OPENAI_API_VERSION): v1 (the GA v1 API, no dated version) or a dated version.')
+param openAiApiVersion string = 'v1'
+
+// Default models: ones the model retirement table lists as GA, open to new customers, read on 2026-12-07
+// (Learn, "Model retirement schedule", Foundry Models sold by Azure, revision of 2026-07-07: source
+// MicrosoftDocs/azure-ai-docs articles/foundry/openai/includes/concepts-model-retirement-schedule-content.md,
+// https://learn.microsoft.com/azure/foundry/openai/concepts/model-retirement-schedule). gpt-4o and
+// gpt-4o-mini retired on 2026-10-01 and gpt-4.1 on 2026-10-14. GA models take no new customers 12 months
+// after launch (Learn, "Foundry Models lifecycle and support policy"): gpt-5.4-mini (2026-03-17) until
+// 2027-03-17, gpt-5.4 (2026-03-05) until 2027-03-05. Both serve Chat Completions on the v1 API with Global
+// Standard. Check the table again before a deployment past those dates and move the defaults on.
+// Both are reasoning models (max_completion_tokens, no temperature): the *ModelKind parameters say so.
 
 @description('Fast model: planning and subtasks.')
-param fastModelName string = 'gpt-4o-mini'
-param fastModelVersion string = '2024-07-18'
+param fastModelName string = 'gpt-5.4-mini'
+param fastModelVersion string = '2026-03-17'
 @description('Deployment name of the fast model (AZURE_OPENAI_FAST_DEPLOYMENT).')
-param fastDeploymentName string = 'gpt-4o-mini'
+param fastDeploymentName string = 'gpt-5.4-mini'
+@description('How the fast model takes requests (AZURE_OPENAI_FAST_KIND): reasoning (o-series, GPT-5 family) or chat.')
+@allowed([
+  'reasoning'
+  'chat'
+])
+param fastModelKind string = 'reasoning'
 param fastSkuName string = 'GlobalStandard'
 @description('Fast model capacity in thousands of tokens per minute.')
 @minValue(1)
 param fastCapacity int = 100
 
 @description('Strong model: synthesis.')
-param strongModelName string = 'gpt-4o'
-param strongModelVersion string = '2024-11-20'
+param strongModelName string = 'gpt-5.4'
+param strongModelVersion string = '2026-03-05'
 @description('Deployment name of the strong model (AZURE_OPENAI_STRONG_DEPLOYMENT).')
-param strongDeploymentName string = 'gpt-4o'
+param strongDeploymentName string = 'gpt-5.4'
+@description('How the strong model takes requests (AZURE_OPENAI_STRONG_KIND): reasoning or chat.')
+@allowed([
+  'reasoning'
+  'chat'
+])
+param strongModelKind string = 'reasoning'
 param strongSkuName string = 'GlobalStandard'
 @description('Strong model capacity in thousands of tokens per minute.')
 @minValue(1)
 param strongCapacity int = 50
+
+@description('reasoning_effort sent to reasoning deployments (AZURE_OPENAI_REASONING_EFFORT).')
+@allowed([
+  'none'
+  'minimal'
+  'low'
+  'medium'
+  'high'
+  'xhigh'
+])
+param reasoningEffort string = 'low'
 
 // --- Durable storage provider -------------------------------------------------------------------------
 
@@ -88,6 +121,11 @@ param taskHubName string = 'agentruns'
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
+
+@description('Always-ready instances for the durable group (orchestrations, activities, entities); Microsoft recommends 1 for Durable Functions on Flex Consumption. 0 scales to zero.')
+@minValue(0)
+@maxValue(20)
+param durableAlwaysReadyInstanceCount int = 1
 
 @allowed([
   512
@@ -269,11 +307,15 @@ module functionApp 'modules/functionapp.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    durableAlwaysReadyInstanceCount: durableAlwaysReadyInstanceCount
     taskHubName: taskHubName
     openAiEndpoint: ai.outputs.openAiEndpoint
     openAiApiVersion: openAiApiVersion
     fastDeploymentName: ai.outputs.fastDeploymentName
     strongDeploymentName: ai.outputs.strongDeploymentName
+    fastModelKind: fastModelKind
+    strongModelKind: strongModelKind
+    reasoningEffort: reasoningEffort
     aiProjectEndpoint: ai.outputs.projectEndpoint
     bingConnectionId: ai.outputs.bingConnectionId
     resultsContainerName: resultsContainerName
@@ -321,6 +363,9 @@ output AZURE_OPENAI_ENDPOINT string = ai.outputs.openAiEndpoint
 output AZURE_OPENAI_API_VERSION string = openAiApiVersion
 output AZURE_OPENAI_FAST_DEPLOYMENT string = ai.outputs.fastDeploymentName
 output AZURE_OPENAI_STRONG_DEPLOYMENT string = ai.outputs.strongDeploymentName
+output AZURE_OPENAI_FAST_KIND string = fastModelKind
+output AZURE_OPENAI_STRONG_KIND string = strongModelKind
+output AZURE_OPENAI_REASONING_EFFORT string = reasoningEffort
 output AZURE_AI_PROJECT_ENDPOINT string = ai.outputs.projectEndpoint
 output BING_CONNECTION_ID string = ai.outputs.bingConnectionId
 

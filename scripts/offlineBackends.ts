@@ -1,6 +1,12 @@
 import { startEmulators, type Emulators } from '../emulators/src';
 import { startAzurite, type Azurite } from './azurite';
 
+/**
+ * The model deployments the app is pointed at offline: the emulator's reasoning deployments, named as the
+ * ones Bicep creates, so every test runs the request shape the product uses in Azure.
+ */
+export const offlineDeployments = { fast: 'gpt-5.4-mini', strong: 'gpt-5.4' } as const;
+
 /** Azurite and the AI emulators, started together, and the app settings that point the app at them. */
 export interface OfflineBackends {
   azurite: Azurite;
@@ -32,8 +38,8 @@ export async function startOfflineBackends(options: {
       AzureWebJobsStorage: azurite.connectionString,
       AZURE_OPENAI_ENDPOINT: emulators.openaiEndpoint,
       AZURE_OPENAI_API_KEY: emulators.apiKey,
-      AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-4o-mini',
-      AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-4o',
+      AZURE_OPENAI_FAST_DEPLOYMENT: offlineDeployments.fast,
+      AZURE_OPENAI_STRONG_DEPLOYMENT: offlineDeployments.strong,
       AZURE_AI_PROJECT_ENDPOINT: emulators.projectEndpoint,
       BING_CONNECTION_ID: 'emulator-bing-connection',
     },

@@ -3,13 +3,17 @@
  * offline AI emulators when no Azure OpenAI endpoint is configured, and the app under the devhost.
  *
  *   npm start -- [--port 7071] [--data .data] [--log quiet|info|verbose] [--store sqlite|memory] [--app DIR]
+ *                [--auth none|azure]
  *
  * Everything the product keeps lives under --data: the devhost's SQLite store (runs, approvals, quotas) in
  * `<data>/devhost` and Azurite's blobs in `<data>/azurite`, so a restart - even after kill -9 - continues
  * where it stopped. --app runs another copy of the app, such as an unpacked deployment package
- * (npm run package).
+ * (npm run package). --auth azure runs it behind Azure's gates: function keys by authLevel and App Service
+ * Authentication with the settings Bicep deploys (bicep/modules/functionapp.authsettings.json), the app
+ * with AUTH_MODE=appservice.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDevHost } from '../devhost/src';
@@ -27,22 +31,30 @@ async function main(): Promise<void> {
       log: { type: 'string' },
       store: { type: 'string', default: 'sqlite' },
       app: { type: 'string', default: root },
+      auth: { type: 'string', default: 'none' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     console.log(
-      'Usage: npm start -- [--port 7071] [--data DIR] [--log quiet|info|verbose] [--store sqlite|memory] [--app DIR]\n\n' +
+      'Usage: npm start -- [--port 7071] [--data DIR] [--log quiet|info|verbose] [--store sqlite|memory] [--app DIR]\n' +
+        '                    [--auth none|azure]\n\n' +
         '  --data   where runs, quotas (SQLite) and result blobs (Azurite) are kept; default .data\n' +
         '  --log    quiet: start-up, warnings, errors; info (default): plus one line per request and per run\n' +
         "           event; verbose: plus every invocation, including the app's own durable API calls\n" +
         '  --store  sqlite (default) keeps everything across restarts; memory forgets it when stopped\n' +
-        '  --app    the app folder to run; default this project (for example an unpacked deployment package)',
+        '  --app    the app folder to run; default this project (for example an unpacked deployment package)\n' +
+        '  --auth   none (default): every caller is local-user unless it sends App Service headers (AUTH_MODE=dev);\n' +
+        "           azure: Azure's gates - function keys by authLevel, and App Service Authentication as Bicep\n" +
+        '           deploys it (browsers sign in at /.auth/login/aad, API clients send a token); AUTH_MODE=appservice',
     );
     return;
   }
   if (values.store !== 'sqlite' && values.store !== 'memory') {
     throw new Error(`--store must be sqlite or memory, got "${values.store}".`);
+  }
+  if (values.auth !== 'none' && values.auth !== 'azure') {
+    throw new Error(`--auth must be none or azure, got "${values.auth}".`);
   }
   const logLevel = parseLogLevel(
     values.log ?? process.env.DEVHOST_LOG,
@@ -58,6 +70,12 @@ async function main(): Promise<void> {
   // Like func start: variables already set in the environment win over the settings file.
   for (const [key, value] of Object.entries(settings.values)) process.env[key] ??= value;
   console.log(`Settings: ${settings.source}`);
+  const azureAuth = values.auth === 'azure';
+  if (azureAuth) {
+    // The app trusts only App Service Authentication's headers, which the devhost now sets, as in Azure.
+    process.env.AUTH_MODE = 'appservice';
+    process.env.RUN_URL_SIGNING_KEY ||= runUrlSigningKey(values.store === 'sqlite' ? dataDir : undefined);
+  }
 
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -104,9 +122,23 @@ async function main(): Promise<void> {
       port,
       logLevel,
       ...(values.store === 'sqlite' ? { dataDir: path.join(dataDir, 'devhost') } : {}),
+      ...(azureAuth
+        ? {
+            azureAuth: {
+              easyAuth: path.join(root, 'bicep', 'modules', 'functionapp.authsettings.json'),
+              ...(values.store === 'sqlite' ? { keysFile: path.join(dataDir, 'devhost', 'keys.json') } : {}),
+            },
+          }
+        : {}),
     });
     stops.push(() => host.stop());
     console.log(`Agent runs API: POST ${host.url}/api/agent-runs   (README.md has a curl walk-through)`);
+    if (azureAuth) {
+      console.log(
+        `AUTH_MODE=appservice behind Azure's gates: open ${host.url}/api/agent-runs/<id>/approval in a browser to sign ` +
+          `in; API clients send a token (POST ${host.url}/.auth/local/token) and the function key (README, "Trying Azure's gates locally").`,
+      );
+    }
   } catch (error) {
     await stopAll();
     throw error;
@@ -121,6 +153,20 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/**
+ * A RUN_URL_SIGNING_KEY for --auth azure (AUTH_MODE=appservice refuses to start without one), kept under
+ * --data so that per-run URLs handed out stay valid across a restart; new for each start without a folder.
+ */
+function runUrlSigningKey(dataDir: string | undefined): string {
+  if (dataDir === undefined) return randomBytes(32).toString('base64url');
+  const file = path.join(dataDir, 'run-url-signing-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = randomBytes(32).toString('base64url');
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
 }
 
 /** local.settings.json when there is one; the committed sample otherwise, so a fresh clone runs as is. */

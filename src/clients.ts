@@ -3,7 +3,7 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { createDefaultHttpClient, type HttpClient } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, getBearerTokenProvider } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { AzureOpenAI } from 'openai';
+import { AzureOpenAI, OpenAI } from 'openai';
 import type { AppConfig } from './config';
 
 /**
@@ -11,7 +11,8 @@ import type { AppConfig } from './config';
  * Tests build them the same way from a config that points at the emulators and Azurite.
  */
 export interface AppClients {
-  openai: AzureOpenAI;
+  /** Chat completions: the v1 API (an OpenAI client on /openai/v1/) or, for a dated API version, AzureOpenAI. */
+  openai: OpenAI;
   /** Absent when research is not configured (AZURE_AI_PROJECT_ENDPOINT / BING_CONNECTION_ID unset). */
   agents?: AgentsClient;
   blobService: BlobServiceClient;
@@ -25,17 +26,7 @@ export function createClients(config: AppConfig): AppClients {
     config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
   );
 
-  const openai = new AzureOpenAI({
-    endpoint: config.openai.endpoint,
-    apiVersion: config.openai.apiVersion,
-    ...(config.openai.apiKey
-      ? { apiKey: config.openai.apiKey }
-      : { azureADTokenProvider: getBearerTokenProvider(credential, cognitiveServicesScope) }),
-    // Activities decide about retries themselves (wait briefly, hand a long wait to a durable timer, or
-    // let Durable's retry policy retry a transient fault); SDK retries would hide all of that.
-    maxRetries: 0,
-    timeout: 120_000,
-  });
+  const openai = createOpenAIClient(config.openai, credential);
 
   const blobService =
     config.storage.kind === 'connectionString'
@@ -48,6 +39,38 @@ export function createClients(config: AppConfig): AppClients {
     blobService,
     credential,
   };
+}
+
+// Activities decide about retries themselves (wait briefly, hand a long wait to a durable timer, or let
+// Durable's retry policy retry a transient fault); SDK retries would hide all of that.
+const openaiRequestOptions = { maxRetries: 0, timeout: 120_000 };
+
+/**
+ * The chat-completions client. With `AZURE_OPENAI_API_VERSION=v1` (the default) it is the plain OpenAI
+ * client on `<endpoint>/openai/v1/`, the GA v1 API that needs no dated version and serves the GPT-5 family
+ * and the o-series (Learn, "Azure OpenAI in Microsoft Foundry Models v1 API"); the deployment goes in the
+ * body's `model`. A key goes in the `api-key` header, as Azure documents for v1 too, not as a bearer token.
+ * A dated version keeps the AzureOpenAI client and its /openai/deployments/{name}/ paths.
+ */
+export function createOpenAIClient(settings: AppConfig['openai'], credential: TokenCredential): OpenAI {
+  const tokenProvider = getBearerTokenProvider(credential, cognitiveServicesScope);
+  if (settings.apiVersion === 'v1') {
+    const baseURL = `${settings.endpoint.replace(/\/+$/, '')}/openai/v1/`;
+    return settings.apiKey
+      ? new OpenAI({
+          baseURL,
+          apiKey: settings.apiKey,
+          defaultHeaders: { 'api-key': settings.apiKey, Authorization: null },
+          ...openaiRequestOptions,
+        })
+      : new OpenAI({ baseURL, apiKey: tokenProvider, ...openaiRequestOptions });
+  }
+  return new AzureOpenAI({
+    endpoint: settings.endpoint,
+    apiVersion: settings.apiVersion,
+    ...(settings.apiKey ? { apiKey: settings.apiKey } : { azureADTokenProvider: tokenProvider }),
+    ...openaiRequestOptions,
+  });
 }
 
 /**

@@ -1,4 +1,11 @@
 import { z } from 'zod';
+import {
+  modelKindFromName,
+  modelKinds,
+  reasoningEfforts,
+  type ModelKind,
+  type ReasoningEffort,
+} from './agents/modelKinds';
 import { devSigningKey, minSigningKeyChars } from './lib/capability';
 import { webhookKey } from './lib/webhooks';
 
@@ -33,8 +40,33 @@ const flag = z
   .transform((v) => v === 'true' || v === '1');
 
 const deploymentName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
-  error: 'expected a model deployment name such as gpt-4o-mini',
+  error: 'expected a model deployment name such as gpt-5.4-mini',
 });
+
+const modelKind = z.enum(modelKinds, {
+  error:
+    'expected reasoning (max_completion_tokens, no temperature: o-series, GPT-5 family) or chat (max_tokens, temperature)',
+});
+
+/**
+ * `Authorization=AAD;ClientId=<client id>` (the App Service and Functions convention, which Bicep writes):
+ * telemetry authenticates to Application Insights with that managed identity (no ClientId: the
+ * system-assigned one). Anything else is refused rather than ignored, since local auth is off in Azure.
+ */
+export function parseAppInsightsAuthentication(value: string): { clientId?: string } | undefined {
+  const pairs = value
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((p) => p.split('='));
+  if (pairs.some((p) => p.length !== 2 || !p[0] || !p[1])) return undefined;
+  const fields = new Map(pairs.map(([k, v]) => [(k ?? '').toLowerCase(), v ?? '']));
+  const known = new Set(['authorization', 'clientid']);
+  if (fields.get('authorization') !== 'AAD' || [...fields.keys()].some((k) => !known.has(k)))
+    return undefined;
+  const clientId = fields.get('clientid');
+  return clientId ? { clientId } : {};
+}
 
 export const settingsSchema = z.object({
   /** Storage for the Functions host, durable state and result blobs (a connection string, locally). */
@@ -58,16 +90,32 @@ export const settingsSchema = z.object({
   AZURE_OPENAI_ENDPOINT: setting(
     httpUrl('https://<resource>.openai.azure.com/ (or the emulator, http://127.0.0.1:7072)'),
   ),
+  /**
+   * `v1` (the default): the GA v1 API, /openai/v1/ with no dated version, which the GPT-5 family and the
+   * o-series need. A dated version (such as 2025-04-01-preview) uses the older /openai/deployments/ path.
+   */
   AZURE_OPENAI_API_VERSION: setting(
     z
       .string()
-      .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { error: 'expected an API version such as 2024-10-21' })
-      .default('2024-10-21'),
+      .regex(/^(v1|\d{4}-\d{2}-\d{2}(-preview)?)$/, {
+        error: 'expected v1 (the GA v1 API) or a dated API version such as 2025-04-01-preview',
+      })
+      .default('v1'),
   ),
   /** Optional: without it, model calls use Microsoft Entra ID (the managed identity in Azure). */
   AZURE_OPENAI_API_KEY: setting(z.string().optional()),
   AZURE_OPENAI_FAST_DEPLOYMENT: setting(deploymentName),
   AZURE_OPENAI_STRONG_DEPLOYMENT: setting(deploymentName),
+  /** The request shape of each deployment (src/agents/modelKinds.ts); unset, the deployment name decides. */
+  AZURE_OPENAI_FAST_KIND: setting(modelKind.optional()),
+  AZURE_OPENAI_STRONG_KIND: setting(modelKind.optional()),
+  /**
+   * reasoning_effort for reasoning deployments. Low by default: reasoning tokens come out of each call's
+   * completion limit (and the run's budget), and a call that reasons its whole limit away answers nothing.
+   */
+  AZURE_OPENAI_REASONING_EFFORT: setting(
+    z.enum(reasoningEfforts, { error: `expected one of ${reasoningEfforts.join(', ')}` }).default('low'),
+  ),
 
   /** Azure AI Foundry project endpoint for the Agent Service; research subtasks need it. */
   AZURE_AI_PROJECT_ENDPOINT: setting(
@@ -148,6 +196,18 @@ export const settingsSchema = z.object({
 
   /** In Azure: spans go to this Application Insights component (Bicep writes it). */
   APPLICATIONINSIGHTS_CONNECTION_STRING: setting(z.string().optional()),
+  /**
+   * In Azure: `Authorization=AAD;ClientId=<identity>` (Bicep writes it; Application Insights has local auth
+   * off), so the app's exporter authenticates with that managed identity, as the host does.
+   */
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: setting(
+    z
+      .string()
+      .refine((v) => parseAppInsightsAuthentication(v) !== undefined, {
+        error: 'expected Authorization=AAD;ClientId=<client id of the managed identity>',
+      })
+      .optional(),
+  ),
   /** Locally: spans go to this OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318); unset, nowhere. */
   OTEL_EXPORTER_OTLP_ENDPOINT: setting(httpUrl('http://127.0.0.1:4318').optional()),
   /** Records prompts and answers as span events. Off by default: they are the users' data. */
@@ -192,6 +252,8 @@ export const settingNames: readonly string[] = Object.keys(settingsSchema.shape)
 
 export interface TelemetryConfig {
   readonly applicationInsightsConnectionString?: string;
+  /** Microsoft Entra ID for the export (APPLICATIONINSIGHTS_AUTHENTICATION_STRING): this managed identity. */
+  readonly applicationInsightsEntra?: { readonly clientId?: string };
   readonly otlpEndpoint?: string;
   readonly captureContent: boolean;
 }
@@ -209,6 +271,11 @@ export interface AppConfig {
     readonly apiKey?: string;
     readonly fastDeployment: string;
     readonly strongDeployment: string;
+    /** How each deployment takes its requests (src/agents/modelKinds.ts). */
+    readonly fastKind: ModelKind;
+    readonly strongKind: ModelKind;
+    /** Sent to reasoning deployments as reasoning_effort. */
+    readonly reasoningEffort: ReasoningEffort;
   };
   readonly agents?: { readonly projectEndpoint: string; readonly bingConnectionId: string };
   readonly managedIdentityClientId?: string;
@@ -295,6 +362,9 @@ function toAppConfig(s: Settings): AppConfig {
       ...(s.AZURE_OPENAI_API_KEY ? { apiKey: s.AZURE_OPENAI_API_KEY } : {}),
       fastDeployment: s.AZURE_OPENAI_FAST_DEPLOYMENT,
       strongDeployment: s.AZURE_OPENAI_STRONG_DEPLOYMENT,
+      fastKind: s.AZURE_OPENAI_FAST_KIND ?? modelKindFromName(s.AZURE_OPENAI_FAST_DEPLOYMENT),
+      strongKind: s.AZURE_OPENAI_STRONG_KIND ?? modelKindFromName(s.AZURE_OPENAI_STRONG_DEPLOYMENT),
+      reasoningEffort: s.AZURE_OPENAI_REASONING_EFFORT,
     },
     ...(s.AZURE_AI_PROJECT_ENDPOINT && s.BING_CONNECTION_ID
       ? { agents: { projectEndpoint: s.AZURE_AI_PROJECT_ENDPOINT, bingConnectionId: s.BING_CONNECTION_ID } }
@@ -315,6 +385,13 @@ function toAppConfig(s: Settings): AppConfig {
     toolsAllowNetwork: s.TOOLS_ALLOW_NETWORK,
     telemetry: {
       applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+      ...(s.APPLICATIONINSIGHTS_AUTHENTICATION_STRING
+        ? {
+            applicationInsightsEntra: parseAppInsightsAuthentication(
+              s.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+            ),
+          }
+        : {}),
       otlpEndpoint: s.OTEL_EXPORTER_OTLP_ENDPOINT,
       captureContent: s.OTEL_GENAI_CAPTURE_CONTENT,
     },

@@ -28,9 +28,9 @@ param strong modelDeployment
 type modelDeployment = {
   @description('Deployment name the app calls (AZURE_OPENAI_FAST_DEPLOYMENT / _STRONG_DEPLOYMENT).')
   name: string
-  @description('Model name, such as gpt-4o-mini.')
+  @description('Model name, such as gpt-5.4-mini.')
   model: string
-  @description('Model version, such as 2024-07-18.')
+  @description('Model version, such as 2026-03-17.')
   version: string
   @description('Deployment SKU, such as GlobalStandard, DataZoneStandard or Standard.')
   sku: string
@@ -88,7 +88,9 @@ resource fastDeployment 'Microsoft.CognitiveServices/accounts/deployments@2025-0
       name: fast.model
       version: fast.version
     }
-    versionUpgradeOption: 'NoAutoUpgrade'
+    // Pinned to its version until that version retires, then moved to the replacement Microsoft names,
+    // so a deployment keeps answering past a retirement date (NoAutoUpgrade would stop it).
+    versionUpgradeOption: 'OnceCurrentVersionExpired'
   }
 }
 
@@ -106,7 +108,7 @@ resource strongDeployment 'Microsoft.CognitiveServices/accounts/deployments@2025
       name: strong.model
       version: strong.version
     }
-    versionUpgradeOption: 'NoAutoUpgrade'
+    versionUpgradeOption: 'OnceCurrentVersionExpired'
   }
   dependsOn: [
     fastDeployment

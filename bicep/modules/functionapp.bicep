@@ -31,12 +31,27 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+@description('Always-ready instances for the durable group; 0 scales the durable triggers to zero.')
+@minValue(0)
+param durableAlwaysReadyInstanceCount int = 1
+
 // --- Values for the app's own settings (src/config.ts) ---
 param taskHubName string
 param openAiEndpoint string
 param openAiApiVersion string
 param fastDeploymentName string
 param strongDeploymentName string
+@allowed([
+  'reasoning'
+  'chat'
+])
+param fastModelKind string
+@allowed([
+  'reasoning'
+  'chat'
+])
+param strongModelKind string
+param reasoningEffort string
 param aiProjectEndpoint string
 param bingConnectionId string
 param resultsContainerName string
@@ -92,7 +107,8 @@ var appSettings = {
   AZURE_CLIENT_ID: identityClientId
   TASK_HUB_NAME: taskHubName
 
-  // Application Insights with local auth disabled: the host authenticates as the identity.
+  // Application Insights with local auth disabled: the host and the app's own exporter (which reads this
+  // setting too, src/telemetry/setup.ts) authenticate as the identity (Monitoring Metrics Publisher).
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
   // The app's own GenAI spans go there too; prompts and answers stay out of them.
@@ -103,6 +119,10 @@ var appSettings = {
   AZURE_OPENAI_API_VERSION: openAiApiVersion
   AZURE_OPENAI_FAST_DEPLOYMENT: fastDeploymentName
   AZURE_OPENAI_STRONG_DEPLOYMENT: strongDeploymentName
+  // Reasoning models take max_completion_tokens and no temperature (src/agents/modelKinds.ts).
+  AZURE_OPENAI_FAST_KIND: fastModelKind
+  AZURE_OPENAI_STRONG_KIND: strongModelKind
+  AZURE_OPENAI_REASONING_EFFORT: reasoningEffort
   AZURE_AI_PROJECT_ENDPOINT: aiProjectEndpoint
   BING_CONNECTION_ID: bingConnectionId
 
@@ -184,6 +204,18 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // One instance always ready for the durable group, as Microsoft recommends for Durable Functions on
+        // Flex Consumption: orchestrations, timers and approvals resume without a cold start (Learn,
+        // durable-functions-azure-storage-provider#flex-consumption-plan). host.json sets the queue polling
+        // interval that goes with it (10 s).
+        alwaysReady: durableAlwaysReadyInstanceCount > 0
+          ? [
+              {
+                name: 'durable'
+                instanceCount: durableAlwaysReadyInstanceCount
+              }
+            ]
+          : []
       }
       deployment: {
         storage: {
@@ -203,9 +235,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     properties: union(appSettings, useDurableTaskScheduler ? durableTaskSchedulerSettings : {})
   }
 
-  // App Service Authentication with Microsoft Entra ID. Everything but the health probe answers 401
-  // without a valid token, the Durable Functions management webhook included: its system key (the
-  // ?code= in the status URLs) is task-hub wide, so it must not be the only gate. See docs/deployment.md.
+  // App Service Authentication with Microsoft Entra ID (docs/deployment.md, "Calling the API"). Every path
+  // needs a signed-in caller but the health probe: browsers without a session are redirected to sign in
+  // (the approval page, its event stream and its decisions work on the session cookie), other clients get
+  // 401 and send a bearer token; the Durable Functions management webhook included, since its system key
+  // (the ?code= in Durable's raw status URLs) is task-hub wide and must not be the only gate. No token
+  // store: the app reads only the x-ms-client-principal headers, and calls nothing on the user's behalf.
+  // The same globalValidation, login and provider values are in functionapp.authsettings.json, which the
+  // devhost plays locally (npm start -- --auth azure); test/infra/easyauth-settings.test.ts keeps them equal.
   resource auth 'config' = {
     name: 'authsettingsV2'
     properties: {
@@ -215,7 +252,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       globalValidation: {
         requireAuthentication: true
-        unauthenticatedClientAction: 'Return401'
+        unauthenticatedClientAction: 'RedirectToLoginPage'
+        redirectToProvider: 'azureactivedirectory'
         excludedPaths: [
           '/api/health'
         ]

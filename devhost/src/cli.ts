@@ -1,5 +1,6 @@
 /**
- * `npm run devhost -- start [--app DIR] [--port 7071] [--host 127.0.0.1] [--log quiet|info|verbose]`
+ * `npm run devhost -- start [--app DIR] [--port 7071] [--host 127.0.0.1] [--log quiet|info|verbose]
+ *   [--auth none|azure] ...` (see usage below)
  *
  * Runs a Functions app folder (as built) like `func start`, with the Durable Task extension's behaviour.
  */
@@ -9,7 +10,7 @@ import { startDevHost } from './index';
 import { errorMessage, parseLogLevel } from './log';
 
 const usage = `Usage: devhost start [--app DIR] [--port 7071] [--host 127.0.0.1] [--log quiet|info|verbose]
-                     [--store sqlite|memory] [--data DIR]
+                     [--store sqlite|memory] [--data DIR] [--auth none|azure [--keys FILE] [--easy-auth FILE]]
 
   --app   the Functions app folder (host.json, package.json "main"); default: the current folder
   --port  port to listen on; 0 picks a free one; default 7071
@@ -18,7 +19,14 @@ const usage = `Usage: devhost start [--app DIR] [--port 7071] [--host 127.0.0.1]
           default: DEVHOST_LOG or info
   --store sqlite (default): instances, histories, messages and entities survive a restart or a crash;
           memory: gone when the process ends (fast tests)
-  --data  folder for the SQLite store (durable.sqlite); default: <app>/.devhost`;
+  --data  folder for the SQLite store (durable.sqlite); default: <app>/.devhost
+  --auth  none (default): no key and no identity is checked, as with func start;
+          azure: function keys by authLevel, the management API behind its system key, /admin behind the
+          master key, and App Service Authentication from --easy-auth, as in Azure
+  --keys  azure: the keys file (created with new keys when absent); default: <data>/keys.json with the
+          SQLite store, new keys for this start with --store memory
+  --easy-auth  azure: the App Service Authentication settings (authsettingsV2 properties as JSON); without
+          it, only the keys are checked`;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -30,6 +38,9 @@ async function main(): Promise<void> {
       log: { type: 'string' },
       store: { type: 'string', default: 'sqlite' },
       data: { type: 'string' },
+      auth: { type: 'string', default: 'none' },
+      keys: { type: 'string' },
+      'easy-auth': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -54,6 +65,19 @@ async function main(): Promise<void> {
   const appDir = path.resolve(values.app ?? process.cwd());
   const dataDir =
     values.store === 'sqlite' ? path.resolve(values.data ?? path.join(appDir, '.devhost')) : undefined;
+  if (values.auth !== 'none' && values.auth !== 'azure') {
+    throw new Error(`--auth must be none or azure, got "${values.auth}".`);
+  }
+  if (values.auth === 'none' && (values.keys !== undefined || values['easy-auth'] !== undefined)) {
+    throw new Error('--keys and --easy-auth take effect with --auth azure; add it.');
+  }
+  const keysFile =
+    values.keys !== undefined
+      ? path.resolve(values.keys)
+      : dataDir !== undefined
+        ? path.join(dataDir, 'keys.json')
+        : undefined;
+  const easyAuth = values['easy-auth'] !== undefined ? path.resolve(values['easy-auth']) : undefined;
 
   process.on('unhandledRejection', (reason) => {
     console.error(`ERROR: unhandled promise rejection in the app: ${errorMessage(reason)}`);
@@ -74,6 +98,9 @@ async function main(): Promise<void> {
     host: values.host,
     logLevel,
     ...(dataDir ? { dataDir } : {}),
+    ...(values.auth === 'azure'
+      ? { azureAuth: { ...(keysFile ? { keysFile } : {}), ...(easyAuth ? { easyAuth } : {}) } }
+      : {}),
   });
 
   let stopping = false;

@@ -2,6 +2,7 @@
  * The devhost as a library: `startDevHost` runs an Azure Functions v4 Node.js app folder in this process,
  * the way `func start` does, with the behaviour of the Durable Task extension.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -12,13 +13,37 @@ import { SqliteStore } from './durable/sqlite-store';
 import { type DurableStore, MemoryStore } from './durable/store';
 import { applyLocalSettings, findEntryPoints, loadEntryPoint, readHostSettings } from './functions/loader';
 import { FunctionsRuntime } from './functions/runtime';
-import { type HostRequestContext, answerClientError, handleRequest, httpRoutes } from './http/server';
+import { EasyAuth, type EasyAuthSettings, parseEasyAuthSettings } from './http/easyauth';
+import { type HostKeys, durableSystemKeyName, loadOrCreateHostKeys } from './http/keys';
+import {
+  type HostRequestContext,
+  answerClientError,
+  handleRequest,
+  handleRpcRequest,
+  httpRoutes,
+} from './http/server';
 import { HostLog, type LogLevel, describeError, parseLogLevel } from './log';
 
 export type { DurableStore } from './durable/store';
 export { MemoryStore } from './durable/store';
 export { SqliteStore } from './durable/sqlite-store';
 export type { LogLevel } from './log';
+export type { EasyAuthSettings } from './http/easyauth';
+export type { HostKeys } from './http/keys';
+
+/** What `--auth azure` checks, as Azure does (see README, "Azure-like auth"). */
+export interface AzureAuthOptions {
+  /**
+   * The keys file (`{masterKey, functionKeys, systemKeys, functions}`); created with new keys when absent.
+   * Without it, keys are generated for this start only.
+   */
+  keysFile?: string;
+  /**
+   * App Service Authentication: the `properties` of an `authsettingsV2` resource, or a JSON file holding
+   * them. Absent: no App Service Authentication, only the host's key checks.
+   */
+  easyAuth?: string | EasyAuthSettings;
+}
 
 export interface DevHostOptions {
   /** The Functions app folder (the one with host.json and package.json); used as built. */
@@ -35,12 +60,16 @@ export interface DevHostOptions {
   store?: DurableStore;
   /** Folder for the durable store (`durable.sqlite`); ignored when `store` is given. */
   dataDir?: string;
+  /** Check function keys and play App Service Authentication as Azure does; absent: nothing is checked. */
+  azureAuth?: AzureAuthOptions;
 }
 
 export interface DevHost {
   /** `http://127.0.0.1:PORT`, without a trailing slash. */
   url: string;
   port: number;
+  /** With `azureAuth`: the keys requests must present (`x-functions-key` or `?code=`). */
+  keys?: HostKeys;
   /** Stops serving, stops the durable engine and runs the app's appTerminate hooks. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -65,6 +94,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
   if (applied.length > 0) log.debug(`local.settings.json: applied ${applied.join(', ')}`);
   const settings = readHostSettings(appDir);
   const entryPoints = findEntryPoints(appDir);
+  const azure = options.azureAuth ? prepareAzureAuth(options.azureAuth) : undefined;
   running = true;
 
   const host = options.host ?? '127.0.0.1';
@@ -77,6 +107,12 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
   // (a streamed function's always do).
   (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.on('clientError', answerClientError);
+  // The extension's rpc endpoint lives on its own loopback port, out of reach of the app's callers.
+  const rpcServer = azure
+    ? createServer((req, res) => {
+        void handleRpcRequest(context, req, res);
+      })
+    : undefined;
   let port = 0;
   const runtime = new FunctionsRuntime(log);
   let uninstall: (() => void) | undefined;
@@ -91,6 +127,12 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       });
     });
     port = (server.address() as AddressInfo).port;
+    if (rpcServer) {
+      await new Promise<void>((resolve, reject) => {
+        rpcServer.once('error', reject);
+        rpcServer.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
     const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     const origin = `http://${publicHost}:${port}`;
     // The durable client rewrites its URLs to localhost:7071 unless WEBSITE_HOSTNAME names the real host.
@@ -146,6 +188,15 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       hubName: settings.hubName,
       log,
       origin,
+      ...(azure && rpcServer
+        ? {
+            azure: {
+              keys: azure.keys,
+              ...(azure.easyAuth ? { easyAuth: azure.easyAuth } : {}),
+              rpcOrigin: `http://127.0.0.1:${String((rpcServer.address() as AddressInfo).port)}`,
+            },
+          }
+        : {}),
     };
 
     log.info('');
@@ -167,10 +218,36 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       `Durable Functions management API: ${origin}${'/runtime/webhooks/durabletask'} (task hub ${settings.hubName})`,
     );
     log.info(`Dashboard (local only): ${origin}/_devhost/`);
+    if (azure) {
+      log.info('');
+      log.info(
+        `Azure-like auth (--auth azure). Keys ${azure.keysSource}; send one as x-functions-key or ?code=:`,
+      );
+      for (const [name, key] of Object.entries(azure.keys.functionKeys))
+        log.info(`  function key ${name}: ${key}`);
+      log.info(`  master key: ${azure.keys.masterKey}`);
+      log.info(
+        `  system key ${durableSystemKeyName} (the management API): ${azure.keys.systemKeys[durableSystemKeyName] ?? ''}`,
+      );
+      const ea = azure.easyAuth?.settings;
+      if (ea?.enabled) {
+        log.info(
+          `App Service Authentication (${azure.easyAuthSource}): unauthenticated requests ${describeAction(ea)}` +
+            `${ea.excludedPaths.length > 0 ? `; excluded: ${ea.excludedPaths.join(', ')}` : ''}; token store ${ea.tokenStore ? 'on' : 'off'}.`,
+        );
+        log.info(
+          `  sign in (local stand-in for Microsoft Entra ID): ${origin}/.auth/login/aad; API clients get a token from POST ${origin}/.auth/local/token`,
+        );
+      } else {
+        log.info('App Service Authentication: off (no --easy-auth settings).');
+      }
+      log.info('');
+    }
     log.info(`Host started (devhost). Listening on ${origin}`);
   } catch (error) {
     await engine?.stop();
     await store?.close();
+    if (rpcServer) await closeServer(rpcServer);
     await closeServer(server);
     await runtime.close();
     uninstall?.();
@@ -182,7 +259,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
   const stop = () => {
     stopping ??= (async () => {
       context = undefined;
-      const closed = closeServer(server);
+      const closed = Promise.all([closeServer(server), rpcServer ? closeServer(rpcServer) : undefined]);
       await engine?.stop();
       try {
         await runtime.runAppHooks('appTerminate', appDir);
@@ -197,7 +274,60 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
     })();
     return stopping;
   };
-  return { url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`, port, stop };
+  return {
+    url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
+    port,
+    ...(azure ? { keys: azure.keys } : {}),
+    stop,
+  };
+}
+
+function prepareAzureAuth(options: AzureAuthOptions): {
+  keys: HostKeys;
+  keysSource: string;
+  easyAuth?: EasyAuth;
+  easyAuthSource: string;
+} {
+  const { keys, source } = loadOrCreateHostKeys(options.keysFile);
+  let settings: EasyAuthSettings | undefined;
+  let easyAuthSource = 'given by the caller';
+  if (typeof options.easyAuth === 'string') {
+    easyAuthSource = `from ${options.easyAuth}`;
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(options.easyAuth, 'utf8'));
+    } catch (error) {
+      throw new Error(
+        `Reading App Service Authentication settings from ${options.easyAuth} failed: ${describeError(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    settings = parseEasyAuthSettings(json, options.easyAuth);
+  } else if (options.easyAuth) {
+    settings = options.easyAuth;
+  }
+  return {
+    keys,
+    keysSource: source,
+    ...(settings ? { easyAuth: new EasyAuth(settings, keys.masterKey) } : {}),
+    easyAuthSource,
+  };
+}
+
+function describeAction(settings: EasyAuthSettings): string {
+  if (!settings.requireAuthentication) return 'pass (AllowAnonymous)';
+  switch (settings.unauthenticatedClientAction) {
+    case 'RedirectToLoginPage':
+      return 'from browsers are redirected to sign in, others get 401 (RedirectToLoginPage)';
+    case 'Return401':
+      return 'get 401 (Return401)';
+    case 'Return403':
+      return 'get 403 (Return403)';
+    case 'AllowAnonymous':
+      return 'pass (AllowAnonymous)';
+  }
 }
 
 const allMethodsLabel = 'GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS,TRACE';

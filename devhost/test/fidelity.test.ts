@@ -2,6 +2,9 @@
  * Fidelity to the Durable Task extension: orchestration versions from host.json, the 16 KB custom status
  * limit, the warning for a storageProvider, and log lines a person can read.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { type DevHostProcess, startDevHostProcess } from './harness';
 import { type Status, call, fixture, pollUntil, sleep, waitForLog } from './support';
 
@@ -51,7 +54,8 @@ describe('versions, limits and log lines', () => {
 
   it('runs an older version (CurrentOrOlder) and holds back a newer one (Reject) without failing it', async () => {
     await begin('Versioned', 'v-old', undefined, '?version=1.5');
-    expect(await done('v-old')).toMatchObject({ output: { version: '1.5', child: '1.5' } });
+    // The child named no version, so it gets the host's defaultVersion, not its parent's 1.5.
+    expect(await done('v-old')).toMatchObject({ output: { version: '1.5', child: '2.0' } });
     await begin('Versioned', 'v-new', undefined, '?version=3.0');
     await waitForLog(() => host.logs(), /Orchestration 'v-new' is not run: .*'3\.0'.*'2\.0'/);
     await sleep(200);
@@ -94,6 +98,52 @@ describe('versions, limits and log lines', () => {
     expect(rpc.status).toBe(200);
     await sleep(50);
     expect(host.logs()).not.toMatch(/GET \/durabletask\/instances\/st/);
+  });
+});
+
+describe('a version bump while a run waits', () => {
+  let dataDir: string;
+  let host: DevHostProcess | undefined;
+  const webhook = (route: string) => `${host?.baseUrl ?? ''}/runtime/webhooks/durabletask${route}`;
+  const status = async (id: string) =>
+    (await call<Status & { version?: string }>(webhook(`/instances/${id}`))).body;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'devhost-version-bump-'));
+  });
+  afterAll(async () => {
+    await host?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('gives a child the version its parent names, and a child that names none the new defaultVersion', async () => {
+    host = await startDevHostProcess({ appDir: fixture('version-bump-app'), dataDir });
+    expect((await call(webhook('/orchestrators/FanOutAfterWait/bump'), { method: 'POST' })).status).toBe(202);
+    await pollUntil(
+      () => status('bump'),
+      (s) => s.runtimeStatus === 'Running',
+    );
+    await host.stop();
+
+    // The next deployment: host.json's defaultVersion is now 1.1 (here through the app setting that
+    // overrides it, as in Azure).
+    host = await startDevHostProcess({
+      appDir: fixture('version-bump-app'),
+      dataDir,
+      env: { AzureFunctionsJobHost__extensions__durableTask__defaultVersion: '1.1' },
+    });
+    expect((await call(webhook('/instances/bump/raiseEvent/go'), { body: { go: true } })).status).toBe(202);
+    const ended = await pollUntil(
+      () => status('bump'),
+      (s) => ['Completed', 'Failed'].includes(s.runtimeStatus),
+    );
+    expect(ended).toMatchObject({
+      runtimeStatus: 'Completed',
+      version: '1.0',
+      output: { version: '1.0', asked: '1.0', unnamed: '1.1' },
+    });
+    expect(await status('bump-asked')).toMatchObject({ version: '1.0' });
+    expect(await status('bump-unnamed')).toMatchObject({ version: '1.1' });
   });
 });
 

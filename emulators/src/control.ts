@@ -15,10 +15,21 @@ export interface ChatSummary {
   responseFormat?: { type: string; name?: string };
   stream: boolean;
   maxTokens?: number;
+  /** The field that carried maxTokens: max_tokens or max_completion_tokens. */
+  limitParam?: 'max_tokens' | 'max_completion_tokens';
+  temperature?: number;
+  /** reasoning_effort, as a reasoning deployment received it. */
+  reasoningEffort?: string;
   /** A streamed answer: when each content chunk was written (epoch ms) and where it ends in the content. */
   chunks?: { atMs: number; end: number }[];
   /** What the emulated model answered: text, or the tools it called. */
-  reply?: { content: string | null; toolCalls: { name: string; arguments: string }[]; finishReason: string };
+  reply?: {
+    content: string | null;
+    toolCalls: { name: string; arguments: string }[];
+    finishReason: string;
+    /** On a reasoning deployment: the tokens it spent reasoning (in its completion tokens too). */
+    reasoningTokens?: number;
+  };
 }
 
 export interface RequestRecord {
@@ -144,7 +155,7 @@ function millisecondsIn(
 /** Answers a request to /_emulator/; `deployments` are the emulated model deployments. */
 export function handleControl(
   state: EmulatorState,
-  deployments: readonly string[],
+  deployments: readonly { name: string; kind: string }[],
   request: { method: string; url: URL; text: string; contentType: string | undefined },
   response: ServerResponse,
 ): void {
@@ -174,7 +185,11 @@ export function handleControl(
   const route = `${method} ${url.pathname.replace(/\/+$/, '')}`;
   switch (route) {
     case 'GET /_emulator/health':
-      sendJson(response, 200, { ok: true, deployments: deployments });
+      sendJson(response, 200, {
+        ok: true,
+        deployments: deployments.map((d) => d.name),
+        kinds: Object.fromEntries(deployments.map((d) => [d.name, d.kind])),
+      });
       return;
     case 'POST /_emulator/faults': {
       const fault = state.addFault(body);

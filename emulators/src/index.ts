@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { AgentService } from './agents/service';
 import { EmulatorState } from './control';
+import { defaultDeployments, toDeployment, type DeploymentOption } from './openai/deployments';
 import { createEmulatorServer } from './server';
 
 export { contentFilterMarker } from './openai/chat';
+export { defaultDeployments, type DeploymentOption, type ModelKind } from './openai/deployments';
 
 /**
  * Offline, deterministic stand-ins for Azure OpenAI chat completions and the Agent Service subset that
@@ -17,8 +19,11 @@ export interface EmulatorOptions {
   host?: string;
   /** The key the OpenAI endpoint expects in the api-key header. Not a secret: a fixed local value. */
   apiKey?: string;
-  /** Deployment names the OpenAI endpoint knows; others answer 404 DeploymentNotFound. */
-  deployments?: string[];
+  /**
+   * The deployments the OpenAI endpoint knows; others answer 404 DeploymentNotFound. A name alone takes its
+   * kind from the model it names (gpt-5*, o-series: reasoning; others: chat); `{name, kind}` sets it.
+   */
+  deployments?: DeploymentOption[];
   /** How long an Agent Service run takes from creation to completed. */
   agentRunDurationMs?: number;
   /** Latency added to every answer (the control API can change it). */
@@ -41,7 +46,6 @@ export interface Emulators {
 
 /** The well-known local key, documented in emulators/README.md. */
 export const emulatorApiKey = 'emulator-key';
-export const defaultDeployments = ['gpt-4o-mini', 'gpt-4o'];
 
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const host = options.host ?? '127.0.0.1';
@@ -61,7 +65,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const log = options.log ?? (() => undefined);
   const server = createEmulatorServer({
     apiKey,
-    deployments: options.deployments ?? defaultDeployments,
+    deployments: (options.deployments ?? defaultDeployments).map(toDeployment),
     state: new EmulatorState(latencyMs, chunkDelayMs),
     agents: new AgentService(runDurationMs),
     log,

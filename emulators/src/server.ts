@@ -12,6 +12,7 @@ import type { Fault } from './faults/fault';
 import { loseReplyIfAsked } from './faults/lostReply';
 import { readBody, sendJson, type Service } from './http';
 import { handleChatCompletions } from './openai/chat';
+import type { Deployment } from './openai/deployments';
 
 /**
  * Routes one HTTP server to the two emulated services and the /_emulator/ control API. A service
@@ -21,7 +22,7 @@ import { handleChatCompletions } from './openai/chat';
 
 export interface ServerSettings {
   apiKey: string;
-  deployments: readonly string[];
+  deployments: readonly Deployment[];
   state: EmulatorState;
   agents: AgentService;
   log: (line: string) => void;
@@ -213,12 +214,13 @@ async function answerOpenAI(
       'Resource not found. (Azure OpenAI needs the api-version query parameter on /openai/deployments/ paths.)',
     );
   }
-  const deployment = route.deployment ?? '';
-  if (!settings.deployments.includes(deployment)) {
+  const name = route.deployment ?? '';
+  const deployment = settings.deployments.find((d) => d.name === name);
+  if (!deployment) {
     throw new AzureError(
       404,
       'DeploymentNotFound',
-      `The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again. (Emulator: "${deployment}" is not one of ${settings.deployments.join(', ')}; pass deployments to startEmulators to add it.)`,
+      `The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again. (Emulator: "${name}" is not one of ${settings.deployments.map((d) => d.name).join(', ')}; pass deployments to startEmulators to add it.)`,
     );
   }
   if (route.operation !== 'chat.completions' || method !== 'POST') {

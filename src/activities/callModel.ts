@@ -12,6 +12,14 @@ import type {
 import { toolNames } from '../contracts/tools';
 import { createAnswerAttempt } from '../lib/answerBlobs';
 import { AnswerBlobWriter } from './answerWriter';
+import {
+  limitFields,
+  reasoningTokensOf,
+  tokenLimitOf,
+  withTokenLimit,
+  type ModelKind,
+  type ReasoningEffort,
+} from '../agents/modelKinds';
 import { toolDefinitions } from '../agents/tools';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
@@ -95,9 +103,15 @@ export function createCallModel(
           `callModel was asked to offer unknown tools: ${unknownTools.join(', ')}; the registry has ${toolNames.join(', ')}`,
         );
       }
-      const deployment =
-        input.tier === 'strong' ? config.openai.strongDeployment : config.openai.fastDeployment;
-      const body = boundToBudget(toRequestBody(input, deployment), input.budgetTokens, deployment);
+      const strong = input.tier === 'strong';
+      const deployment = strong ? config.openai.strongDeployment : config.openai.fastDeployment;
+      const kind = strong ? config.openai.strongKind : config.openai.fastKind;
+      const body = boundToBudget(
+        toRequestBody(input, deployment, kind, config.openai.reasoningEffort),
+        input.budgetTokens,
+        deployment,
+        kind,
+      );
 
       // A cache hit reports the usage of the call that produced it, so the quota is charged as if the
       // model had answered: the cache saves latency and Azure cost, not a user's allowance, and a
@@ -109,8 +123,9 @@ export function createCallModel(
             messages: body.messages,
             tools: body.tools,
             responseFormat: body.response_format,
-            maxTokens: body.max_tokens ?? undefined,
-            temperature: input.temperature,
+            maxTokens: tokenLimitOf(body),
+            temperature: body.temperature ?? undefined,
+            reasoningEffort: body.reasoning_effort ?? undefined,
           })
         : undefined;
       if (cache && key) {
@@ -248,15 +263,20 @@ export function createCallModel(
   }
 }
 
-function toRequestBody(input: CallModelInput, deployment: string): ChatCompletionCreateParamsNonStreaming {
+/** The request as the deployment's kind takes it: see src/agents/modelKinds.ts. */
+function toRequestBody(
+  input: CallModelInput,
+  deployment: string,
+  kind: ModelKind,
+  reasoningEffort: ReasoningEffort,
+): ChatCompletionCreateParamsNonStreaming {
   const tools = input.tools && input.tools.length > 0 ? toolDefinitions(input.tools) : undefined;
   return {
     model: deployment,
     messages: input.messages,
     ...(tools ? { tools } : {}),
     ...(input.responseFormat ? { response_format: jsonSchemaResponseFormat(input.responseFormat) } : {}),
-    ...(input.maxTokens === undefined ? {} : { max_tokens: input.maxTokens }),
-    ...(input.temperature === undefined ? {} : { temperature: input.temperature }),
+    ...limitFields(kind, input.maxTokens, input.temperature, reasoningEffort),
   };
 }
 
@@ -289,13 +309,15 @@ export function estimatePromptTokens(
 }
 
 /**
- * Lowers max_tokens so that the prompt and the reply fit what the run has left; refuses the call when
- * not even a short reply fits, so a run never spends more than it reserved.
+ * Lowers the completion limit so that the prompt and the reply fit what the run has left; refuses the
+ * call when not even a short reply fits, so a run never spends more than it reserved. On a reasoning
+ * deployment the limit is max_completion_tokens, which bounds the reasoning tokens as well as the answer.
  */
 function boundToBudget(
   body: ChatCompletionCreateParamsNonStreaming,
   budget: number | undefined,
   deployment: string,
+  kind: ModelKind,
 ): ChatCompletionCreateParamsNonStreaming {
   if (budget === undefined) return body;
   const prompt = estimatePromptTokens(body, deployment);
@@ -305,7 +327,7 @@ function boundToBudget(
       `${budgetSpentPrefix} ${budget} tokens are left, and the prompt alone takes about ${prompt}.`,
     );
   }
-  return { ...body, max_tokens: Math.min(body.max_tokens ?? room, room) };
+  return withTokenLimit(body, kind, Math.min(tokenLimitOf(body) ?? room, room));
 }
 
 /**
@@ -427,12 +449,15 @@ function toResult(completion: ChatCompletion, deployment: string): CallModelResu
     );
   }
   const usage = completion.usage;
+  // Reasoning tokens are part of completion_tokens already; they are kept apart only to be seen.
+  const reasoningTokens = reasoningTokensOf(usage);
   return {
     message: message.data,
     usage: {
       promptTokens: usage?.prompt_tokens ?? 0,
       completionTokens: usage?.completion_tokens ?? 0,
       totalTokens: usage?.total_tokens ?? (usage ? usage.prompt_tokens + usage.completion_tokens : 0),
+      ...(reasoningTokens === undefined ? {} : { reasoningTokens }),
     },
     deployment,
     finishReason,

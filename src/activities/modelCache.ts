@@ -19,6 +19,8 @@ export interface ModelCacheKeyParts {
   responseFormat: unknown;
   maxTokens: number | undefined;
   temperature: number | undefined;
+  /** Reasoning deployments only; absent, the key is what it was before reasoning deployments. */
+  reasoningEffort?: string | undefined;
 }
 
 /** Bump when the stored shape or the request mapping changes, so old entries are not read as new ones. */

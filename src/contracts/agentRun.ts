@@ -363,9 +363,15 @@ export type Plan = z.output<ReturnType<typeof planSchema>>;
 export const emptyUsage: ModelUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
 
 export function addUsage(a: ModelUsage, b: ModelUsage): ModelUsage {
+  const reasoning =
+    a.reasoningTokens === undefined && b.reasoningTokens === undefined
+      ? undefined
+      : (a.reasoningTokens ?? 0) + (b.reasoningTokens ?? 0);
   return {
     promptTokens: a.promptTokens + b.promptTokens,
     completionTokens: a.completionTokens + b.completionTokens,
     totalTokens: a.totalTokens + b.totalTokens,
+    // Only where some call reported any, so usage without reasoning keeps the shape it always had.
+    ...(reasoning === undefined ? {} : { reasoningTokens: reasoning }),
   };
 }

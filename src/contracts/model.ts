@@ -53,9 +53,11 @@ export const callModelInputSchema = z.object({
   maxTokens: z.number().int().positive().optional(),
   /**
    * What the run's reservation has left for this call, prompt included. The activity estimates the
-   * prompt's tokens and lowers max_tokens so that prompt + completion stay within it.
+   * prompt's tokens and lowers the completion limit (max_tokens, or max_completion_tokens on a reasoning
+   * deployment, reasoning included) so that prompt + completion stay within it.
    */
   budgetTokens: z.number().int().min(0).optional(),
+  /** Sent to chat deployments only: reasoning deployments accept no temperature but the default. */
   temperature: z.number().min(0).max(2).optional(),
   stream: z
     .object({ runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/), round: z.number().int().min(0) })
@@ -87,11 +89,18 @@ export const modelUsageSchema = z.object({
   promptTokens: z.number().int().min(0),
   completionTokens: z.number().int().min(0),
   totalTokens: z.number().int().min(0),
+  reasoningTokens: z.number().int().min(0).optional(),
 });
 export interface ModelUsage {
   promptTokens: number;
+  /** Everything the model generated, its reasoning included: what the budget and the quota count. */
   completionTokens: number;
   totalTokens: number;
+  /**
+   * Of the completion tokens, how many a reasoning model spent reasoning (not shown in its answer).
+   * Absent when none were reported, as in usage recorded before reasoning deployments.
+   */
+  reasoningTokens?: number;
 }
 
 export interface CallModelResult {

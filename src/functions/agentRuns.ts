@@ -51,7 +51,9 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer, cli
   app.http(functionNames.approveAgentRun, {
     route: 'agent-runs/{id}/approval',
     methods: ['POST'],
-    authLevel: 'function',
+    // The approval page posts here from the browser, which holds no function key: App Service
+    // Authentication's session decides who is calling, and only an approver of the run may decide.
+    authLevel: 'anonymous',
     extraInputs,
     handler: withProblemAnswers(approve),
   });

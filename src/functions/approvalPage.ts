@@ -26,7 +26,9 @@ export function registerApprovalPageFunction(config: AppConfig, blobs: BlobServi
   app.http(functionNames.approvalPage, {
     route: 'agent-runs/{id}/approval',
     methods: ['GET'],
-    authLevel: 'function',
+    // A link a person opens in a browser, which can send no function key: App Service Authentication
+    // signs the browser in and the page shows the run to its approvers only.
+    authLevel: 'anonymous',
     extraInputs: [df.input.durableClient()],
     handler: withProblemAnswers(createApprovalPage(config, blobs)),
   });
@@ -163,8 +165,10 @@ const script = `(function () {
     var body = { decision: decision };
     if (comment) body.comment = comment;
     outcome.textContent = 'Sending...';
+    // The Referer goes along to this origin only: App Service Authentication refuses a POST on its
+    // session cookie from a browser without one (its protection against cross-site requests).
     fetch(root.dataset.approvalUrl, {
-      method: 'POST', credentials: 'same-origin',
+      method: 'POST', credentials: 'same-origin', referrerPolicy: 'same-origin',
       headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
     }).then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
       .then(function (r) {

@@ -43,7 +43,9 @@ export function registerRunEventsFunction(config: AppConfig, blobs: BlobServiceC
   app.http(functionNames.agentRunEvents, {
     route: 'agent-runs/{id}/events',
     methods: ['GET'],
-    authLevel: 'function',
+    // The approval page follows it with EventSource, which sends no custom header and no key: App
+    // Service Authentication's session identifies the caller, and only those who may see the run get it.
+    authLevel: 'anonymous',
     extraInputs: [df.input.durableClient()],
     handler: withProblemAnswers(createRunEvents(config, blobs)),
   });

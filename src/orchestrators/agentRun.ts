@@ -24,6 +24,7 @@ import { RunProgress } from './progress';
 import { quotaEntity, reserveTokens, settleReservation } from './reservation';
 import { defaultResearchPolling, type ResearchSubtaskInput } from './researchSubtask';
 import type { ToolSubtaskInput } from './toolSubtask';
+import { childVersion } from './version';
 
 /**
  * One agent run: reserve tokens, plan, fan out subtasks, synthesize, commit usage, optionally wait for a
@@ -274,6 +275,7 @@ function startSubtask(
 ): Task {
   const runId = context.df.instanceId;
   const childId = subtaskInstanceId(runId, subtask.id);
+  const version = childVersion(context);
   switch (subtask.kind) {
     case 'answer': {
       const childInput: AnswerSubtaskInput = {
@@ -289,7 +291,7 @@ function startSubtask(
         maxTokensPerCall,
         budget: share,
       };
-      return context.df.callSubOrchestrator(orchestratorNames.answerSubtask, childInput, childId);
+      return context.df.callSubOrchestrator(orchestratorNames.answerSubtask, childInput, childId, version);
     }
     case 'research': {
       const childInput: ResearchSubtaskInput = {
@@ -301,11 +303,11 @@ function startSubtask(
         },
         budgetTokens: share.tokens,
       };
-      return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId);
+      return context.df.callSubOrchestrator(orchestratorNames.researchSubtask, childInput, childId, version);
     }
     case 'tool': {
       const childInput: ToolSubtaskInput = { runId, subtask };
-      return context.df.callSubOrchestrator(orchestratorNames.toolSubtask, childInput, childId);
+      return context.df.callSubOrchestrator(orchestratorNames.toolSubtask, childInput, childId, version);
     }
   }
 }

@@ -35,6 +35,19 @@ export function compareVersions(a: string | undefined, b: string | undefined): n
   return 0;
 }
 
+/**
+ * The version a run's sub-orchestrations are started with: the run's own. Named explicitly, because a
+ * child started without a version gets the host's current `defaultVersion`, not its parent's
+ * (durable-functions `callSubOrchestrator(name, input, instanceId, version)`: "If not specified, the
+ * default version from host.json will be used"). So a 1.0 run that fans out after the deployment of 1.1
+ * still starts 1.0 children, whose steps its own history expects. A run with no version (none exist:
+ * versioning was on from the first release) leaves it to the host.
+ */
+export function childVersion(context: OrchestrationContext): string | undefined {
+  const version = context.df.version;
+  return version !== undefined && version !== '' ? version : undefined;
+}
+
 /** True when this run started at `minimum` or later: take the new steps. */
 export function versionAtLeast(context: OrchestrationContext, minimum: string): boolean {
   return compareVersions(context.df.version, minimum) >= 0;

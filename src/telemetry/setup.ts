@@ -1,4 +1,8 @@
-import { AzureMonitorTraceExporter } from '@azure/monitor-opentelemetry-exporter';
+import { ManagedIdentityCredential } from '@azure/identity';
+import {
+  AzureMonitorTraceExporter,
+  type AzureMonitorExporterOptions,
+} from '@azure/monitor-opentelemetry-exporter';
 import { useAzureMonitor } from '@azure/monitor-opentelemetry';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -23,11 +27,11 @@ export type TelemetryExport = 'azure-monitor' | 'otlp' | 'none';
  * provider with the same destination.
  */
 export function setupTelemetry(config: TelemetryConfig): TelemetryExport {
-  if (config.applicationInsightsConnectionString) {
-    const connectionString = config.applicationInsightsConnectionString;
-    useAzureMonitor({ azureMonitorExporterOptions: { connectionString } });
+  const azureMonitor = azureMonitorExporterOptions(config);
+  if (azureMonitor) {
+    useAzureMonitor({ azureMonitorExporterOptions: azureMonitor });
     // The distro names the cloud role after the Function App (WEBSITE_SITE_NAME); so does this provider.
-    setupRunTree(new AzureMonitorTraceExporter({ connectionString }), process.env.WEBSITE_SITE_NAME, config);
+    setupRunTree(new AzureMonitorTraceExporter(azureMonitor), process.env.WEBSITE_SITE_NAME, config);
     return 'azure-monitor';
   }
   if (config.otlpEndpoint) {
@@ -42,6 +46,27 @@ export function setupTelemetry(config: TelemetryConfig): TelemetryExport {
   }
   setRunTreeExport(undefined);
   return 'none';
+}
+
+/**
+ * What both Azure Monitor exporters (the distro's and the run tree's) are given. With Microsoft Entra ID
+ * configured (APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD;ClientId=..., which Bicep
+ * writes because the Application Insights component has local auth disabled) they get the managed
+ * identity's credential: ingestion refuses telemetry sent with the connection string's key alone. The
+ * distro reads that setting only for Live Metrics (@azure/monitor-opentelemetry,
+ * metrics/quickpulse/credentialUtils), so the span exporters must be handed the credential.
+ */
+export function azureMonitorExporterOptions(
+  config: TelemetryConfig,
+): AzureMonitorExporterOptions | undefined {
+  const connectionString = config.applicationInsightsConnectionString;
+  if (!connectionString) return undefined;
+  const entra = config.applicationInsightsEntra;
+  if (!entra) return { connectionString };
+  const credential = entra.clientId
+    ? new ManagedIdentityCredential({ clientId: entra.clientId })
+    : new ManagedIdentityCredential();
+  return { connectionString, credential };
 }
 
 function setupRunTree(exporter: SpanExporter, name: string | undefined, config: TelemetryConfig): void {

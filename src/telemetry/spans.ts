@@ -20,6 +20,8 @@ export const appAttributes = {
   subtaskId: 'app.subtask.id',
   cacheHit: 'app.cache.hit',
   activity: 'app.activity',
+  /** Of gen_ai.usage.output_tokens, those a reasoning model spent reasoning. */
+  reasoningTokens: 'app.usage.reasoning_tokens',
 } as const;
 
 export interface SpanOptions {
@@ -70,6 +72,9 @@ function shapeOf(name: string, input: unknown, options: SpanOptions): Shape {
           'gen_ai.usage.output_tokens': r.usage.completionTokens,
           'gen_ai.response.finish_reasons': [r.finishReason],
           [appAttributes.cacheHit]: r.cached,
+          ...(r.usage.reasoningTokens === undefined
+            ? {}
+            : { [appAttributes.reasoningTokens]: r.usage.reasoningTokens }),
         });
         if (options.captureContent)
           span.addEvent('gen_ai.content.completion', {

@@ -1,6 +1,7 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { StartAnswer } from '../../src/functions/agentRuns';
 import { call, pollUntil, principalHeaders, startProduct, type Product } from '../support/product';
+import { offlineDeployments } from '../../scripts/offlineBackends';
 
 interface RunView {
   id: string;
@@ -178,7 +179,7 @@ describe('an agent run over HTTP', () => {
 
   it('falls back to a single answer subtask when the plan is not valid', async () => {
     await call(`${product.emulatorUrl}/_emulator/faults`, {
-      body: { content: '{"subtasks": "not a list"}', count: 1, deployment: 'gpt-4o-mini' },
+      body: { content: '{"subtasks": "not a list"}', count: 1, deployment: offlineDeployments.fast },
     });
     try {
       const started = await startRun({
@@ -221,14 +222,14 @@ describe('an agent run over HTTP', () => {
     const retryAfterMs = 6000; // above what callModel waits inside the activity (5 s)
     await call(`${product.emulatorUrl}/_emulator/reset`, { body: {} }); // only this run's requests in the log
     await call(`${product.emulatorUrl}/_emulator/faults`, {
-      body: { status: 429, count: 2, retryAfterMs, deployment: 'gpt-4o-mini' },
+      body: { status: 429, count: 2, retryAfterMs, deployment: offlineDeployments.fast },
     });
     try {
       const started = await startRun({ prompt: 'Say hello.', tools: [] });
       const view = await runUntil(started.body.runId, finished);
       expect(view.status).toBe('completed');
 
-      const fast = (await emulatorRequests()).filter((r) => r.deployment === 'gpt-4o-mini');
+      const fast = (await emulatorRequests()).filter((r) => r.deployment === offlineDeployments.fast);
       const at = (r: EmulatorRequest) => r.timeMs ?? Date.parse(r.time ?? '');
       expect(fast.map((r) => r.status).slice(0, 3)).toEqual([429, 429, 200]);
       for (let i = 1; i < 3; i++) {
@@ -282,7 +283,7 @@ describe('human approval', () => {
       Array.from({ length: 100 }, (_, i) => `Part ${i}: ${'-'.repeat(200)}`).join('\n') + '\nThe end.';
     expect(longText.length).toBeGreaterThan(20_000);
     await call(`${product.emulatorUrl}/_emulator/faults`, {
-      body: { content: longText, count: 10, deployment: 'gpt-4o' },
+      body: { content: longText, count: 10, deployment: offlineDeployments.strong },
     });
     try {
       const started = await startRun({

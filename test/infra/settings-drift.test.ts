@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Node } from 'web-tree-sitter';
-import { settingNames, settingsSchema } from '../../src/config';
+import { parseAppInsightsAuthentication, settingNames, settingsSchema } from '../../src/config';
 import {
   bicepDir,
   bicepFiles,
@@ -55,10 +55,6 @@ const allowedGaps: Record<string, { onlyIn: Place[]; why: string }> = {
   OTEL_EXPORTER_OTLP_ENDPOINT: {
     onlyIn: ['sample', 'config'],
     why: 'local only: an OTLP collector on the developer machine; Azure uses Application Insights',
-  },
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: {
-    onlyIn: ['bicep'],
-    why: 'Application Insights has local auth disabled, so the host authenticates with the identity',
   },
   DURABLE_TASK_SCHEDULER_CONNECTION_STRING: {
     onlyIn: ['bicep'],
@@ -170,6 +166,20 @@ describe('app settings: bicep/, local.settings.sample.json and src/config.ts', (
     const settings = await bicepSettings();
 
     expect(literalString(settings.get('AUTH_MODE'))).toBe('appservice');
+  });
+
+  it('authenticate telemetry with the app identity, in the form the app and the host read', async () => {
+    const settings = await bicepSettings();
+    const value = settings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')?.text;
+
+    // The same identity as the app's other settings.
+    expect(value).toBe("'Authorization=AAD;ClientId=${identityClientId}'");
+    expect(settings.get('AZURE_CLIENT_ID')?.text).toBe('identityClientId');
+    expect(
+      parseAppInsightsAuthentication(value!.slice(1, -1).replace('${identityClientId}', 'id-1')),
+    ).toEqual({
+      clientId: 'id-1',
+    });
   });
 
   it('never put a key or connection string with a secret into an app setting', async () => {

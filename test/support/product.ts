@@ -24,8 +24,17 @@ export interface Product {
  * the AI emulators, and the built app under the devhost in a child process.
  */
 export async function startProduct(
-  /** `appDir`: another built copy of the app (a bench compares builds); this project by default. */
-  options: { env?: Record<string, string>; agentRunDurationMs?: number; appDir?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    agentRunDurationMs?: number;
+    /** Another built copy of the app (a bench compares builds); this project by default. */
+    appDir?: string;
+    /**
+     * Azure's gates, as `npm start -- --auth azure`: function keys from `keysFile` and App Service
+     * Authentication as Bicep deploys it, the app with AUTH_MODE=appservice.
+     */
+    azureAuth?: { keysFile: string };
+  } = {},
 ): Promise<Product> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -38,11 +47,23 @@ export async function startProduct(
       appDir: options.appDir ?? projectRoot,
       env: {
         ...backends.appSettings,
-        AUTH_MODE: 'dev',
+        AUTH_MODE: options.azureAuth ? 'appservice' : 'dev',
         TASK_HUB_NAME: 'testhub',
         RUN_URL_SIGNING_KEY: 'test-only-run-url-signing-key-0123456789abcdef',
         ...options.env,
       },
+      ...(options.azureAuth
+        ? {
+            args: [
+              '--auth',
+              'azure',
+              '--keys',
+              options.azureAuth.keysFile,
+              '--easy-auth',
+              path.join(projectRoot, 'bicep', 'modules', 'functionapp.authsettings.json'),
+            ],
+          }
+        : {}),
     });
     stops.push(() => host.stop());
     return {

@@ -26,7 +26,7 @@ describe('loadConfig', () => {
       kind: 'connectionString',
       connectionString: 'UseDevelopmentStorage=true',
     });
-    expect(config.openai.apiVersion).toBe('2024-10-21');
+    expect(config.openai.apiVersion).toBe('v1');
     expect(config.authMode).toBe('appservice');
     expect(config.taskHubName).toBe('agentruns');
     expect(config.agents).toBeUndefined();

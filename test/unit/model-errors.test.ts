@@ -154,8 +154,13 @@ describe('model cache key', () => {
     ['response format', { responseFormat: { type: 'json_schema' } }],
     ['max tokens', { maxTokens: 101 }],
     ['temperature', { temperature: 0.5 }],
+    ['reasoning effort', { reasoningEffort: 'low' }],
   ])('changes with the %s', (_, change) => {
     expect(modelCacheKey({ ...parts, ...change })).not.toBe(modelCacheKey(parts));
+  });
+
+  it('is the same as before reasoning deployments when there is no reasoning effort', () => {
+    expect(modelCacheKey({ ...parts, reasoningEffort: undefined })).toBe(modelCacheKey(parts));
   });
 });
 

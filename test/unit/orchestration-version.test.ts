@@ -20,8 +20,9 @@ describe('orchestration versions', () => {
       versionMatchStrategy: 'CurrentOrOlder',
       versionFailureStrategy: 'Reject',
     });
-    // Orchestration versioning needs extension bundle 4.26.0 or later for non-.NET apps.
-    expect(host.extensionBundle.version).toBe('[4.26.0, 5.0.0)');
+    // Orchestration versioning needs extension bundle 4.26.0 or later for non-.NET apps; the range starts
+    // at 4.30.0 for the Durable Task Scheduler provider (test/infra/deployment-shape.test.ts).
+    expect(host.extensionBundle.version).toBe('[4.30.0, 5.0.0)');
   });
 
   it.each([

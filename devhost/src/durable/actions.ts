@@ -28,7 +28,7 @@ export interface OrchestratorAction {
     retryTimeoutInMilliseconds?: number;
   };
   instanceId?: string;
-  /** Sub-orchestrations: the version asked for (the parent's version when absent). */
+  /** Sub-orchestrations: the version asked for (host.json `defaultVersion` when absent, see versions.ts). */
   version?: string;
   fireAt?: string;
   isCanceled?: boolean;

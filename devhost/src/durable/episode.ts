@@ -229,7 +229,7 @@ export async function orchestrationEpisode(ctx: EngineContext, id: string): Prom
   const flat = statusRefused ? [] : flattenActions(state?.actions?.[0] ?? []);
   for (let position = instance.actionCursor; position < flat.length; position++) {
     const action = flat[position];
-    if (action) schedule(instance, action, position, work, now);
+    if (action) schedule(instance, action, position, work, now, ctx.options.defaultVersion);
   }
   instance.actionCursor = Math.max(instance.actionCursor, flat.length);
   const cancelled: number[] = [];

@@ -14,6 +14,7 @@ import {
   type RetryState,
   type WorkItem,
 } from './store';
+import { childVersion } from './versions';
 
 /** What one episode adds: history events, messages, and the work to run once it is stored. */
 export interface EpisodeWork {
@@ -57,6 +58,8 @@ export function schedule(
   position: number,
   work: EpisodeWork,
   now: Date,
+  /** host.json `defaultVersion` now: what a child started without a version gets. */
+  defaultVersion: string | undefined,
 ): void {
   const input = actionInputJson(action);
   switch (action.actionType) {
@@ -85,16 +88,13 @@ export function schedule(
           Input: input,
         }),
       );
-      work.children.push({
-        taskId,
-        name,
-        instanceId: childId,
-        input,
-        version: action.version ?? instance.version ?? '',
-      });
+      const version = childVersion(action.version, defaultVersion);
+      work.children.push({ taskId, name, instanceId: childId, input, version });
       if (action.actionType === ActionType.CallSubOrchestratorWithRetry) {
         const retry = newRetry('subOrchestration', name, input, action, taskId, now);
         if (action.instanceId) retry.subInstanceId = action.instanceId;
+        // Every attempt is the same child call: it keeps the version the first one got.
+        retry.version = version;
         instance.retries[String(taskId)] = retry;
       }
       return;
@@ -310,7 +310,7 @@ export function advanceRetry(
       name: retry.name,
       instanceId: childId,
       input: retry.input,
-      version: instance.version ?? '',
+      version: retry.version ?? '',
     });
   }
 }

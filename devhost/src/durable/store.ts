@@ -28,6 +28,8 @@ export interface RetryState {
   name: string;
   input: string | null;
   subInstanceId?: string;
+  /** Sub-orchestrations: the version each attempt's child gets. */
+  version?: string;
   options: RetryPolicy;
   /** Attempts made so far (1 after the first call). */
   attempt: number;

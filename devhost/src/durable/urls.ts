@@ -6,10 +6,19 @@
 export const publicBasePath = '/runtime/webhooks/durabletask';
 export const rpcBasePath = '/durabletask';
 
-/** What a durable client input binding receives: the URL templates of this host's management API. */
-export function durableClientBindingData(origin: string, hubName: string): Record<string, unknown> {
+/**
+ * What a durable client input binding receives: the URL templates of this host's management API. With a
+ * system key (`--auth azure`) the URLs carry it as `code=`, as the extension's do in Azure, and the rpc
+ * base may be on another origin (the extension's own loopback port).
+ */
+export function durableClientBindingData(
+  origin: string,
+  hubName: string,
+  options: { rpcOrigin?: string; systemKey?: string | undefined } = {},
+): Record<string, unknown> {
   const base = `${origin}${publicBasePath}`;
-  const query = `taskHub=${encodeURIComponent(hubName)}&connection=Storage`;
+  const code = options.systemKey ? `code=${encodeURIComponent(options.systemKey)}` : '';
+  const query = `taskHub=${encodeURIComponent(hubName)}&connection=Storage${code ? `&${code}` : ''}`;
   return {
     taskHubName: hubName,
     connectionName: 'Storage',
@@ -19,8 +28,8 @@ export function durableClientBindingData(origin: string, hubName: string): Recor
     },
     managementUrls: managementUrls(base, 'INSTANCEID', query),
     baseUrl: base,
-    requiredQueryStringParameters: '',
-    rpcBaseUrl: `${origin}${rpcBasePath}/`,
+    requiredQueryStringParameters: code,
+    rpcBaseUrl: `${options.rpcOrigin ?? origin}${rpcBasePath}/`,
   };
 }
 

@@ -1,4 +1,21 @@
 /**
+ * The version a new sub-orchestration gets: the one the orchestrator asked for, or else the worker's
+ * current `defaultVersion` (host.json `extensions.durableTask.defaultVersion`) - never the parent's.
+ * That is the extension's rule: durable-functions 3.x documents `callSubOrchestrator(name, input,
+ * instanceId, version)` as "If not specified, the default version from host.json will be used"
+ * (Azure/azure-functions-durable-js `types/orchestration.d.ts`), and the Durable Functions worker applies
+ * host.json's defaultVersion to "any sub orchestration created by the worker that does not already have a
+ * version specified" (microsoft/durabletask-java issue #240, fixed in PR #241; Learn: "Orchestration
+ * versioning in Durable Functions",
+ * https://learn.microsoft.com/azure/azure-functions/durable/durable-functions-orchestration-versioning).
+ * So after a version bump, a run started on the old version that creates children without naming a
+ * version creates children of the new version.
+ */
+export function childVersion(asked: string | undefined, defaultVersion: string | undefined): string {
+  return asked ?? defaultVersion ?? '';
+}
+
+/**
  * Orders versions as the Durable Task SDKs do: empty is oldest; dotted numbers compare as numbers; anything
  * else compares as text, ignoring case.
  */

@@ -22,7 +22,7 @@ export interface HostSettings {
   hubName: string;
   /** Concurrency limits and versioning from `extensions.durableTask`. */
   durable: DurableTaskSettings;
-  /** `extensions.durableTask.storageProvider.type` when host.json names one (the devhost uses its own store). */
+  /** `extensions.durableTask.storageProvider.type` when host.json chooses a provider (the devhost uses its own store). */
   storageProvider?: string;
 }
 
@@ -66,13 +66,17 @@ export function readHostSettings(appDir: string, env: NodeJS.ProcessEnv = proces
       throw new Error(`${file} is not valid JSON (${(error as Error).message}).`, { cause: error });
     }
   }
+  applyHostJsonOverrides(raw, env);
   const extensions = (raw.extensions ?? {}) as Record<string, Record<string, unknown> | undefined>;
   const prefix = extensions.http?.routePrefix;
   const hub = extensions.durableTask?.hubName;
   const hubName = typeof hub === 'string' ? resolveAppSettingReferences(hub, env) : '';
   const durableTask = extensions.durableTask ?? {};
-  const positive = (value: unknown) =>
-    typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
+  // A number from host.json, or from an app setting that overrides it (a string).
+  const positive = (value: unknown) => {
+    const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+    return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
+  };
   const durable: DurableTaskSettings = {};
   const activities = positive(durableTask.maxConcurrentActivityFunctions);
   if (activities !== undefined) durable.maxConcurrentActivityFunctions = activities;
@@ -94,9 +98,47 @@ export function readHostSettings(appDir: string, env: NodeJS.ProcessEnv = proces
     hubName: hubName === '' ? 'TestHubName' : hubName,
     durable,
   };
-  if (provider && typeof provider === 'object')
-    settings.storageProvider = typeof provider.type === 'string' ? provider.type : 'unnamed';
+  // A storageProvider without a type tunes the default Azure Storage provider (partitionCount, polling):
+  // nothing to warn about, since the devhost has no queues to poll or partitions to split.
+  if (provider && typeof provider === 'object' && typeof provider.type === 'string')
+    settings.storageProvider = provider.type;
   return settings;
+}
+
+/**
+ * App settings named `AzureFunctionsJobHost__<path>` override host.json values, `__` separating the keys
+ * (`AzureFunctionsJobHost__extensions__durableTask__defaultVersion=1.1`), as the Functions host reads them:
+ * https://learn.microsoft.com/azure/azure-functions/functions-host-json#override-hostjson-values. Keys
+ * match without regard to case; a number or boolean in host.json stays one when the setting spells one.
+ */
+export function applyHostJsonOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const prefix = 'azurefunctionsjobhost__';
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || !name.toLowerCase().startsWith(prefix)) continue;
+    const keys = name.slice(prefix.length).split('__');
+    if (keys.some((key) => key === '')) continue;
+    let node = raw;
+    for (const key of keys.slice(0, -1)) {
+      const existing = Object.keys(node).find((k) => k.toLowerCase() === key.toLowerCase());
+      const child = existing === undefined ? undefined : node[existing];
+      if (typeof child === 'object' && child !== null && !Array.isArray(child)) {
+        node = child as Record<string, unknown>;
+      } else {
+        const created: Record<string, unknown> = {};
+        node[existing ?? key] = created;
+        node = created;
+      }
+    }
+    const last = keys[keys.length - 1] ?? '';
+    const existing = Object.keys(node).find((k) => k.toLowerCase() === last.toLowerCase());
+    const current = existing === undefined ? undefined : node[existing];
+    node[existing ?? last] =
+      typeof current === 'number' && value.trim() !== '' && Number.isFinite(Number(value))
+        ? Number(value)
+        : typeof current === 'boolean' && /^(true|false)$/i.test(value)
+          ? value.toLowerCase() === 'true'
+          : value;
+  }
 }
 
 /** One of the allowed names, matched without regard to case as the host binds enum settings. */

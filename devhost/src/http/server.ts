@@ -17,6 +17,8 @@ import {
 } from '../functions/runtime';
 import { type HostLog, describeError } from '../log';
 import { readBody, send } from '../httpIo';
+import { type EasyAuth } from './easyauth';
+import { type HostKeys, durableSystemKeyName, keyAllows, requiredLevelOf } from './keys';
 import { invokeStreaming } from './stream';
 import { type RouteTemplate, compareRouteSpecificity, matchRoute, parseRouteTemplate } from './routes';
 
@@ -56,6 +58,13 @@ export interface HostRequestContext {
   log: HostLog;
   /** `http://127.0.0.1:port`: the origin the host gives durable clients. */
   origin: string;
+  /**
+   * `--auth azure`: function keys checked by authLevel, the management webhook behind its system key,
+   * `/admin/*` behind the master key, App Service Authentication in front when configured, and the rpc
+   * base the app's durable client uses served only on a separate loopback port (`rpcOrigin`), as the
+   * extension serves it. Absent: nothing is checked (as with `func start`).
+   */
+  azure?: { keys: HostKeys; easyAuth?: EasyAuth; rpcOrigin: string };
 }
 
 /**
@@ -128,6 +137,30 @@ export async function handleRequest(
   else context?.log.request(line);
 }
 
+/**
+ * The rpc base alone, on its own loopback listener (`--auth azure`): the app's durable client calls it
+ * with no key, as the extension's local rpc endpoint takes none, and nothing else is served there.
+ */
+export async function handleRpcRequest(
+  context: HostRequestContext | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  try {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (!context || !(url.pathname === rpcBasePath || url.pathname.startsWith(`${rpcBasePath}/`))) {
+      send(res, context ? 404 : 503);
+      return;
+    }
+    await context.management.handle(req, res, url.pathname.slice(rpcBasePath.length), url, context.origin);
+    context.log.debug(`${req.method ?? 'GET'} ${url.pathname}${url.search} ${res.statusCode} (rpc)`);
+  } catch (error) {
+    context?.log.error(`rpc ${req.url ?? ''} failed: ${describeError(error)}`);
+    if (!res.headersSent) send(res, 500);
+    else res.end();
+  }
+}
+
 async function route(
   context: HostRequestContext,
   req: IncomingMessage,
@@ -140,10 +173,34 @@ async function route(
     await context.dashboard.handle(req, res, url);
     return;
   }
+  const azure = context.azure;
+  if (azure) {
+    // App Service Authentication runs in front of the Functions host, on every path.
+    if (azure.easyAuth?.handles(path)) {
+      await azure.easyAuth.serveAuthPath(req, res, url);
+      return;
+    }
+    if (azure.easyAuth?.admit(req, res, url)) return;
+    if (path === rpcBasePath || path.startsWith(`${rpcBasePath}/`)) {
+      // Served on the extension's own loopback port, not on the app's public one.
+      send(res, 404);
+      return;
+    }
+    const webhook = path === publicBasePath || path.startsWith(`${publicBasePath}/`);
+    if (webhook && !keyAllows(azure.keys, req, url, { system: durableSystemKeyName })) {
+      send(res, 401);
+      return;
+    }
+    if (path.startsWith('/admin/') && !keyAllows(azure.keys, req, url, 'admin')) {
+      send(res, 401);
+      return;
+    }
+  }
   const operatorPath =
     [publicBasePath, rpcBasePath].some((base) => path === base || path.startsWith(`${base}/`)) ||
     path.startsWith('/admin/');
-  if (operatorPath && crossSite(req)) {
+  // Without keys the local doors refuse what a browser sends from another site; with keys they are gated.
+  if (!azure && operatorPath && crossSite(req)) {
     send(
       res,
       403,
@@ -205,6 +262,13 @@ async function invokeHttp(
 ): Promise<void> {
   const registered = context.runtime.functions.get(functionName);
   if (!registered) return send(res, 404);
+  const azure = context.azure;
+  if (
+    azure &&
+    !keyAllows(azure.keys, req, url, requiredLevelOf(registered.trigger.authLevel), functionName)
+  ) {
+    return send(res, 401);
+  }
   const streamUri = context.runtime.httpStreamUri;
   if (streamUri) {
     const extra = durableClientInputs(context, registered);
@@ -286,7 +350,20 @@ function durableClientInputs(
     if (binding.direction !== 'in' || (type !== 'durableclient' && type !== 'orchestrationclient')) continue;
     inputs.push({
       name: key,
-      data: { string: JSON.stringify(durableClientBindingData(context.origin, context.hubName)) },
+      data: {
+        string: JSON.stringify(
+          durableClientBindingData(
+            context.origin,
+            context.hubName,
+            context.azure
+              ? {
+                  rpcOrigin: context.azure.rpcOrigin,
+                  systemKey: context.azure.keys.systemKeys[durableSystemKeyName],
+                }
+              : {},
+          ),
+        ),
+      },
     });
   }
   return inputs;

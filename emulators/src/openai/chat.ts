@@ -4,8 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChatSummary } from '../control';
 import { AzureError } from '../errors';
 import type { StreamCut } from '../faults/cutStream';
-import { canonicalJson, parseChatRequest, type ParsedChatRequest } from './chatRequest';
+import { canonicalJson, parseChatRequest, type ParsedChatRequest, type ReasoningEffort } from './chatRequest';
 import { textOf, type ChatToolCall } from './conversation';
+import type { Deployment } from './deployments';
 import { reply, shortHash } from './model';
 import { countPromptTokens, countTokens, truncateToTokens } from './tokens';
 
@@ -16,13 +17,6 @@ import { countPromptTokens, countTokens, truncateToTokens } from './tokens';
 
 /** A prompt containing this marker is refused as Azure's content filter refuses a harmful prompt. */
 export const contentFilterMarker = 'EMULATOR_CONTENT_FILTER';
-
-const modelVersions: Record<string, string> = {
-  'gpt-4o-mini': 'gpt-4o-mini-2024-07-18',
-  'gpt-4o': 'gpt-4o-2024-11-20',
-  'gpt-4.1': 'gpt-4.1-2025-04-14',
-  'gpt-4.1-mini': 'gpt-4.1-mini-2025-04-14',
-};
 
 const safe = { filtered: false, severity: 'safe' };
 const contentFilterResults = { hate: safe, self_harm: safe, sexual: safe, violence: safe };
@@ -47,7 +41,7 @@ export interface ChatOptions {
 }
 
 export async function handleChatCompletions(
-  deployment: string,
+  target: Deployment,
   body: unknown,
   response: ServerResponse,
   headers: Record<string, string>,
@@ -55,7 +49,8 @@ export async function handleChatCompletions(
   options: ChatOptions = {},
 ): Promise<void> {
   const { cannedContent } = options;
-  const request = parseChatRequest(body);
+  const deployment = target.name;
+  const request = parseChatRequest(body, target.kind);
   const summary = summaryOf(request);
   summarize(summary);
 
@@ -101,10 +96,17 @@ export async function handleChatCompletions(
   });
 
   if (cannedContent !== undefined) answer = { ...answer, content: cannedContent, toolCalls: [] };
+  const schema = request.responseFormat.type === 'json_schema' ? request.responseFormat.schema : undefined;
+  const promptTokens = countPromptTokens(deployment, request.messages, request.tools, schema);
+  // A reasoning model thinks first, and max_completion_tokens covers the thinking and the answer.
+  const reasoningTokens =
+    target.kind === 'reasoning'
+      ? reasoningTokensFor(promptTokens, request.maxTokens, request.reasoningEffort)
+      : 0;
   let content = answer.content;
   let finishReason = answer.toolCalls.length > 0 ? 'tool_calls' : 'stop';
   if (content !== null && request.maxTokens !== undefined) {
-    const cut = truncateToTokens(deployment, content, request.maxTokens);
+    const cut = truncateToTokens(deployment, content, request.maxTokens - reasoningTokens);
     content = cut.text;
     if (cut.truncated) finishReason = 'length';
   }
@@ -112,11 +114,11 @@ export async function handleChatCompletions(
     content,
     toolCalls: answer.toolCalls.map((c) => ({ name: c.function.name, arguments: c.function.arguments })),
     finishReason,
+    ...(target.kind === 'reasoning' ? { reasoningTokens } : {}),
   };
 
-  const schema = request.responseFormat.type === 'json_schema' ? request.responseFormat.schema : undefined;
-  const promptTokens = countPromptTokens(deployment, request.messages, request.tools, schema);
   const completionTokens =
+    reasoningTokens +
     (content === null ? 0 : countTokens(deployment, content)) +
     answer.toolCalls.reduce(
       (sum, c) => sum + 4 + countTokens(deployment, c.function.name + c.function.arguments),
@@ -128,7 +130,7 @@ export async function handleChatCompletions(
     total_tokens: promptTokens + completionTokens,
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
     completion_tokens_details: {
-      reasoning_tokens: 0,
+      reasoning_tokens: reasoningTokens,
       audio_tokens: 0,
       accepted_prediction_tokens: 0,
       rejected_prediction_tokens: 0,
@@ -137,7 +139,7 @@ export async function handleChatCompletions(
   const base = {
     id: `chatcmpl-${shortHash(seed, 29)}`,
     created: Math.floor(Date.now() / 1000),
-    model: modelVersions[deployment] ?? deployment,
+    model: target.model,
     system_fingerprint: `fp_${seed.slice(0, 10)}`,
   };
 
@@ -262,6 +264,31 @@ async function streamCompletion(
   response.end('data: [DONE]\n\n');
 }
 
+/** How much more or less an effort thinks than medium, the service's default. */
+const effortFactor: Record<ReasoningEffort, number> = {
+  none: 0,
+  minimal: 0.25,
+  low: 0.5,
+  medium: 1,
+  high: 2,
+  xhigh: 3,
+};
+
+/**
+ * How many tokens the emulated reasoning model spends thinking: at medium effort 16 plus one per 64 prompt
+ * tokens (scaled by the effort, none thinks not at all), so the same request always costs the same, and
+ * never more than the limit. When the limit is all thinking, the answer is empty and cut (finish reason
+ * length), as Azure answers a reasoning model that ran out of room.
+ */
+export function reasoningTokensFor(
+  promptTokens: number,
+  limit: number | undefined,
+  effort: ReasoningEffort = 'medium',
+): number {
+  const wanted = Math.round((16 + Math.floor(promptTokens / 64)) * effortFactor[effort]);
+  return limit === undefined ? wanted : Math.min(wanted, limit);
+}
+
 /** A few words per chunk, spaces kept, as a model streams them. */
 function words(text: string): string[] {
   const parts = text.match(/\S+\s*|\s+/g) ?? [];
@@ -292,5 +319,8 @@ function summaryOf(request: ParsedChatRequest): ChatSummary {
         : { type: request.responseFormat.type },
     stream: request.stream,
     ...(request.maxTokens !== undefined ? { maxTokens: request.maxTokens } : {}),
+    ...(request.limitParam !== undefined ? { limitParam: request.limitParam } : {}),
+    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+    ...(request.reasoningEffort !== undefined ? { reasoningEffort: request.reasoningEffort } : {}),
   };
 }

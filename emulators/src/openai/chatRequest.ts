@@ -1,5 +1,6 @@
 import { AzureError } from '../errors';
 import type { ChatMessage, FunctionTool } from './conversation';
+import type { ModelKind } from './deployments';
 import type { ResponseFormat, ToolChoice } from './model';
 
 /**
@@ -16,8 +17,16 @@ export interface ParsedChatRequest {
   stream: boolean;
   includeUsage: boolean;
   maxTokens?: number;
+  /** Which field carried the limit. */
+  limitParam?: 'max_tokens' | 'max_completion_tokens';
+  temperature?: number;
+  /** Reasoning deployments: how hard the model thinks (absent: medium, the service's default). */
+  reasoningEffort?: ReasoningEffort;
   n: number;
 }
+
+export const reasoningEfforts = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] as const;
+export type ReasoningEffort = (typeof reasoningEfforts)[number];
 
 const bad = (message: string, param: string | null = null) =>
   new AzureError(400, 'BadRequest', message, { type: 'invalid_request_error', param });
@@ -25,8 +34,9 @@ const bad = (message: string, param: string | null = null) =>
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function parseChatRequest(body: unknown): ParsedChatRequest {
+export function parseChatRequest(body: unknown, kind: ModelKind = 'chat'): ParsedChatRequest {
   if (!isRecord(body)) throw bad('The request body must be a JSON object with a "messages" array.');
+  if (kind === 'reasoning') refuseForReasoning(body);
   const { messages, tools, tool_choice, response_format, stream, stream_options, parallel_tool_calls, n } =
     body;
   if (!Array.isArray(messages) || messages.length === 0) {
@@ -96,15 +106,34 @@ export function parseChatRequest(body: unknown): ParsedChatRequest {
     );
   }
 
-  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  const limitParam =
+    body.max_completion_tokens !== undefined && body.max_completion_tokens !== null
+      ? 'max_completion_tokens'
+      : body.max_tokens !== undefined && body.max_tokens !== null
+        ? 'max_tokens'
+        : undefined;
+  const maxTokens = limitParam ? body[limitParam] : undefined;
+  const temperature = body.temperature;
   if (
     maxTokens !== undefined &&
     maxTokens !== null &&
     !(Number.isInteger(maxTokens) && (maxTokens as number) >= 1)
   ) {
     throw bad(
-      `Invalid 'max_tokens': expected a whole number of tokens, 1 or more, got ${JSON.stringify(maxTokens)}.`,
-      'max_tokens',
+      `Invalid '${limitParam}': expected a whole number of tokens, 1 or more, got ${JSON.stringify(maxTokens)}.`,
+      limitParam ?? 'max_tokens',
+    );
+  }
+  const effort = body.reasoning_effort;
+  if (
+    kind === 'reasoning' &&
+    effort !== undefined &&
+    effort !== null &&
+    !reasoningEfforts.includes(effort as ReasoningEffort)
+  ) {
+    throw bad(
+      `Invalid value: ${JSON.stringify(effort)}. Supported values are: ${reasoningEfforts.map((e) => `'${e}'`).join(', ')}.`,
+      'reasoning_effort',
     );
   }
   if (n !== undefined && n !== null && !(Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 128)) {
@@ -119,9 +148,38 @@ export function parseChatRequest(body: unknown): ParsedChatRequest {
     responseFormat: parseResponseFormat(response_format),
     stream: stream === true,
     includeUsage: stream === true && isRecord(stream_options) && stream_options.include_usage === true,
-    ...(typeof maxTokens === 'number' ? { maxTokens } : {}),
+    ...(typeof maxTokens === 'number' && limitParam ? { maxTokens, limitParam } : {}),
+    ...(typeof temperature === 'number' ? { temperature } : {}),
+    ...(kind === 'reasoning' && typeof effort === 'string'
+      ? { reasoningEffort: effort as ReasoningEffort }
+      : {}),
     n: typeof n === 'number' ? n : 1,
   };
+}
+
+/**
+ * What a reasoning deployment refuses, with the code, param and message Azure OpenAI answers (as clients
+ * of o1, o3-mini, o4-mini, gpt-5 and gpt-5.x deployments report them; for example
+ * github.com/langgenius/dify/issues/9746 and github.com/microsoft/vscode/issues/253673).
+ */
+function refuseForReasoning(body: Record<string, unknown>): void {
+  if (body.max_tokens !== undefined && body.max_tokens !== null) {
+    throw new AzureError(
+      400,
+      'unsupported_parameter',
+      "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+      { type: 'invalid_request_error', param: 'max_tokens' },
+    );
+  }
+  const temperature = body.temperature;
+  if (temperature !== undefined && temperature !== null && temperature !== 1) {
+    throw new AzureError(
+      400,
+      'unsupported_value',
+      `Unsupported value: 'temperature' does not support ${typeof temperature === 'number' ? String(temperature) : JSON.stringify(temperature)} with this model. Only the default (1) value is supported.`,
+      { type: 'invalid_request_error', param: 'temperature' },
+    );
+  }
 }
 
 const roles = new Set(['system', 'developer', 'user', 'assistant', 'tool']);

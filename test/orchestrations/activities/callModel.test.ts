@@ -258,40 +258,130 @@ describe('callModel against the Azure OpenAI emulator', () => {
     expect(afterExpiry.cached).toBe(false);
     expect(await chatRequests()).toHaveLength(3);
   });
-  it('keeps prompt and reply within budgetTokens, whatever the prompt, and refuses when none fits', async () => {
-    const callModel = callModelWith();
+  /** Both tiers on the emulator's reasoning deployments, as the product runs by default. */
+  const reasoningDeployments = {
+    AZURE_OPENAI_FAST_DEPLOYMENT: 'gpt-5.4-mini',
+    AZURE_OPENAI_STRONG_DEPLOYMENT: 'gpt-5.4',
+  };
+
+  /** What the emulator's log says the app sent in its chat requests, oldest first. */
+  async function sentShapes(): Promise<
+    { limitParam?: string; maxTokens?: number; temperature?: number; reasoningEffort?: string }[]
+  > {
+    const log = (await control('GET', '/_emulator/requests?service=openai')) as {
+      requests: {
+        chat?: { limitParam?: string; maxTokens?: number; temperature?: number; reasoningEffort?: string };
+      }[];
+    };
+    return log.requests.map((r) => {
+      const { limitParam, maxTokens, temperature, reasoningEffort } = r.chat ?? {};
+      return { limitParam, maxTokens, temperature, reasoningEffort };
+    });
+  }
+
+  it('asks a reasoning deployment with max_completion_tokens, no temperature and low effort, and keeps its reasoning tokens visible', async () => {
+    const callModel = callModelWith(reasoningDeployments);
     const context = testContext('callModel');
-    const long = 'Explain every step of the arithmetic, and why, in full sentences. '.repeat(30);
-    const shapes: CallModelInput[] = [
-      { tier: 'fast', messages: question, tools: ['calculator', 'current_time'] },
-      { tier: 'strong', messages: [{ role: 'user', content: `${long} What is 3 * 4?` }] },
-      {
-        tier: 'fast',
-        messages: [{ role: 'user', content: `${long} Plan it.` }],
-        responseFormat: { name: 'plan', schema: z.toJSONSchema(z.object({ steps: z.array(z.string()) })) },
-      },
-    ];
-    const finishes: string[] = [];
-    for (const shape of shapes) {
-      for (const budget of [1200, 600]) {
-        const out = expectOk(await callModel({ ...shape, maxTokens: 2000, budgetTokens: budget }, context));
-        expect(out.usage.totalTokens).toBeLessThanOrEqual(budget);
-        finishes.push(out.finishReason);
-      }
+
+    const fast = expectOk(
+      await callModel({ tier: 'fast', messages: question, maxTokens: 500, temperature: 0 }, context),
+    );
+    const strong = expectOk(await callModel({ tier: 'strong', messages: question, maxTokens: 500 }, context));
+
+    expect(fast.deployment).toBe('gpt-5.4-mini');
+    expect(strong.deployment).toBe('gpt-5.4');
+    expect(fast.message.content).toContain('89');
+    expect(await sentShapes()).toEqual([
+      { limitParam: 'max_completion_tokens', maxTokens: 500, reasoningEffort: 'low' },
+      { limitParam: 'max_completion_tokens', maxTokens: 500, reasoningEffort: 'low' },
+    ]);
+    for (const { usage } of [fast, strong]) {
+      expect(usage.reasoningTokens).toBeGreaterThan(0);
+      // Reasoning is part of the completion, as billed: the budget and the quota count it.
+      expect(usage.completionTokens).toBeGreaterThan(usage.reasoningTokens ?? 0);
+      expect(usage.totalTokens).toBe(usage.promptTokens + usage.completionTokens);
     }
-    // The bound bit: some replies were cut at the lowered max_tokens, not merely short.
-    expect(finishes).toContain('length');
-    const refused = await callModel(
-      { tier: 'strong', messages: [{ role: 'user', content: long }], budgetTokens: 100 },
-      context,
-    );
-    expect(refused).toMatchObject({ ok: false, kind: 'permanent' });
-    expect(refused.ok ? '' : refused.message).toMatch(
-      /^The run has spent its token budget: 100 tokens are left/,
-    );
-    // The refused call never reached the service.
-    expect((await chatRequests()).length).toBe(shapes.length * 2);
   });
+
+  it('asks a chat deployment with max_tokens and the temperature it was given, and reports no reasoning', async () => {
+    const out = expectOk(
+      await callModelWith()(
+        { tier: 'fast', messages: question, maxTokens: 500, temperature: 0 },
+        testContext('callModel'),
+      ),
+    );
+
+    expect(await sentShapes()).toEqual([{ limitParam: 'max_tokens', maxTokens: 500, temperature: 0 }]);
+    expect(out.usage.reasoningTokens).toBeUndefined();
+  });
+
+  it('talks the v1 API by default, and the deployments path with a dated API version', async () => {
+    await callModelWith()({ tier: 'fast', messages: question }, testContext('callModel'));
+    await callModelWith({ AZURE_OPENAI_API_VERSION: '2025-04-01-preview' })(
+      { tier: 'fast', messages: question },
+      testContext('callModel'),
+    );
+
+    const log = (await control('GET', '/_emulator/requests?service=openai')) as {
+      requests: { path: string; apiVersion?: string; status: number }[];
+    };
+    expect(log.requests.map((r) => [r.path, r.apiVersion, r.status])).toEqual([
+      ['/openai/v1/chat/completions', undefined, 200],
+      ['/openai/deployments/gpt-4o-mini/chat/completions', '2025-04-01-preview', 200],
+    ]);
+  });
+
+  it('follows AZURE_OPENAI_FAST_KIND over what the deployment name suggests', async () => {
+    // gpt-5.4-mini is a reasoning deployment; told it is a chat one, the app sends max_tokens and Azure refuses.
+    const out = await callModelWith({ ...reasoningDeployments, AZURE_OPENAI_FAST_KIND: 'chat' })(
+      { tier: 'fast', messages: question, maxTokens: 500 },
+      testContext('callModel'),
+    );
+
+    expect(out).toMatchObject({ ok: false, kind: 'permanent', status: 400 });
+    expect(!out.ok && out.message).toContain("Unsupported parameter: 'max_tokens'");
+  });
+
+  it.each([
+    ['chat', {}],
+    ['reasoning', reasoningDeployments],
+  ])(
+    'keeps prompt and reply within budgetTokens on %s deployments, whatever the prompt, and refuses when none fits',
+    async (_, settings) => {
+      const callModel = callModelWith(settings);
+      const context = testContext('callModel');
+      const long = 'Explain every step of the arithmetic, and why, in full sentences. '.repeat(30);
+      const shapes: CallModelInput[] = [
+        { tier: 'fast', messages: question, tools: ['calculator', 'current_time'] },
+        { tier: 'strong', messages: [{ role: 'user', content: `${long} What is 3 * 4?` }] },
+        {
+          tier: 'fast',
+          messages: [{ role: 'user', content: `${long} Plan it.` }],
+          responseFormat: { name: 'plan', schema: z.toJSONSchema(z.object({ steps: z.array(z.string()) })) },
+        },
+      ];
+      const finishes: string[] = [];
+      for (const shape of shapes) {
+        for (const budget of [1200, 600]) {
+          const out = expectOk(await callModel({ ...shape, maxTokens: 2000, budgetTokens: budget }, context));
+          expect(out.usage.totalTokens).toBeLessThanOrEqual(budget);
+          finishes.push(out.finishReason);
+        }
+      }
+      // The bound bit: some replies were cut at the lowered limit, not merely short.
+      expect(finishes).toContain('length');
+      const refused = await callModel(
+        { tier: 'strong', messages: [{ role: 'user', content: long }], budgetTokens: 100 },
+        context,
+      );
+      expect(refused).toMatchObject({ ok: false, kind: 'permanent' });
+      expect(refused.ok ? '' : refused.message).toMatch(
+        /^The run has spent its token budget: 100 tokens are left/,
+      );
+      // The refused call never reached the service.
+      expect((await chatRequests()).length).toBe(shapes.length * 2);
+    },
+  );
 
   describe('streamed (the synthesis and revisions)', () => {
     const results = () =>
@@ -380,6 +470,28 @@ describe('callModel against the Azure OpenAI emulator', () => {
       expect(out.message.content).toBe('\n  Eighty-nine.  \n\n The end. \n');
       const [blob] = await listAnswerBlobs(results(), 'stream-run-4');
       expect(await textOf(blob?.name ?? '')).toBe('Eighty-nine.  \n\n The end.');
+    });
+
+    it('streams a reasoning deployment with include_usage, its usage (reasoning included) that of a plain call', async () => {
+      const callModel = callModelWith(reasoningDeployments);
+      const plain = expectOk(
+        await callModel({ tier: 'strong', messages: synthesis, maxTokens: 800 }, testContext('callModel')),
+      );
+      const streamed = expectOk(
+        await callModel(
+          {
+            tier: 'strong',
+            messages: synthesis,
+            maxTokens: 800,
+            stream: { runId: 'stream-run-5', round: 0 },
+          },
+          testContext('callModel'),
+        ),
+      );
+
+      expect(streamed.message.content).toBe(plain.message.content);
+      expect(streamed.usage).toEqual(plain.usage);
+      expect(streamed.usage.reasoningTokens).toBeGreaterThan(0);
     });
 
     it('refuses to stream a call that offers tools', async () => {

@@ -1,6 +1,7 @@
 import { createSigner } from '../../../src/lib/capability';
 import { call, pollUntil, startProduct, type Product } from '../../support/product';
 import { agentRunTools, newUser, type RunView } from './support';
+import { offlineDeployments } from '../../../scripts/offlineBackends';
 
 /**
  * The agent-run orchestrator's branches off the happy path, run for real: the built app under the
@@ -158,8 +159,8 @@ describe('approval rounds', () => {
 describe('failures', () => {
   it('ends as failed when every subtask fails, and still counts what they spent', async () => {
     const user = newUser('allfail');
-    // The plan is the fast model's; with model "strong" every subtask asks gpt-4o, which answers nothing.
-    await tools.fault({ content: '', count: 50, deployment: 'gpt-4o' });
+    // The plan is the fast model's; with model "strong" every subtask asks the strong deployment, which answers nothing.
+    await tools.fault({ content: '', count: 50, deployment: offlineDeployments.strong });
     const id = await tools.startRun(user.headers, {
       prompt: 'Explain why the sky is blue. Also explain why grass is green.',
       model: 'strong',
@@ -187,7 +188,7 @@ describe('failures', () => {
   it('ends as failed with the subtask results when the synthesis fails', async () => {
     const user = newUser('synth');
     // Subtasks of a short question go to the fast model; the synthesis is the strong model's.
-    await tools.fault({ content: '   ', count: 1, deployment: 'gpt-4o' });
+    await tools.fault({ content: '   ', count: 1, deployment: offlineDeployments.strong });
     const id = await tools.startRun(user.headers, { prompt: 'What is 2 + 2?', tools: [], research: false });
     const view = await tools.finished(id, user.headers);
     expect(view.status).toBe('failed');
@@ -195,7 +196,7 @@ describe('failures', () => {
     expect(view.answer).toBeNull();
     expect(view.subtasks?.length).toBeGreaterThan(0);
     expect(view.subtasks?.every((s) => s.ok)).toBe(true);
-    const strong = await tools.emulatorRequests('?deployment=gpt-4o');
+    const strong = await tools.emulatorRequests(`?deployment=${offlineDeployments.strong}`);
     expect(strong.map((r) => r.status)).toEqual([200]);
     await expectSettled(user.id, view);
   });
@@ -204,7 +205,7 @@ describe('failures', () => {
     const user = newUser('ratelimit');
     // Short retry-afters: callModel waits them out inline three times, then the orchestrator waits on
     // durable timers five times; every one of those calls gets another 429.
-    await tools.fault({ status: 429, count: 1000, retryAfterMs: 1, deployment: 'gpt-4o' });
+    await tools.fault({ status: 429, count: 1000, retryAfterMs: 1, deployment: offlineDeployments.strong });
     const id = await tools.startRun(user.headers, {
       prompt: 'Explain why the sky is blue.',
       model: 'strong',
@@ -214,7 +215,7 @@ describe('failures', () => {
     const view = await tools.finished(id, user.headers);
     expect(view.status).toBe('failed');
     expect(view.message).toMatch(/^Every subtask failed: s1: still rate-limited after 5 waits: /);
-    const strong = await tools.emulatorRequests('?deployment=gpt-4o');
+    const strong = await tools.emulatorRequests(`?deployment=${offlineDeployments.strong}`);
     expect(strong.length).toBeGreaterThanOrEqual(6);
     expect(strong.every((r) => r.status === 429)).toBe(true);
     // Only the plan was answered, and only the plan is paid for.

@@ -1,5 +1,6 @@
 import { call, pollUntil, startProduct, type Product } from '../../support/product';
 import { agentRunTools, live, newUser, type RunView } from './support';
+import { offlineDeployments } from '../../../scripts/offlineBackends';
 
 /**
  * Cancellation through the product (`POST /api/agent-runs/{id}/cancel`) at each stage of a run, the
@@ -48,7 +49,7 @@ async function cancelAndCheck(
 
 it('cancels while planning: nothing was spent', async () => {
   const user = newUser('c-plan');
-  await tools.fault({ delayMs: holdMs, count: 1, deployment: 'gpt-4o-mini' });
+  await tools.fault({ delayMs: holdMs, count: 1, deployment: offlineDeployments.fast });
   const id = await tools.startRun(user.headers, { prompt: 'What is 2 + 2?', tools: [] });
   await tools.runUntil(id, user.headers, (v) => v.stage === 'planning');
   const view = await cancelAndCheck(id, user);
@@ -59,8 +60,8 @@ it('cancels while planning: nothing was spent', async () => {
 it('cancels during the fan-out: the subtask is stopped and what it spent is counted', async () => {
   const user = newUser('c-fan');
   // The subtask's first turn (a tool call) is answered, its second is held.
-  await tools.fault({ delayMs: 0, count: 1, deployment: 'gpt-4o' });
-  await tools.fault({ delayMs: holdMs, count: 5, deployment: 'gpt-4o' });
+  await tools.fault({ delayMs: 0, count: 1, deployment: offlineDeployments.strong });
+  await tools.fault({ delayMs: holdMs, count: 5, deployment: offlineDeployments.strong });
   const id = await tools.startRun(user.headers, {
     prompt: 'What time is it now in Tokyo?',
     model: 'strong',
@@ -183,7 +184,7 @@ it('reconciles a raw terminate while a research subtask polls: the research is s
 
 it('cancels while the synthesis is being written: the subtasks’ spend stays counted', async () => {
   const user = newUser('c-synth');
-  await tools.fault({ delayMs: holdMs, count: 1, deployment: 'gpt-4o' });
+  await tools.fault({ delayMs: holdMs, count: 1, deployment: offlineDeployments.strong });
   const id = await tools.startRun(user.headers, { prompt: 'What is 6 * 7?', tools: [], research: false });
   const synthesizing = await tools.runUntil(id, user.headers, (v) => v.stage === 'synthesizing');
   const view = await cancelAndCheck(id, user);
@@ -217,7 +218,7 @@ it('cancels during a revision: the revision’s reservation comes back too', asy
     approval: { required: true },
   });
   const waiting = await tools.runUntil(id, user.headers, (v) => v.status === 'awaiting-approval');
-  await tools.fault({ delayMs: holdMs, count: 1, deployment: 'gpt-4o' });
+  await tools.fault({ delayMs: holdMs, count: 1, deployment: offlineDeployments.strong });
   const rejected = await call(`${product.baseUrl}/api/agent-runs/${id}/approval`, {
     body: { decision: 'reject', comment: 'Add a summary line.' },
     headers: user.headers,
