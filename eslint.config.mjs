@@ -62,6 +62,7 @@ const replayedPureModules = [
   'src/names.ts',
   'src/lib/errors.ts',
   'src/lib/safeErrors.ts',
+  'src/lib/logText.ts',
 ];
 
 export default tseslint.config(

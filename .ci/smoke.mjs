@@ -58,8 +58,8 @@ const builtIn = await json(started.body.statusQueryGetUri);
 if (builtIn.status !== 202 || builtIn.body.customStatus?.stage !== 'awaiting-approval') {
   fail(`the built-in status URL answered ${builtIn.status}: ${JSON.stringify(builtIn.body)}`);
 }
-const approved = await post(started.body.links.approval, { decision: 'approve' });
-if (approved.status !== 202) fail(`approval answered ${approved.status}: ${JSON.stringify(approved.body)}`);
+const approved = await post(started.body.links.approval, { decision: 'approve', round: 0 });
+if (approved.status !== 200) fail(`approval answered ${approved.status}: ${JSON.stringify(approved.body)}`);
 const done = await until(
   'the finished run',
   async () => {

@@ -103,7 +103,9 @@ async function main(): Promise<void> {
       const stream = await openSse(`${product.baseUrl}/api/agent-runs/${runId}/events`);
       await stream.readUntil((f) => f.event === 'draft');
       const sentAt = performance.now();
-      void call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, { body: { decision: 'approve' } });
+      void call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, {
+        body: { decision: 'approve', round: 0 },
+      });
       await stream.readUntil((f) => f.event === 'stage' && !f.data.includes('awaiting-approval'));
       latencies.push(performance.now() - sentAt);
       await stream.close();

@@ -38,9 +38,9 @@ async function waiting(product: Product): Promise<string> {
 
 async function approve(product: Product, runId: string): Promise<void> {
   const approved = await call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, {
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
   });
-  if (approved.status !== 202)
+  if (approved.status !== 200)
     throw new Error(`approve: ${approved.status} ${JSON.stringify(approved.body)}`);
   await pollUntil(
     () => call<{ status: string }>(`${product.baseUrl}/api/agent-runs/${runId}`),

@@ -146,9 +146,9 @@ async function main(): Promise<void> {
     const rejected = await fetch(`${api}/${approvalRun}/approval`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ decision: 'reject', comment: 'Shorter, please.' }),
+      body: JSON.stringify({ decision: 'reject', round: 0, comment: 'Shorter, please.' }),
     });
-    if (rejected.status !== 202) throw new Error(`rejecting: ${rejected.status} ${await rejected.text()}`);
+    if (rejected.status !== 200) throw new Error(`rejecting: ${rejected.status} ${await rejected.text()}`);
     await until('the revised draft', async () => {
       const v = await view(approvalRun);
       return v.status === 'awaiting-approval' && v.approval?.round === 1 ? true : undefined;

@@ -159,34 +159,42 @@ async function ask(out: Output): Promise<Decision> {
   return { decision: choice, ...(comment ? { comment } : {}) };
 }
 
-/** How to decide later: the approval page and the client's own commands. */
-function howToDecide(runId: string, approvalUrl: unknown): string {
+/** How to decide later: the approval page and the client's own commands, for the draft of `round`. */
+function howToDecide(runId: string, round: number, approvalUrl: unknown): string {
   return [
-    `Run ${runId} waits for approval. Decide on the approval page or with the client:`,
+    `Run ${runId} waits for approval of round ${round}. Decide on the approval page or with the client:`,
     ...(typeof approvalUrl === 'string' ? [`  ${approvalUrl}`] : []),
-    `  npm run agent -- approve ${runId} [--comment TEXT]`,
-    `  npm run agent -- reject ${runId} [--comment TEXT]   (a comment asks for a revision)`,
+    `  npm run agent -- approve ${runId} --round ${round} [--comment TEXT]`,
+    `  npm run agent -- reject ${runId} --round ${round} [--comment TEXT]   (a comment asks for a revision)`,
     `  npm run agent -- follow ${runId}                    (follow it again)`,
   ].join('\n');
 }
 
-/** Sends a decision; false when the run had already moved on (someone else decided, or it ended). */
+/** What became of a decision: taken by the run, sent but not taken yet, or not taken (and why). */
+export type DecisionOutcome =
+  { state: 'taken' | 'pending'; body: unknown } | { state: 'not-taken'; reason: string; problem: unknown };
+
+/**
+ * Sends a decision for the draft of `round` (and `draftId`, when known): the API applies it to that
+ * draft only. Not taken (409, 410) when that draft is no longer on offer, another decision for it won,
+ * or the run ended; the reason says which.
+ */
 export async function decide(
   client: ApiClient,
   runId: string,
-  decision: { decision: 'approve' | 'reject'; comment?: string },
-): Promise<{ ok: true; body: unknown } | { ok: false; reason: string }> {
+  decision: { decision: 'approve' | 'reject'; round: number; draftId?: string; comment?: string },
+): Promise<DecisionOutcome> {
   try {
-    const answer = await client.json<unknown>(
+    const answer = await client.json<{ state?: unknown }>(
       'POST',
       `/api/agent-runs/${encodeURIComponent(runId)}/approval`,
       `Deciding on run ${runId}`,
       decision,
     );
-    return { ok: true, body: answer.body };
+    return { state: answer.body.state === 'taken' ? 'taken' : 'pending', body: answer.body };
   } catch (error) {
     if (error instanceof ApiError && (error.status === 409 || error.status === 410)) {
-      return { ok: false, reason: error.message.split('\n')[0] ?? '' };
+      return { state: 'not-taken', reason: error.message.split('\n')[0] ?? '', problem: error.problem };
     }
     throw error;
   }
@@ -234,6 +242,7 @@ export async function followRun(
       if (event.event !== 'draft') continue;
 
       const round = typeof event.data.round === 'number' ? event.data.round : 0;
+      const draftId = typeof event.data.draftId === 'string' ? event.data.draftId : undefined;
       if (decided.has(round)) continue;
       // The stream replays a run's whole log to a new follower: a draft from its past is no question now.
       const now = await readRun(client, runId);
@@ -267,19 +276,21 @@ export async function followRun(
             run: await readRun(client, runId),
           });
         } else {
-          out.stderr.write(`${howToDecide(runId, event.data.approvalUrl)}\n`);
+          out.stderr.write(`${howToDecide(runId, round, event.data.approvalUrl)}\n`);
         }
         return exitCodes.awaitingApproval;
       }
-      const sent = await decide(client, runId, decision);
+      // The draft shown (or approved by --approve) is the one this event offered: the decision names it.
+      const sent = await decide(client, runId, { ...decision, round, ...(draftId ? { draftId } : {}) });
       decided.add(round);
       if (out.json) {
         emit(out, {
           type: 'decision',
           round,
+          ...(draftId ? { draftId } : {}),
           ...decision,
-          accepted: sent.ok,
-          ...(sent.ok ? {} : { reason: sent.reason }),
+          state: sent.state,
+          ...(sent.state === 'not-taken' ? { reason: sent.reason } : {}),
         });
       } else {
         progress.pause();
@@ -289,7 +300,9 @@ export async function followRun(
             : decision.comment
               ? 'Asked for a revision of'
               : 'Rejected';
-        note(out, sent.ok ? `${what} draft round ${round}.` : `The decision was not taken: ${sent.reason}`);
+        if (sent.state === 'not-taken') note(out, `The decision was not taken: ${sent.reason}`);
+        else if (sent.state === 'taken') note(out, `${what} draft round ${round}.`);
+        else note(out, `Sent: ${what.toLowerCase()} draft round ${round}; the run has not taken it yet.`);
       }
     }
     throw new CliError(`The event stream of run ${runId} ended without its end.`, exitCodes.error);

@@ -285,18 +285,38 @@ export async function main(argv: string[], io: Io): Promise<number> {
           : 'reject the draft a run offers: with --comment the run revises it, without it ends as rejected',
       )
       .argument('<id>', 'the run id')
+      .requiredOption(
+        '--round <n>',
+        'the round of the draft you decide, as show prints it; a decision never applies to another draft',
+        positiveInteger('--round', 0),
+      )
+      .option('--draft-id <id>', 'the id of the draft you decide, as show prints it (optional)')
       .option('--comment <text>', decision === 'approve' ? 'a note for the record' : 'what should change')
-      .action(async (id: string, options: { comment?: string }, command: Command) => {
-        const { client, out } = context(command);
-        const sent = await decide(client, id, {
-          decision,
-          ...(options.comment ? { comment: options.comment } : {}),
-        });
-        if (!sent.ok) throw new CliError(sent.reason, exitCodes.error);
-        const what =
-          decision === 'approve' ? 'Approved' : options.comment ? 'Asked for a revision of' : 'Rejected';
-        print(out, sent.body, `${what} run ${id}.`);
-      });
+      .action(
+        async (
+          id: string,
+          options: { round: number; draftId?: string; comment?: string },
+          command: Command,
+        ) => {
+          const { client, out } = context(command);
+          const sent = await decide(client, id, {
+            decision,
+            round: options.round,
+            ...(options.draftId ? { draftId: options.draftId } : {}),
+            ...(options.comment ? { comment: options.comment } : {}),
+          });
+          if (sent.state === 'not-taken') throw new CliError(sent.reason, exitCodes.error, sent.problem);
+          const what =
+            decision === 'approve' ? 'Approved' : options.comment ? 'Asked for a revision of' : 'Rejected';
+          print(
+            out,
+            sent.body,
+            sent.state === 'taken'
+              ? `${what} round ${options.round} of run ${id}.`
+              : `Sent for round ${options.round} of run ${id}; the run has not taken it yet (npm run agent -- show ${id}).`,
+          );
+        },
+      );
   }
 
   program

@@ -97,8 +97,9 @@ export function formatRun(run: RunView): string {
   lines.push(formatUsage(run.usage));
   if (run.status === 'awaiting-approval' && run.approval) {
     lines.push('', ...formatDraft(run.approval), '');
+    const round = `--round ${run.approval.round}`;
     lines.push(
-      `Decide: npm run agent -- approve ${run.id} [--comment TEXT] | reject ${run.id} [--comment TEXT]`,
+      `Decide: npm run agent -- approve ${run.id} ${round} [--comment TEXT] | reject ${run.id} ${round} [--comment TEXT]`,
     );
   }
   lines.push(...formatLinks(run.links));
@@ -108,11 +109,13 @@ export function formatRun(run: RunView): string {
 /** The draft an approver decides on, with its citations and deadline. */
 export function formatDraft(draft: {
   round: number;
+  draftId?: unknown;
   draft?: unknown;
   citations?: unknown;
   deadline?: unknown;
 }): string[] {
-  const title = draft.round > 0 ? `Revised draft (round ${draft.round})` : 'Draft';
+  const id = typeof draft.draftId === 'string' ? `, draft ${oneLine(draft.draftId)}` : '';
+  const title = draft.round > 0 ? `Revised draft (round ${draft.round}${id})` : `Draft (round 0${id})`;
   const deadline = typeof draft.deadline === 'string' ? `, to decide before ${draft.deadline}` : '';
   const text =
     typeof draft.draft === 'string' ? stripControls(draft.draft).trimEnd() : '(the draft could not be read)';

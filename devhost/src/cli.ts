@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDevHost } from './index';
-import { errorMessage, parseLogLevel } from './log';
+import { errorMessage, forConsole, parseLogLevel } from './log';
 
 const usage = `Usage: devhost start [--app DIR] [--port 7071] [--host 127.0.0.1] [--log quiet|info|verbose]
                      [--store sqlite|memory] [--data DIR] [--auth none|azure [--keys FILE] [--easy-auth FILE]]
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   const easyAuth = values['easy-auth'] !== undefined ? path.resolve(values['easy-auth']) : undefined;
 
   process.on('unhandledRejection', (reason) => {
-    console.error(`ERROR: unhandled promise rejection in the app: ${errorMessage(reason)}`);
+    console.error(forConsole(`ERROR: unhandled promise rejection in the app: ${errorMessage(reason)}`));
   });
   // Signals are handled from the start, so one that arrives while the app loads still stops it cleanly.
   let stopRequested: string | undefined;
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     void host.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error(`ERROR: stopping failed: ${errorMessage(error)}`);
+        console.error(forConsole(`ERROR: stopping failed: ${errorMessage(error)}`));
         process.exit(1);
       },
     );
@@ -120,6 +120,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`ERROR: ${errorMessage(error)}`);
+  console.error(forConsole(`ERROR: ${errorMessage(error)}`));
   process.exit(1);
 });

@@ -11,6 +11,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import { toolNames } from '../contracts/tools';
 import { createAnswerAttempt } from '../lib/answerBlobs';
+import { forLog } from '../lib/logText';
 import { AnswerBlobWriter } from './answerWriter';
 import {
   limitFields,
@@ -256,7 +257,7 @@ export function createCallModel(
           await sleep(failure.retryAfterMs);
           continue;
         }
-        if (failure instanceof RetryableError) context.warn(failure.message);
+        if (failure instanceof RetryableError) context.warn(forLog(failure.message));
         throw failure ?? error;
       }
     }

@@ -2,6 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import { runTool } from '../agents/tools';
 import type { AppConfig } from '../config';
 import type { RunToolInput, RunToolResult } from '../contracts/model';
+import { forLog } from '../lib/logText';
 
 export interface RunToolDeps {
   config: AppConfig;
@@ -22,7 +23,9 @@ export function createRunTool(
     const args = typeof input?.arguments === 'string' ? input.arguments : '';
     const result = await runTool(name, args, { now: now(), allowNetwork: deps.config.toolsAllowNetwork });
     if (result.isError)
-      context.log(`Tool ${name || '(unnamed)'} reported an error to the model: ${result.content}`);
+      context.log(
+        `Tool ${forLog(name, 64) || '(unnamed)'} reported an error to the model: ${forLog(result.content)}`,
+      );
     return result;
   };
 }

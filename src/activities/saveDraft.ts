@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
@@ -16,6 +17,18 @@ export interface SaveDraftDeps {
 }
 
 const runIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+/**
+ * The name of one draft: 16 hex digits of SHA-256 over the run, the round, the text and the citations.
+ * A decision carries it, so it applies to exactly the text its maker saw; the same draft always gets
+ * the same id, so a retried save gives the same answer.
+ */
+export function draftId(draft: Pick<SaveDraftInput, 'runId' | 'round' | 'text' | 'citations'>): string {
+  return createHash('sha256')
+    .update(JSON.stringify([draft.runId, draft.round, draft.text, draft.citations]))
+    .digest('hex')
+    .slice(0, 16);
+}
 
 /**
  * Stores the draft on offer for one approval round as `<results>/<runId>/draft-<round>.json`, so the
@@ -50,7 +63,7 @@ export function createSaveDraft(
       context.log(
         `Saved the round ${round} draft of run ${runId} to ${container.containerName}/${blobName}.`,
       );
-      return { blobName: `${container.containerName}/${blobName}` };
+      return { blobName: `${container.containerName}/${blobName}`, draftId: draftId(parsed.data) };
     } catch (error) {
       const status = (error as { statusCode?: unknown }).statusCode;
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);

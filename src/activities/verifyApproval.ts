@@ -17,7 +17,15 @@ export function createVerifyApproval(
     }
     const { runId, event } = parsed.data;
     const valid = signer.verifyApproval(
-      { runId, round: event.round, decision: event.decision, by: event.by, comment: event.comment },
+      {
+        runId,
+        round: event.round,
+        draftId: event.draftId,
+        decisionId: event.decisionId,
+        decision: event.decision,
+        by: event.by,
+        comment: event.comment,
+      },
       event.proof,
     );
     return { valid };

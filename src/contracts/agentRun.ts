@@ -13,7 +13,7 @@ import { toolNames } from './tools';
  * U+202E, zero-width spaces, the BOM). The zero-width joiner and tag characters stay allowed: emoji
  * sequences are built from them.
  */
-const invisibleCharacter = /[\p{Cc}\p{Zl}\p{Zp}]|(?![\u200d\u{e0020}-\u{e007f}])\p{Cf}/u;
+export const invisibleCharacter = /[\p{Cc}\p{Zl}\p{Zp}]|(?![\u200d\u{e0020}-\u{e007f}])\p{Cf}/u;
 
 /** Text a person could read: something other than whitespace and invisible characters. */
 const visibleCharacter = /[^\s\p{Cc}\p{Cf}]/u;
@@ -159,9 +159,29 @@ export function startAgentRunBodySchema(limits: StartAgentRunLimits) {
 
 export type StartAgentRunBody = z.output<ReturnType<typeof startAgentRunBodySchema>>;
 
-/** The body of `POST /api/agent-runs/{id}/approval`. */
+/** How a draft on offer is named: 16 hex digits of a hash of the run, round, text and citations. */
+export const draftIdPattern = /^[0-9a-f]{16}$/;
+
+/**
+ * The body of `POST /api/agent-runs/{id}/approval`. `round` is required: a decision names the draft its
+ * maker saw (the run view's `approval.round`), so it can never apply to a newer draft offered meanwhile.
+ * `draftId` (the run view's `approval.draftId`) pins it to that draft's exact text as well.
+ */
 export const approvalBodySchema = z.strictObject({
-  decision: z.enum(['approve', 'reject'], { error: 'must be approve or reject' }),
+  decision: z.enum(['approve', 'reject'], { error: requiredAs('approve or reject') }),
+  round: z
+    .number({
+      error: (issue) =>
+        issue.input === undefined
+          ? "is required: the round of the draft you decide (the run view's approval.round); a decision applies only to that draft"
+          : 'must be a whole number: the round of the draft you decide',
+    })
+    .int({ error: 'must be a whole number: the round of the draft you decide' })
+    .min(0, { error: 'must be 0 or more: the round of the draft you decide' }),
+  draftId: z
+    .string({ error: "must be a string: the run view's approval.draftId" })
+    .regex(draftIdPattern, { error: "must be 16 hex digits, as the run view's approval.draftId shows it" })
+    .optional(),
   comment: z
     .string({ error: 'must be a string' })
     .trim()
@@ -171,17 +191,46 @@ export const approvalBodySchema = z.strictObject({
 
 export type ApprovalBody = z.output<typeof approvalBodySchema>;
 
-/** What the approval endpoint raises as the `approval` event. `round` ties it to the draft the person saw. */
+/**
+ * What the approval endpoint raises on the round's channel. `round` and `draftId` tie it to the draft the
+ * person saw; `decisionId` names this one decision, so the endpoint can tell whether the run took it.
+ * `draftId` and `decisionId` are absent in events raised before they existed.
+ */
 export const approvalEventSchema = z.object({
   decision: z.enum(['approve', 'reject']),
   comment: z.string().optional(),
   by: z.string(),
   round: z.number().int().min(0),
-  /** The product's signature over the run, round, decision, decider and comment (see lib/capability). */
+  draftId: z.string().max(64).optional(),
+  decisionId: z.string().max(64).optional(),
+  /** The product's signature over all of the above and the run (see lib/capability). */
   proof: z.string().max(200).optional(),
 });
 
 export type ApprovalEvent = z.output<typeof approvalEventSchema>;
+
+/** The decision a run took, as its custom status shows it: which one, for which round, by whom. */
+export interface TakenDecision {
+  /** The endpoint's id for the decision; absent for events raised before decisions had ids. */
+  id?: string;
+  round: number;
+  decision: 'approve' | 'reject';
+  by: string;
+}
+
+/**
+ * The reason given to terminate, cancel, suspend or resume a run (`?reason=`): it reaches logs and the
+ * run's output, so it is one line of visible text, bounded.
+ */
+export const maxReasonChars = 500;
+export const runControlReasonSchema = z
+  .string()
+  .trim()
+  .max(maxReasonChars, { error: `must be at most ${maxReasonChars} characters` })
+  .refine((reason) => !invisibleCharacter.test(reason), {
+    error:
+      'must be one line without control or invisible formatting characters (no line breaks, escape sequences, U+202E or U+200B)',
+  });
 
 export interface ApprovalSettings {
   approvers: string[];
@@ -262,6 +311,8 @@ export interface PendingApproval {
   citationCount: number;
   /** `<container>/<runId>/draft-<round>.json`. */
   draftBlob: string;
+  /** Names this draft (see draftIdPattern); absent in runs whose draft was saved before drafts had ids. */
+  draftId?: string;
   deadline: string;
   escalated: boolean;
 }
@@ -299,6 +350,8 @@ export interface AgentRunStatus {
   owner: string;
   subtasks?: { id: string; kind: SubtaskKind; title: string; state: 'pending' | 'succeeded' | 'failed' }[];
   approval?: PendingApproval;
+  /** The last approval decision the run took (kept after the round it decided). */
+  decision?: TakenDecision;
   webhook?: { deliveries: WebhookDelivery[] };
 }
 
@@ -328,6 +381,8 @@ export interface AgentRunResult {
     decision?: 'approve' | 'reject';
     by?: string;
     comment?: string;
+    /** The id of the decision taken (see TakenDecision). */
+    decisionId?: string;
     rounds: number;
     escalated: boolean;
   };

@@ -146,8 +146,17 @@ export const agentRunStatusSchema: z.ZodType<AgentRunStatus> = z.object({
       draftChars: count,
       citationCount: count,
       draftBlob: z.string().min(1),
+      draftId: z.string().optional(),
       deadline: z.string(),
       escalated: z.boolean(),
+    })
+    .optional(),
+  decision: z
+    .object({
+      id: z.string().optional(),
+      round: count,
+      decision: z.enum(['approve', 'reject']),
+      by: z.string(),
     })
     .optional(),
   webhook: z.object({ deliveries: z.array(webhookDeliverySchema) }).optional(),
@@ -168,6 +177,7 @@ export const agentRunResultSchema: z.ZodType<AgentRunResult> = z.object({
     decision: z.enum(['approve', 'reject']).optional(),
     by: z.string().optional(),
     comment: z.string().optional(),
+    decisionId: z.string().optional(),
     rounds: count,
     escalated: z.boolean(),
   }),

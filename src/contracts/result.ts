@@ -36,8 +36,13 @@ export type SaveDraftInput = z.output<typeof saveDraftInputSchema>;
 export interface SaveDraftOutput {
   /** `<container>/<runId>/draft-<round>.json`. */
   blobName: string;
+  /** The draft's id (see draftId in activities/saveDraft); absent in histories recorded before it. */
+  draftId?: string;
 }
-export const saveDraftOutputSchema: z.ZodType<SaveDraftOutput> = z.object({ blobName: z.string().min(1) });
+export const saveDraftOutputSchema: z.ZodType<SaveDraftOutput> = z.object({
+  blobName: z.string().min(1),
+  draftId: z.string().optional(),
+});
 
 /** The JSON body of a draft blob. */
 export const draftBlobSchema = z.object({

@@ -11,25 +11,28 @@ import {
   startAgentRunBodySchema,
   type AgentRunInput,
   type ApprovalEvent,
+  type TakenDecision,
 } from '../contracts/agentRun';
+import { agentRunResultSchema, fitting } from '../contracts/orchestrations';
 import { toolNames } from '../contracts/tools';
 import { quotaSnapshot, tokenQuotaEntityId, type TokenQuotaState } from '../entities/tokenQuota';
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
 import type { Signer } from '../lib/capability';
-import { canApprove, resolveCaller, type Caller } from '../lib/identity';
+import { canApprove, canView, resolveCaller, type Caller } from '../lib/identity';
 import { isValidRunId } from '../lib/ids';
 import { createKeptResearchUsage } from '../lib/keptResearch';
+import { sameSiteOnly } from '../lib/sameSite';
 import { checkWebhookUrl } from '../lib/webhooks';
 import { functionNames, orchestratorNames } from '../names';
 import { getStatusOrNull, withFullDraft, withLiveProgress } from '../runView/live';
-import { approversNow, customStatusOf, isFinished, ownerOf, runLinks, runView } from '../runView/view';
+import { customStatusOf, isFinished, runAccess, runLinks, runView, type RunView } from '../runView/view';
 import { eventNameProblem, scopedRunUrls, type RunUrls } from './runUrls';
 
 /** Largest budget one run may ask for; the caller's quota is the real bound. */
 const maxRunTokens = 1_000_000;
 
-/** How long the approval endpoint waits for the run to take the decision before answering. */
-const approvalSettleMs = 5000;
+/** How long the approval endpoint waits for the run to take the decision before answering 202 pending. */
+const approvalSettleMs = 10_000;
 
 export function registerAgentRunFunctions(config: AppConfig, signer: Signer, clients: AppClients): void {
   const extraInputs = [df.input.durableClient()];
@@ -39,7 +42,7 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer, cli
     methods: ['POST'],
     authLevel: 'function',
     extraInputs,
-    handler: withProblemAnswers(createStartAgentRun(config, signer)),
+    handler: withProblemAnswers(sameSiteOnly(createStartAgentRun(config, signer), 'json')),
   });
   app.http(functionNames.getAgentRun, {
     route: 'agent-runs/{id}',
@@ -55,7 +58,7 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer, cli
     // Authentication's session decides who is calling, and only an approver of the run may decide.
     authLevel: 'anonymous',
     extraInputs,
-    handler: withProblemAnswers(approve),
+    handler: withProblemAnswers(sameSiteOnly(approve, 'json')),
   });
   app.http(functionNames.runEvent, {
     route: 'agent-runs/{id}/events/{eventName}',
@@ -65,8 +68,11 @@ export function registerAgentRunFunctions(config: AppConfig, signer: Signer, cli
     extraInputs,
     // Durable's event URL, narrowed to what the product allows: the approval, decided by who is calling.
     handler: withProblemAnswers(
-      async (request, context) =>
-        eventNameProblem(request.params.eventName ?? '') ?? approve(request, context),
+      sameSiteOnly(
+        async (request, context) =>
+          eventNameProblem(request.params.eventName ?? '') ?? approve(request, context),
+        'json',
+      ),
     ),
   });
 }
@@ -179,7 +185,7 @@ function withoutRestart<T extends object>(payload: T): Omit<T, 'restartPostUri'>
   return rest;
 }
 
-/** `GET /api/agent-runs/{id}`: the run as its owner (or one of its approvers) sees it. */
+/** `GET /api/agent-runs/{id}`: the run as its owner, one of its approvers or an admin sees it. */
 export function createGetAgentRun(config: AppConfig, blobs: BlobServiceClient) {
   const researchUsage = createKeptResearchUsage(blobs, config.resultsContainer);
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
@@ -192,26 +198,70 @@ export function createGetAgentRun(config: AppConfig, blobs: BlobServiceClient) {
   };
 }
 
-/** `POST /api/agent-runs/{id}/approval`: raises the approval event for the draft now on offer. */
-export function createApproveAgentRun(config: AppConfig, signer: Signer, blobs: BlobServiceClient) {
+/** The decision as the approval endpoint answers it: what was sent, under which id. */
+interface DecisionSent {
+  id: string;
+  round: number;
+  draftId?: string;
+  decision: 'approve' | 'reject';
+  by: string;
+  comment?: string;
+}
+
+/**
+ * `POST /api/agent-runs/{id}/approval`: a decision for the draft its maker saw, named by `round` (and
+ * `draftId`). It is raised on that round's channel with a proof over the run, round, draft, decision id,
+ * decision, decider and comment; the run takes the first valid decision of a round and shows its id in
+ * its custom status, which this endpoint waits for. So of two decisions that race, the caller learns
+ * which one the run took: 200 for the one taken, 409 for the other; a draft that is no longer on offer
+ * is 409 with the current round, before anything is raised.
+ */
+export function createApproveAgentRun(
+  config: AppConfig,
+  signer: Signer,
+  blobs: BlobServiceClient,
+  options: { settleMs?: number } = {},
+) {
+  const settleMs = options.settleMs ?? approvalSettleMs;
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const who = resolveCaller(request, config.authMode);
     if (!who.ok) return who.response;
     const caller = who.caller;
     const found = await findVisibleRun(request, context, caller);
     if (!found.ok) return found.response;
+    const status = found.status;
+    const runId = status.instanceId;
+    if (!canApprove(caller, runAccess(status))) {
+      return problem(
+        403,
+        'Not an approver',
+        `You may read run ${runId} but not decide it: only its owner and its approvers may.`,
+      );
+    }
     const body = await readJsonBody(request, approvalBodySchema, { maxBytes: config.limits.maxBodyBytes });
     if (!body.ok) return body.response;
 
-    const status = found.status;
-    const runId = status.instanceId;
     const view = runView(request, status);
     if (isFinished(status)) {
       return problem(410, 'Run has ended', `Run ${runId} has already ended as ${view.status}.`, {
         status: view.status,
       });
     }
+    if (status.runtimeStatus === df.OrchestrationRuntimeStatus.Suspended) {
+      return problem(
+        409,
+        'Run is suspended',
+        `Run ${runId} is suspended and takes no decision until it is resumed.`,
+        { status: view.status, suspended: true },
+      );
+    }
+    const { round, draftId } = body.value;
     const pending = customStatusOf(status)?.approval;
+    // That round was decided already and the run has not offered a newer draft yet (it is revising or
+    // saving): this decision lost the race. Once a newer draft is offered, it is "not on offer" below.
+    const earlier = decisionTaken(status, round);
+    if (earlier && !(pending && pending.round > round))
+      return lost(runId, round, body.value.decision, earlier, view);
     if (view.status !== 'awaiting-approval' || !pending) {
       return problem(
         409,
@@ -223,32 +273,73 @@ export function createApproveAgentRun(config: AppConfig, signer: Signer, blobs: 
         },
       );
     }
-    if (!canApprove(caller, { owner: ownerOf(status), approvers: approversNow(status) })) {
-      return problem(404, 'Run not found', `No run ${runId} that you can see.`);
+    if (
+      round !== pending.round ||
+      (draftId !== undefined && pending.draftId !== undefined && draftId !== pending.draftId)
+    ) {
+      const which = round === pending.round ? `draft ${draftId ?? ''} of round ${round}` : `round ${round}`;
+      return problem(
+        409,
+        'Not the draft on offer',
+        `You decided ${which}, but run ${runId} offers round ${pending.round}${pending.draftId ? ` (draft ${pending.draftId})` : ''}. Your decision was not taken: read the draft on offer and decide on it.`,
+        {
+          currentRound: pending.round,
+          ...(pending.draftId ? { currentDraftId: pending.draftId } : {}),
+        },
+      );
     }
 
-    const claim = {
-      runId,
-      round: pending.round,
+    const sent: DecisionSent = {
+      id: randomUUID(),
+      round,
+      ...(pending.draftId ? { draftId: pending.draftId } : {}),
       decision: body.value.decision,
       by: caller.userId,
       ...(body.value.comment ? { comment: body.value.comment } : {}),
     };
     const event: ApprovalEvent = {
-      decision: claim.decision,
-      ...(claim.comment ? { comment: claim.comment } : {}),
-      by: claim.by,
-      round: claim.round,
-      proof: signer.approvalProof(claim),
+      decision: sent.decision,
+      ...(sent.comment ? { comment: sent.comment } : {}),
+      by: sent.by,
+      round,
+      ...(sent.draftId ? { draftId: sent.draftId } : {}),
+      decisionId: sent.id,
+      proof: signer.approvalProof({ runId, ...sent, decisionId: sent.id }),
     };
     const client = df.getClient(context);
-    // On the round's own channel: the run waits on no other name, so only the product's events reach it.
-    await client.raiseEvent(runId, signer.approvalEventName(runId, claim.round), event);
-    context.log(`Run ${runId}: ${caller.userId} chose ${event.decision} for round ${event.round}.`);
-    const settled = await waitUntilDecided(client, runId, pending.round);
-    const { proof: _proof, ...accepted } = event;
-    const run = await withFullDraft(blobs, runView(request, settled ?? status));
-    return { status: 202, jsonBody: { accepted, run } };
+    // On the round's own channel: the run waits on no other name, so only the product's events reach it,
+    // and a decision for a round that has been decided meanwhile reaches nothing.
+    await client.raiseEvent(runId, signer.approvalEventName(runId, round), event);
+    context.log(
+      `Run ${runId}: ${caller.userId} chose ${sent.decision} for round ${round} (decision ${sent.id}).`,
+    );
+
+    const settled = await waitUntilDecided(client, runId, round, settleMs);
+    const run = await withFullDraft(blobs, runView(request, settled.status ?? status));
+    switch (settled.kind) {
+      case 'taken':
+        if (settled.decision.id === sent.id)
+          return { status: 200, jsonBody: { state: 'taken', decision: sent, run } };
+        return lost(runId, round, sent.decision, settled.decision, run, sent);
+      case 'ended':
+        return problem(
+          410,
+          'Run has ended',
+          `Run ${runId} ended as ${run.status} before it took your decision.`,
+          { status: run.status, notTaken: sent },
+        );
+      case 'pending':
+        return {
+          status: 202,
+          headers: { Location: run.links.run, 'Retry-After': '1' },
+          jsonBody: {
+            state: 'pending',
+            detail: `The run has not taken a decision for round ${round} yet. Read the run: its lastDecision shows the decision it takes (this one has id ${sent.id}).`,
+            decision: sent,
+            run,
+          },
+        };
+    }
   };
 }
 
@@ -273,26 +364,69 @@ async function findVisibleRun(
     response: problem(404, 'Run not found', `No run ${id} that you can see.`),
   };
   if (!status || status.name !== orchestratorNames.agentRun) return notFound;
-  const owner = ownerOf(status);
-  if (owner === caller.userId) return { ok: true, status };
-  const approvers = approversNow(status);
-  if (owner !== '' && canApprove(caller, { owner, approvers })) return { ok: true, status };
-  return notFound;
+  return canView(caller, runAccess(status)) ? { ok: true, status } : notFound;
 }
 
-/** After raising the event, give the run a moment to act on it, so the answer shows the new state. */
+/** The 409 for a decision that another one, taken first for the same round, beat. */
+function lost(
+  runId: string,
+  round: number,
+  decision: 'approve' | 'reject',
+  taken: TakenDecision,
+  run: RunView,
+  sent?: DecisionSent,
+): HttpResponseInit {
+  return problem(
+    409,
+    'Another decision was taken',
+    `Round ${round} of run ${runId} was decided first: ${taken.decision} by ${taken.by}. Your ${decision} was not taken.`,
+    {
+      taken,
+      ...(sent ? { notTaken: sent } : {}),
+      ...(run.approval ? { currentRound: run.approval.round } : {}),
+    },
+  );
+}
+
+type Settled =
+  | { kind: 'taken'; decision: TakenDecision; status: DurableOrchestrationStatus }
+  | { kind: 'ended' | 'pending'; status: DurableOrchestrationStatus | null };
+
+/**
+ * After raising a decision, waits for the run to take one for `round`: the decision it records in its
+ * custom status (or, once ended, in its output) says which one won. A run that ends without deciding
+ * the round took none; one still waiting when the time is up has not taken any yet.
+ */
 async function waitUntilDecided(
   client: DurableClient,
   runId: string,
   round: number,
-): Promise<DurableOrchestrationStatus | null> {
-  const giveUpAt = Date.now() + approvalSettleMs;
-  let status: DurableOrchestrationStatus | null = null;
-  while (Date.now() < giveUpAt) {
-    status = await getStatusOrNull(client, runId);
-    const approval = status ? customStatusOf(status)?.approval : undefined;
-    if (!status || isFinished(status) || approval?.round !== round) return status;
+  settleMs: number,
+): Promise<Settled> {
+  const giveUpAt = Date.now() + settleMs;
+  for (;;) {
+    const status = await getStatusOrNull(client, runId);
+    if (!status) return { kind: 'ended', status };
+    const taken = decisionTaken(status, round);
+    if (taken) return { kind: 'taken', decision: taken, status };
+    if (isFinished(status)) return { kind: 'ended', status };
+    if (Date.now() >= giveUpAt) return { kind: 'pending', status };
     await sleep(100);
   }
-  return status;
+}
+
+/** The decision the run took for `round`, from its custom status or its output. */
+export function decisionTaken(status: DurableOrchestrationStatus, round: number): TakenDecision | undefined {
+  const fromStatus = customStatusOf(status)?.decision;
+  if (fromStatus?.round === round) return fromStatus;
+  const approval = fitting(agentRunResultSchema, status.output)?.approval;
+  if (approval?.decision && approval.by && approval.rounds === round) {
+    return {
+      ...(approval.decisionId ? { id: approval.decisionId } : {}),
+      round,
+      decision: approval.decision,
+      by: approval.by,
+    };
+  }
+  return undefined;
 }

@@ -10,7 +10,7 @@ import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { functionNames, orchestratorNames } from '../names';
 import { getStatusOrNull, withFullDraft } from '../runView/live';
-import { approversNow, inputOf, runView } from '../runView/view';
+import { runAccess, runView } from '../runView/view';
 
 /**
  * `GET /api/agent-runs/{id}/approval` with `Accept: text/html`: the page an approver opens from a link.
@@ -51,9 +51,8 @@ export function createApprovalPage(config: AppConfig, blobs: BlobServiceClient) 
     const status = await getStatusOrNull(df.getClient(context), id);
     const notFound = () => page(404, 'Run not found', `<p>No run ${escapeHtml(id)} that you can see.</p>`);
     if (!status || status.name !== orchestratorNames.agentRun) return notFound();
-    const owner = inputOf(status)?.owner ?? '';
-    if (owner === '' || !canApprove(who.caller, { owner, approvers: approversNow(status) }))
-      return notFound();
+    // The page is where a person decides: for those who may decide (admins read the run as JSON).
+    if (!canApprove(who.caller, runAccess(status))) return notFound();
     // The status carries only a preview; the page shows the whole draft, read from its blob.
     const view = await withFullDraft(blobs, runView(request, status));
     return page(200, `Approve run ${id}`, renderApproval(view, view.approval), {
@@ -77,6 +76,8 @@ interface PageView {
 /** The draft on offer, as the run view shows it (the whole text, read from its blob). */
 export interface OfferedDraft {
   round: number;
+  /** The draft's id, absent for drafts saved before drafts had ids. */
+  draftId?: string | undefined;
   draft: string;
   citations: Citation[];
   deadline: string;
@@ -91,14 +92,15 @@ export function renderApproval(view: PageView, pending: OfferedDraft | undefined
     `<p class="local">Run <code>${escapeHtml(view.id)}</code></p>`,
     `<p>Status: <strong id="status">${escapeHtml(view.status)}</strong> <span id="stage">(${escapeHtml(view.stage)})</span></p>`,
     waiting
-      ? `<p id="due">Decide by <time id="deadline" datetime="${escapeHtml(pending.deadline)}">${escapeHtml(pending.deadline)}</time>${pending.escalated ? ' (escalated)' : ''}, round ${pending.round}.</p>`
+      ? `<p id="due">Decide by <time id="deadline" datetime="${escapeHtml(pending.deadline)}">${escapeHtml(pending.deadline)}</time>${pending.escalated ? ' (escalated)' : ''}, round <span id="round">${pending.round}</span>.</p>`
       : '',
     view.message ? `<p id="message">${escapeHtml(view.message)}</p>` : '<p id="message"></p>',
     `<h2>${waiting ? 'Draft' : 'Answer'}</h2>`,
     `<div id="draft" class="draft">${escapeHtml(text)}</div>`,
     `<h2>Sources</h2>`,
     `<ol id="citations">${citations.map(citationItem).join('')}</ol>`,
-    `<form id="decide" method="post"${waiting ? '' : ' hidden'}>`,
+    // The decision names the draft shown above; a draft event that replaces the text replaces these too.
+    `<form id="decide" method="post" data-round="${waiting ? pending.round : ''}" data-draft-id="${waiting ? escapeHtml(pending.draftId ?? '') : ''}"${waiting ? '' : ' hidden'}>`,
     `<label for="comment">Comment (with reject, asks for a revision)</label>`,
     `<textarea id="comment" name="comment" rows="4" maxlength="2000"></textarea>`,
     `<p><button type="submit" name="decision" value="approve">Approve</button> `,
@@ -162,7 +164,8 @@ const script = `(function () {
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     var comment = document.getElementById('comment').value.trim();
-    var body = { decision: decision };
+    var body = { decision: decision, round: Number(form.dataset.round) };
+    if (form.dataset.draftId) body.draftId = form.dataset.draftId;
     if (comment) body.comment = comment;
     outcome.textContent = 'Sending...';
     // The Referer goes along to this origin only: App Service Authentication refuses a POST on its
@@ -172,8 +175,13 @@ const script = `(function () {
       headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
     }).then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
       .then(function (r) {
-        outcome.textContent = r.ok ? 'Recorded: ' + r.body.accepted.decision + '. The run is now ' + r.body.run.status + '.'
-          : 'Not recorded: ' + (r.body.detail || r.body.title);
+        if (r.ok && r.body.state === 'taken') {
+          outcome.textContent = 'Recorded: ' + r.body.decision.decision + ' (round ' + r.body.decision.round + '). The run is now ' + r.body.run.status + '.';
+        } else if (r.ok) {
+          outcome.textContent = 'Sent: ' + r.body.decision.decision + ' (round ' + r.body.decision.round + '); the run has not taken it yet.';
+        } else {
+          outcome.textContent = 'Not recorded: ' + (r.body.detail || r.body.title);
+        }
       })
       .catch(function (e) { outcome.textContent = 'Not recorded: ' + e; });
   });
@@ -185,7 +193,9 @@ const script = `(function () {
     });
     events.addEventListener('draft', function (e) {
       var d = JSON.parse(e.data); set('draft', d.draft); showCitations(d.citations);
-      set('deadline', d.deadline); form.hidden = false;
+      set('deadline', d.deadline); set('round', String(d.round));
+      form.dataset.round = String(d.round); form.dataset.draftId = d.draftId || '';
+      form.hidden = false;
     });
     // A revision shows as the model writes it; the draft event then gives the whole text and citations.
     var answerRound = -1;

@@ -301,6 +301,7 @@ function diffFacts(
         event: 'draft',
         data: {
           round: approval.round,
+          ...(approval.draftId ? { draftId: approval.draftId } : {}),
           revision: approval.round > 0,
           draft: approval.draftPreview,
           citations: [],

@@ -18,6 +18,7 @@ import {
   type TokenQuotaState,
 } from '../entities/tokenQuota';
 import { problem, readJsonBody, withProblemAnswers } from '../lib/http';
+import { sameSiteOnly } from '../lib/sameSite';
 import { isAdmin, resolveCaller, roles } from '../lib/identity';
 import { isValidUserId, userIdRule } from '../lib/ids';
 import { functionNames } from '../names';
@@ -161,6 +162,7 @@ export function createQuotaHandlers(deps: QuotaHandlerDeps): QuotaHandlers {
 /** Registers `GET /api/quota` and `GET|PUT /api/quota/{userId}`, keyed at function level. */
 export function registerQuotaFunctions(config: AppConfig): void {
   const handlers = createQuotaHandlers({ config });
+  const putUserQuota = sameSiteOnly(handlers.putUserQuota, 'json');
   const extraInputs = [df.input.durableClient()];
   app.http(functionNames.getQuota, {
     route: 'quota',
@@ -175,9 +177,7 @@ export function registerQuotaFunctions(config: AppConfig): void {
     authLevel: 'function',
     extraInputs,
     handler: withProblemAnswers((request, context) =>
-      request.method === 'PUT'
-        ? handlers.putUserQuota(request, context)
-        : handlers.getUserQuota(request, context),
+      request.method === 'PUT' ? putUserQuota(request, context) : handlers.getUserQuota(request, context),
     ),
   });
 }

@@ -1,16 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import type { DurableOrchestrationStatus } from 'durable-functions';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { AppConfig } from '../config';
 import { problem, withProblemAnswers } from '../lib/http';
-import { canApprove, isAdmin, resolveCaller, type Caller } from '../lib/identity';
+import { canView, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
 import { createKeptResearchUsage } from '../lib/keptResearch';
 import { functionNames, orchestratorNames } from '../names';
 import { getStatusOrNull, readDraft, withLiveProgress } from '../runView/live';
-import { approversNow, inputOf } from '../runView/view';
+import { runAccess } from '../runView/view';
 import { RunEventLog, type LoggedEvent } from './eventLog';
 
 /**
@@ -51,8 +50,6 @@ export function registerRunEventsFunction(config: AppConfig, blobs: BlobServiceC
   });
 }
 
-type Snapshot = DurableOrchestrationStatus;
-
 export function createRunEvents(
   config: AppConfig,
   blobs: BlobServiceClient,
@@ -68,7 +65,7 @@ export function createRunEvents(
     if (!isValidRunId(id)) return problem(400, 'Invalid run id', runIdRule);
     const client = df.getClient(context);
     const first = await getStatusOrNull(client, id);
-    if (!first || first.name !== orchestratorNames.agentRun || !mayWatch(who.caller, first)) {
+    if (!first || first.name !== orchestratorNames.agentRun || !canView(who.caller, runAccess(first))) {
       return problem(404, 'Run not found', `No run ${id} that you can see.`);
     }
     const lastEventId = parseLastEventId(request.headers.get('last-event-id'));
@@ -133,13 +130,6 @@ export function createRunEvents(
       body,
     };
   };
-}
-
-function mayWatch(caller: Caller, status: Snapshot): boolean {
-  const owner = inputOf(status)?.owner ?? '';
-  if (owner === '') return false;
-  if (owner === caller.userId || isAdmin(caller)) return true;
-  return canApprove(caller, { owner, approvers: approversNow(status) });
 }
 
 /** A draft event carries the whole draft: the custom status has only a preview and the blob's name. */

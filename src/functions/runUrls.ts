@@ -3,15 +3,18 @@ import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import type { AppClients } from '../clients';
 import type { AppConfig } from '../config';
+import { runControlReasonSchema } from '../contracts/agentRun';
 import { agentRunResultSchema, fitting } from '../contracts/orchestrations';
 import { cancelAgentRun, cancelDepsFor, type CancelDeps } from '../lifecycle/cancel';
 import type { RunAction, Signer } from '../lib/capability';
 import { problem, withProblemAnswers } from '../lib/http';
+import { sameSiteOnly } from '../lib/sameSite';
 import { canApprove, resolveCaller } from '../lib/identity';
 import { isValidRunId, runIdRule } from '../lib/ids';
+import { forLog } from '../lib/logText';
 import { eventNames, functionNames, isRunBlob, orchestratorNames, subtaskInstanceId } from '../names';
 import { getStatusOrNull } from '../runView/live';
-import { approversNow, customStatusOf, isFinished, ownerOf } from '../runView/view';
+import { customStatusOf, isFinished, ownerOf, runAccess } from '../runView/view';
 
 /**
  * The per-run URLs the starter hands out, in the shape of Durable's `createCheckStatusResponse`, on the
@@ -65,7 +68,8 @@ export function registerRunUrlFunctions(config: AppConfig, signer: Signer, clien
       // allowed by its signature or by who is calling (App Service Authentication stands in front).
       authLevel: 'anonymous',
       extraInputs,
-      handler: withProblemAnswers(handler),
+      // Every one but the status read changes the run: never from another site's page.
+      handler: withProblemAnswers(methods.includes('GET') ? handler : sameSiteOnly(handler, 'none')),
     });
   const scoped = (action: RunAction, act: Act) => scopedHandler(config, signer, action, act);
 
@@ -109,10 +113,9 @@ function scopedHandler(config: AppConfig, signer: Signer, action: RunAction, act
     if (!status || status.name !== orchestratorNames.agentRun) return notFound(id);
     if (caller) {
       const owner = ownerOf(status);
-      const approvers = approversNow(status);
       const allowed =
         owner !== '' &&
-        (caller.userId === owner || (action === 'status' && canApprove(caller, { owner, approvers })));
+        (caller.userId === owner || (action === 'status' && canApprove(caller, runAccess(status))));
       if (!allowed) return notFound(id);
     }
     return act({ request, context, client, status });
@@ -144,37 +147,56 @@ function statusAnswer(signer: Signer): Act {
   };
 }
 
-function reasonOf(request: HttpRequest, fallback: string): string {
-  const reason = request.query.get('reason')?.trim() ?? '';
-  // An unfilled `{text}` placeholder is no reason; the length bound keeps it out of logs' way.
-  return reason === '' || reason === '{text}' ? fallback : reason.slice(0, 200);
+/**
+ * The `reason` of a terminate, cancel, suspend or resume: one line of visible text, at most 500
+ * characters (runControlReasonSchema), or a 400 naming it. It reaches the log and the run's output as
+ * it is, so nothing is cleaned silently: what is stored is exactly what was accepted.
+ */
+function reasonOf(
+  request: HttpRequest,
+  fallback: string,
+): { ok: true; reason: string } | { ok: false; response: HttpResponseInit } {
+  const raw = request.query.get('reason') ?? '';
+  const parsed = runControlReasonSchema.safeParse(raw);
+  if (!parsed.success) {
+    const message = parsed.error.issues[0]?.message ?? 'is not acceptable';
+    return {
+      ok: false,
+      response: problem(400, 'Invalid reason', `reason: ${message}.`, {
+        errors: [{ field: 'reason', message }],
+      }),
+    };
+  }
+  // An unfilled `{text}` placeholder is no reason.
+  const reason = parsed.data;
+  return { ok: true, reason: reason === '' || reason === '{text}' ? fallback : reason };
 }
 
 /** The product's cancellation: children stopped, reservation settled. 202 as Durable's terminate answers. */
 function terminate(deps: Omit<CancelDeps, 'log'>): Act {
   return async ({ request, context, client, status }) => {
+    const given = reasonOf(request, 'Cancelled by the owner.');
+    if (!given.ok) return given.response;
     if (isFinished(status)) return ended(status);
-    const reason = reasonOf(request, 'Cancelled by the owner.');
+    const reason = given.reason;
     const outcome = await cancelAgentRun(client, status.instanceId, reason, {
       ...deps,
-      log: (m) => context.log(m),
+      log: (m) => context.log(forLog(m, 2000)),
     });
     // It ended by itself between the read above and the terminate: that is what the caller learns.
     if (!outcome.stopped) return ended(await client.getStatus(status.instanceId));
-    context.log(`Run ${status.instanceId} cancelled: ${reason}`);
+    context.log(`Run ${status.instanceId} cancelled: ${forLog(reason)}`);
     return { status: 202 };
   };
 }
 
 function control(kind: 'suspend' | 'resume'): Act {
   return async ({ request, client, status }) => {
+    const given = reasonOf(request, kind === 'suspend' ? 'Suspended by the owner.' : 'Resumed by the owner.');
+    if (!given.ok) return given.response;
     if (isFinished(status)) return ended(status);
-    const reason = reasonOf(
-      request,
-      kind === 'suspend' ? 'Suspended by the owner.' : 'Resumed by the owner.',
-    );
-    if (kind === 'suspend') await client.suspend(status.instanceId, reason);
-    else await client.resume(status.instanceId, reason);
+    if (kind === 'suspend') await client.suspend(status.instanceId, given.reason);
+    else await client.resume(status.instanceId, given.reason);
     return { status: 202 };
   };
 }
@@ -227,7 +249,7 @@ export function eventNameProblem(name: string): HttpResponseInit | undefined {
   return problem(
     400,
     'Unknown event',
-    `Only the ${eventNames.approval} event can be sent to a run; POST {"decision":"approve"|"reject","comment":"..."} to it.`,
+    `Only the ${eventNames.approval} event can be sent to a run; POST {"decision":"approve"|"reject","round":n,"comment":"..."} to it.`,
     { allowedEvents: [eventNames.approval] },
   );
 }

@@ -6,9 +6,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * - **Capabilities**: a URL the starter hands out carries `sig=`, an HMAC of the run id and the one action
  *   it allows (`status`, `event`, `terminate`, ...). Whoever holds the URL may do that action on that run
  *   and nothing else; changing the run id or the action in the URL breaks the signature.
- * - **Approval proofs**: the product signs every `approval` event it raises, over the run, round, decision,
- *   decider and comment. The orchestrator has the proof checked (in an activity, where the key is) and
- *   ignores an event without a valid one, so an event raised around the product decides nothing.
+ * - **Approval proofs**: the product signs every `approval` event it raises, over the run, round, draft id,
+ *   decision id, decision, decider and comment. The orchestrator has the proof checked (in an activity,
+ *   where the key is) and ignores an event without a valid one, so an event raised around the product
+ *   decides nothing, and a proof made for one round, draft or decision is worth nothing for another.
  *
  * - **Approval channels**: the durable event name a run waits on for the decision of one round,
  *   `approval-<hex HMAC of run and round>`. Only the product (and whoever can read the run's history) knows
@@ -25,6 +26,10 @@ export type RunAction = (typeof runActions)[number];
 export interface ApprovalClaim {
   runId: string;
   round: number;
+  /** The draft decided (see saveDraft's draftId); absent only for runs whose drafts have no id. */
+  draftId?: string | undefined;
+  /** The endpoint's id for this decision, which the run records when it takes it. */
+  decisionId?: string | undefined;
   decision: 'approve' | 'reject';
   by: string;
   comment?: string | undefined;
@@ -57,7 +62,8 @@ export const devSigningKey = 'dev-only-run-url-signing-key-not-a-secret-0000';
 export function createSigner(secret: string): Signer {
   const derive = (purpose: string) => createHmac('sha256', secret).update(purpose).digest();
   const capabilityKey = derive('agent-runs/capability/v1');
-  const approvalKey = derive('agent-runs/approval-event/v1');
+  // v2: the proof also covers the draft id and the decision id.
+  const approvalKey = derive('agent-runs/approval-event/v2');
   const channelKey = derive('agent-runs/approval-channel/v1');
   const mac = (key: Buffer, parts: readonly (string | number)[]) =>
     createHmac('sha256', key).update(JSON.stringify(parts)).digest('base64url');
@@ -67,7 +73,15 @@ export function createSigner(secret: string): Signer {
     const b = Buffer.from(given);
     return a.length === b.length && timingSafeEqual(a, b);
   };
-  const approvalParts = (c: ApprovalClaim) => [c.runId, c.round, c.decision, c.by, c.comment ?? ''];
+  const approvalParts = (c: ApprovalClaim) => [
+    c.runId,
+    c.round,
+    c.draftId ?? '',
+    c.decisionId ?? '',
+    c.decision,
+    c.by,
+    c.comment ?? '',
+  ];
   return {
     capability: (runId, action) => mac(capabilityKey, [action, runId]),
     allows: (runId, action, sig) => same(mac(capabilityKey, [action, runId]), sig),

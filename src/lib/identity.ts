@@ -113,16 +113,44 @@ export function resolveCaller(request: HttpRequest, authMode: 'dev' | 'appservic
   };
 }
 
+/** What the access checks need to know about a run. */
+export interface RunAccess {
+  owner: string;
+  /** Who may decide now: the owner, the listed approvers, and after an escalation those it went to. */
+  approvers: readonly string[];
+  /** Whether the run asked for a person's approval at all; the Approve role counts only then. */
+  approvalRequired: boolean;
+}
+
 /**
- * Owner, a listed approver, or the Approve role. A list entry matches the caller's user id (the Entra
- * object id) or a sign-in name from the token (`preferred_username`, `upn`, `email`), case-insensitively;
- * never the display name, which any user can set to someone else's address.
+ * May decide the run's approval: its owner, a listed approver, or (on a run that asked for approval) a
+ * holder of the `AgentRuns.Approve` role, the organisation's approvers.
+ *
+ * User ids match exactly: an id that differs in case is another user (in dev mode anyone picks their
+ * id, and `Alice` must not pass as `alice`). The owner is matched by id only. A list entry matches the
+ * caller's user id exactly, or a sign-in name from the token (`preferred_username`, `upn`, `email`)
+ * ignoring case, as sign-in names are; never the display name, which any user can set to someone
+ * else's address.
  */
-export function canApprove(caller: Caller, run: { owner: string; approvers: readonly string[] }): boolean {
+export function canApprove(caller: Caller, run: RunAccess): boolean {
+  if (run.owner === '') return false;
   if (caller.userId === run.owner) return true;
-  if (caller.roles.includes(roles.approve)) return true;
-  const mine = [caller.userId.toLowerCase(), ...caller.handles];
-  return run.approvers.some((approver) => mine.includes(approver.trim().toLowerCase()));
+  if (run.approvalRequired && caller.roles.includes(roles.approve)) return true;
+  return run.approvers.some((entry) => {
+    const approver = entry.trim();
+    // The owner's own entry (approversOf lists the owner) is an id, matched above and nowhere else.
+    if (approver === run.owner) return false;
+    return approver === caller.userId || caller.handles.includes(approver.toLowerCase());
+  });
+}
+
+/**
+ * May read the run (its view, its event stream): whoever may decide it, and admins (`AgentRuns.Admin`),
+ * who may read every run but decide none.
+ */
+export function canView(caller: Caller, run: RunAccess): boolean {
+  if (run.owner === '') return false;
+  return isAdmin(caller) || canApprove(caller, run);
 }
 
 export function isAdmin(caller: Caller): boolean {

@@ -41,7 +41,7 @@ export function* awaitApproval(
   let escalated = false;
   let round = 0;
   let deadline = new Date(context.df.currentUtcDateTime.getTime() + timeoutMs);
-  let draftBlob: { round: number; blobName: string } | undefined;
+  let draftBlob: { round: number; blobName: string; draftId?: string } | undefined;
   let channel: { round: number; eventName: string } | undefined;
   for (;;) {
     const approvers = approversOf(input.owner, settings, escalated);
@@ -58,7 +58,7 @@ export function* awaitApproval(
         } satisfies SaveDraftInput),
         'The saved draft',
       );
-      draftBlob = { round, blobName: saved.blobName };
+      draftBlob = { round, blobName: saved.blobName, ...(saved.draftId ? { draftId: saved.draftId } : {}) };
     }
     // The round's own event name, once per round (an escalation keeps it): see waitForDecision.
     if (channel?.round !== round) {
@@ -78,6 +78,7 @@ export function* awaitApproval(
       draftChars: draft.text.length,
       citationCount: draft.citations.length,
       draftBlob: draftBlob.blobName,
+      ...(draftBlob.draftId ? { draftId: draftBlob.draftId } : {}),
       deadline: deadline.toISOString(),
       escalated,
     };
@@ -85,10 +86,16 @@ export function* awaitApproval(
     run.publish();
     yield* run.notify('run.awaiting_approval', {
       status: 'awaiting-approval',
-      approval: { round, deadline: deadline.toISOString(), approvers, escalated },
+      approval: {
+        round,
+        ...(draftBlob.draftId ? { draftId: draftBlob.draftId } : {}),
+        deadline: deadline.toISOString(),
+        approvers,
+        escalated,
+      },
     });
 
-    const event = yield* waitForDecision(context, channel.eventName, round, deadline);
+    const event = yield* waitForDecision(context, channel.eventName, round, draftBlob.draftId, deadline);
     const base = { rounds: round, escalated, draft };
     if (!event) {
       if (!escalated && settings.escalateTo.length > 0) {
@@ -102,11 +109,20 @@ export function* awaitApproval(
         message: `Nobody approved the answer before ${deadline.toISOString()}.`,
       };
     }
+    // Shown in the custom status from the next publish on, so the endpoint that raised it can tell
+    // its caller that this decision, and no other, was taken.
+    run.decision = {
+      ...(event.decisionId ? { id: event.decisionId } : {}),
+      round,
+      decision: event.decision,
+      by: event.by,
+    };
     const decided = {
       ...base,
       decision: event.decision,
       by: event.by,
       ...(event.comment ? { comment: event.comment } : {}),
+      ...(event.decisionId ? { decisionId: event.decisionId } : {}),
     };
     if (event.decision === 'approve') return { ...decided, outcome: 'completed' };
     if (!event.comment || round >= input.limits.maxRevisions) {
@@ -125,7 +141,9 @@ export function* awaitApproval(
 }
 
 /**
- * The first decision for `round` with a valid proof, or null at the deadline.
+ * The first decision for `round` (and, when the run knows its draft's id, for that draft) with a valid
+ * proof, or null at the deadline. The first one wins: the round ends with it, and nothing waits on its
+ * channel again, so a decision that raced it is never taken.
  *
  * What an ignored event costs: the run waits on the round's own channel, a name derived from the signing
  * key that only the product raises on. An event under any other name (the public `approval`, a guessed
@@ -139,6 +157,7 @@ function* waitForDecision(
   context: OrchestrationContext,
   eventName: string,
   round: number,
+  draftId: string | undefined,
   deadline: Date,
 ): Durable<ApprovalEvent | null> {
   for (;;) {
@@ -152,6 +171,12 @@ function* waitForDecision(
     if (!parsed.success || parsed.data.round !== round) {
       if (!context.df.isReplaying)
         context.log(`Run ${context.df.instanceId}: ignored an approval event it cannot read.`);
+      continue;
+    }
+    // Runs whose draft was saved before drafts had ids (draftId undefined) take the round alone.
+    if (draftId !== undefined && parsed.data.draftId !== draftId) {
+      if (!context.df.isReplaying)
+        context.log(`Run ${context.df.instanceId}: ignored an approval event for another draft.`);
       continue;
     }
     // Only the product signs approval events, after checking the decider may decide; one raised around

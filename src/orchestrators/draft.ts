@@ -18,6 +18,8 @@ export interface ApprovalOutcome {
   decision?: 'approve' | 'reject';
   by?: string;
   comment?: string;
+  /** The id of the decision taken, as the approval endpoint made it. */
+  decisionId?: string;
   message?: string;
   draft?: Draft;
 }

@@ -7,6 +7,7 @@ import {
   type AgentRunStatus,
   type PendingApproval,
   type RunOutcome,
+  type TakenDecision,
   type RunStage,
   type SubtaskResult,
   type WebhookDelivery,
@@ -26,6 +27,8 @@ export class RunProgress {
   total = 0;
   subtasks: NonNullable<AgentRunStatus['subtasks']> = [];
   approval: PendingApproval | undefined;
+  /** The last approval decision taken; published with every status after it. */
+  decision: TakenDecision | undefined;
   webhookDeliveries: WebhookDelivery[] = [];
   readonly startedAt: string;
 
@@ -54,6 +57,7 @@ export class RunProgress {
       owner: this.input.owner,
       ...(this.subtasks.length > 0 ? { subtasks: this.subtasks } : {}),
       ...(this.approval ? { approval: this.approval } : {}),
+      ...(this.decision ? { decision: this.decision } : {}),
       ...(this.webhookDeliveries.length > 0 ? { webhook: { deliveries: this.webhookDeliveries } } : {}),
     };
     this.context.df.setCustomStatus(status);
@@ -99,6 +103,7 @@ export class RunProgress {
         ...(decision?.decision ? { decision: decision.decision } : {}),
         ...(decision?.by ? { by: decision.by } : {}),
         ...(decision?.comment ? { comment: decision.comment } : {}),
+        ...(decision?.decisionId ? { decisionId: decision.decisionId } : {}),
         rounds: decision?.rounds ?? 0,
         escalated: decision?.escalated ?? false,
       },

@@ -2,6 +2,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import type { AgentRunInput, WebhookDelivery, WebhookEventType } from '../contracts/agentRun';
 import type { DeliverWebhookInput } from '../contracts/webhook';
+import { forLog } from '../lib/logText';
 import { activityNames } from '../names';
 import { failureMessage, type Durable } from './durable';
 
@@ -41,7 +42,9 @@ export function* notifyWebhook(
     return { webhookId, type, state: 'delivered' };
   } catch (error) {
     if (!context.df.isReplaying) {
-      context.log(`Run ${input.runId}: webhook ${webhookId} (${type}) failed: ${failureMessage(error)}`);
+      context.log(
+        `Run ${input.runId}: webhook ${webhookId} (${type}) failed: ${forLog(failureMessage(error))}`,
+      );
     }
     return { webhookId, type, state: 'failed', error: failureMessage(error).slice(0, 300) };
   }

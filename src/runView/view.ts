@@ -8,9 +8,10 @@ import {
   fitting,
 } from '../contracts/orchestrations';
 import type { Citation } from '../contracts/research';
+import type { RunAccess } from '../lib/identity';
 
 /**
- * The run view: what the owner (or an approver) sees of a run, made from its durable status. Every
+ * The run view: what the owner (or an approver, or an admin) sees of a run, made from its durable status. Every
  * field of `GET /api/agent-runs/{id}` is set in `runView` below; the list, the approval page, the event
  * stream and the CLI show the same object.
  */
@@ -73,11 +74,18 @@ export function runView(request: HttpRequest, status: DurableOrchestrationStatus
             howToApprove: {
               method: 'POST',
               url: links.approval,
-              body: { decision: 'approve | reject', comment: 'optional; with reject, asks for a revision' },
+              // The round (and draft id) of the draft shown here: a decision applies only to that draft.
+              body: {
+                decision: 'approve | reject',
+                round: custom.approval.round,
+                ...(custom.approval.draftId ? { draftId: custom.approval.draftId } : {}),
+                comment: 'optional; with reject, asks for a revision',
+              },
             },
           },
         }
       : {}),
+    ...(custom?.decision ? { lastDecision: custom.decision } : {}),
     ...(output
       ? {
           answer: output.answer,
@@ -111,6 +119,15 @@ export function ownerOf(status: DurableOrchestrationStatus): string {
 
 export function customStatusOf(status: DurableOrchestrationStatus): AgentRunStatus | undefined {
   return fitting(agentRunStatusSchema, status.customStatus);
+}
+
+/** Who may see and decide the run, as the access checks in lib/identity read it. */
+export function runAccess(status: DurableOrchestrationStatus): RunAccess {
+  return {
+    owner: ownerOf(status),
+    approvers: approversNow(status),
+    approvalRequired: (inputOf(status)?.approval ?? null) !== null,
+  };
 }
 
 /** Who may decide the run's approval now (the custom status says whether it escalated). */

@@ -16,15 +16,23 @@ interface RunView {
   message?: string;
   approval?: {
     round: number;
+    draftId?: string;
     draft: string;
     draftBlob?: string;
     draftPreview?: string;
     approvers: string[];
     escalated: boolean;
     deadline: string;
-    howToApprove: { method: string; url: string };
+    howToApprove: { method: string; url: string; body: Record<string, unknown> };
   };
-  approvalDecision?: { decision?: string; rounds: number; escalated: boolean; by?: string };
+  lastDecision?: { id?: string; round: number; decision: string; by: string };
+  approvalDecision?: {
+    decision?: string;
+    rounds: number;
+    escalated: boolean;
+    by?: string;
+    decisionId?: string;
+  };
   links: { run: string; approval: string };
 }
 
@@ -247,11 +255,20 @@ describe('an agent run over HTTP', () => {
 });
 
 describe('human approval', () => {
+  interface Decided {
+    state?: string;
+    decision?: { id: string; round: number; draftId?: string; decision: string; by: string };
+    run?: RunView;
+    status?: number;
+    title?: string;
+    detail?: string;
+    currentRound?: number;
+    currentDraftId?: string;
+    taken?: { id?: string; round: number; decision: string; by: string };
+    errors?: { field: string; message: string }[];
+  }
   const approval = (id: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-    call<{ accepted?: unknown; run?: RunView; status?: number; title?: string }>(
-      `${product.baseUrl}/api/agent-runs/${id}/approval`,
-      { body, headers },
-    );
+    call<Decided>(`${product.baseUrl}/api/agent-runs/${id}/approval`, { body, headers });
 
   it('shows the draft while waiting and completes when approved', async () => {
     const started = await startRun({
@@ -261,20 +278,138 @@ describe('human approval', () => {
     const waiting = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
     expect(waiting.approval).toMatchObject({
       round: 0,
+      draftId: expect.stringMatching(/^[0-9a-f]{16}$/) as unknown,
       escalated: false,
-      howToApprove: { method: 'POST', url: started.body.links.approval },
+      howToApprove: {
+        method: 'POST',
+        url: started.body.links.approval,
+        body: { round: 0, draftId: waiting.approval?.draftId },
+      },
     });
     expect(waiting.approval?.draft).toContain('4');
 
-    const approved = await approval(started.body.runId, { decision: 'approve', comment: 'fine' });
-    expect(approved.status).toBe(202);
+    const approved = await approval(started.body.runId, {
+      decision: 'approve',
+      round: 0,
+      draftId: waiting.approval?.draftId,
+      comment: 'fine',
+    });
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({
+      state: 'taken',
+      decision: { decision: 'approve', round: 0, draftId: waiting.approval?.draftId, by: 'local-user' },
+    });
     const view = await runUntil(started.body.runId, finished);
     expect(view.status).toBe('completed');
-    expect(view.approvalDecision).toMatchObject({ decision: 'approve', by: 'local-user', rounds: 0 });
+    expect(view.approvalDecision).toMatchObject({
+      decision: 'approve',
+      by: 'local-user',
+      rounds: 0,
+      decisionId: approved.body.decision?.id,
+    });
     expect(view.answer).toBe(waiting.approval?.draft);
 
-    const again = await approval(started.body.runId, { decision: 'approve' });
+    const again = await approval(started.body.runId, { decision: 'approve', round: 0 });
     expect(again.status).toBe(410);
+  });
+
+  it('refuses a decision that names no round: it could apply to a draft its maker never saw', async () => {
+    const started = await startRun({ prompt: 'What is 3 + 3?', approval: { required: true } });
+    await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
+    const bare = await approval(started.body.runId, { decision: 'approve' });
+    expect(bare.status).toBe(400);
+    expect(bare.body.errors).toEqual([
+      { field: 'round', message: expect.stringMatching(/^is required/) as unknown },
+    ]);
+    const wrongDraft = await approval(started.body.runId, {
+      decision: 'approve',
+      round: 0,
+      draftId: '0000000000000000',
+    });
+    expect(wrongDraft.status).toBe(409);
+    expect(wrongDraft.body).toMatchObject({ title: 'Not the draft on offer', currentRound: 0 });
+    // Neither decided anything: the run still waits for round 0.
+    expect((await getRun(started.body.runId)).body).toMatchObject({
+      status: 'awaiting-approval',
+      approval: { round: 0 },
+    });
+    expect((await getRun(started.body.runId)).body.lastDecision).toBeUndefined();
+  });
+
+  it("never applies an approver's decision for round 0 to the revised round 1 they have not seen", async () => {
+    const reviewer = principalHeaders('reviewer-1');
+    const started = await startRun({
+      prompt: 'What is 7 * 8?',
+      approval: { required: true, approvers: ['reviewer-1'] },
+    });
+    // The reviewer reads round 0 ...
+    const seen = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval', reviewer);
+    expect(seen.approval?.round).toBe(0);
+    // ... the owner rejects it with a comment, and round 1 is offered ...
+    const rejected = await approval(started.body.runId, {
+      decision: 'reject',
+      round: 0,
+      comment: 'Add a summary line.',
+    });
+    expect(rejected.status).toBe(200);
+    const revised = await runUntil(started.body.runId, (v) => v.approval?.round === 1);
+    // ... then the reviewer's approval of what they saw arrives: refused, with the round now on offer.
+    const stale = await approval(
+      started.body.runId,
+      { decision: 'approve', round: seen.approval?.round, draftId: seen.approval?.draftId },
+      reviewer,
+    );
+    expect(stale.status).toBe(409);
+    expect(stale.headers.get('content-type')).toContain('application/problem+json');
+    expect(stale.body).toMatchObject({
+      title: 'Not the draft on offer',
+      currentRound: 1,
+      currentDraftId: revised.approval?.draftId,
+    });
+    const still = await getRun(started.body.runId);
+    expect(still.body).toMatchObject({ status: 'awaiting-approval', approval: { round: 1 } });
+    expect(still.body.lastDecision).toMatchObject({ round: 0, decision: 'reject', by: 'local-user' });
+  });
+
+  it('takes exactly one of two decisions sent in the same instant, and tells the other it lost', async () => {
+    const reviewer = principalHeaders('reviewer-2');
+    const started = await startRun({
+      prompt: 'What is 9 + 9?',
+      approval: { required: true, approvers: ['reviewer-2'] },
+    });
+    const waiting = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
+    const body = { round: waiting.approval?.round, draftId: waiting.approval?.draftId };
+    const [approve, reject] = await Promise.all([
+      approval(started.body.runId, { ...body, decision: 'approve' }, reviewer),
+      approval(started.body.runId, { ...body, decision: 'reject' }),
+    ]);
+    const answers = [approve, reject];
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+    const winner = answers.find((a) => a.status === 200)!;
+    const loser = answers.find((a) => a.status === 409)!;
+    expect(winner.body.state).toBe('taken');
+    expect(loser.body).toMatchObject({
+      title: 'Another decision was taken',
+      taken: { id: winner.body.decision?.id, round: 0, decision: winner.body.decision?.decision },
+    });
+    expect(JSON.stringify(loser.body)).not.toMatch(/"state":"taken"/);
+    // The run took the winner's decision and no other.
+    const view = await runUntil(started.body.runId, finished);
+    expect(view.status).toBe(winner.body.decision?.decision === 'approve' ? 'completed' : 'rejected');
+    expect(view.approvalDecision).toMatchObject({
+      decision: winner.body.decision?.decision,
+      decisionId: winner.body.decision?.id,
+    });
+  });
+
+  it('lets an admin read every run it can stream, but decide none', async () => {
+    const admin = principalHeaders('ops-admin', ['AgentRuns.Admin']);
+    const started = await startRun({ prompt: 'What is 4 + 4?', approval: { required: true } });
+    const view = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval', admin);
+    expect(view.id).toBe(started.body.runId);
+    const decided = await approval(started.body.runId, { decision: 'approve', round: 0 }, admin);
+    expect(decided.status).toBe(403);
+    expect((await getRun(started.body.runId, principalHeaders('someone-else'))).status).toBe(404);
   });
 
   it('keeps the custom status under 4 KB with a 20 KB draft, and still shows and saves the whole draft', async () => {
@@ -303,8 +438,8 @@ describe('human approval', () => {
       expect(bytes).toBeLessThan(4096);
       expect(raw.body.customStatus.approval?.draftPreview).toBe(longText.slice(0, 280));
 
-      const approved = await approval(started.body.runId, { decision: 'approve' });
-      expect(approved.status).toBe(202);
+      const approved = await approval(started.body.runId, { decision: 'approve', round: 0 });
+      expect(approved.status).toBe(200);
       const view = await runUntil(started.body.runId, finished);
       expect(view.status).toBe('completed');
       expect(view.answer).toBe(longText);
@@ -318,9 +453,10 @@ describe('human approval', () => {
     const first = await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
     const rejected = await approval(started.body.runId, {
       decision: 'reject',
+      round: 0,
       comment: 'Please also mention it is a square.',
     });
-    expect(rejected.status).toBe(202);
+    expect(rejected.status).toBe(200);
     const second = await runUntil(
       started.body.runId,
       (v) => v.status === 'awaiting-approval' && v.approval?.round === 1,
@@ -328,7 +464,8 @@ describe('human approval', () => {
     expect(second.approval?.draft).not.toBe(first.approval?.draft);
 
     // A click on the old draft is refused; the new one can be approved.
-    expect((await approval(started.body.runId, { decision: 'approve' })).status).toBe(202);
+    expect((await approval(started.body.runId, { decision: 'approve', round: 0 })).status).toBe(409);
+    expect((await approval(started.body.runId, { decision: 'approve', round: 1 })).status).toBe(200);
     const view = await runUntil(started.body.runId, finished);
     expect(view.status).toBe('completed');
     expect(view.approvalDecision).toMatchObject({ decision: 'approve', rounds: 1 });
@@ -338,7 +475,7 @@ describe('human approval', () => {
   it('ends as rejected when rejected without a comment', async () => {
     const started = await startRun({ prompt: 'What is 1 + 1?', approval: { required: true } });
     await runUntil(started.body.runId, (v) => v.status === 'awaiting-approval');
-    expect((await approval(started.body.runId, { decision: 'reject' })).status).toBe(202);
+    expect((await approval(started.body.runId, { decision: 'reject', round: 0 })).status).toBe(200);
     const view = await runUntil(started.body.runId, finished);
     expect(view.status).toBe('rejected');
     expect(view.resultBlob).toBe(`results/${started.body.runId}.json`);
@@ -352,10 +489,13 @@ describe('human approval', () => {
     const escalated = await runUntil(started.body.runId, (v) => v.approval?.escalated === true);
     expect(escalated.approval?.approvers).toEqual(expect.arrayContaining(['local-user', 'boss']));
 
-    const stranger = await approval(started.body.runId, { decision: 'approve' }, principalHeaders('mallory'));
+    const decision = { decision: 'approve', round: 0 };
+    const stranger = await approval(started.body.runId, decision, principalHeaders('mallory'));
     expect(stranger.status).toBe(404);
-    const boss = await approval(started.body.runId, { decision: 'approve' }, principalHeaders('boss'));
-    expect(boss.status).toBe(202);
+    // An id that differs from the escalation approver's only in case is another user.
+    expect((await approval(started.body.runId, decision, principalHeaders('Boss'))).status).toBe(404);
+    const boss = await approval(started.body.runId, decision, principalHeaders('boss'));
+    expect(boss.status).toBe(200);
     const view = await runUntil(started.body.runId, finished);
     expect(view.status).toBe('completed');
     expect(view.approvalDecision).toMatchObject({ decision: 'approve', by: 'boss', escalated: true });
@@ -376,7 +516,7 @@ describe('human approval', () => {
     await call(`${product.emulatorUrl}/_emulator/latency`, { body: { ms: 1500 } });
     try {
       const started = await startRun({ prompt: 'What is 9 * 9?', approval: { required: true } });
-      const early = await approval(started.body.runId, { decision: 'approve' });
+      const early = await approval(started.body.runId, { decision: 'approve', round: 0 });
       expect(early.status).toBe(409);
       expect(early.headers.get('content-type')).toContain('application/problem+json');
     } finally {

@@ -137,10 +137,10 @@ describe('the answer as the model writes it', () => {
     );
     await emulator('faults', { content: revised, stream: true });
     const rejected = await call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, {
-      body: { decision: 'reject', comment: 'Make it a list of points.' },
+      body: { decision: 'reject', round: 0, comment: 'Make it a list of points.' },
       headers: owner,
     });
-    expect(rejected.status).toBe(202);
+    expect(rejected.status).toBe(200);
     const untilRevised = await stream.readUntil((f) => f.event === 'draft');
     const deltas = untilRevised.filter((f) => f.event === 'answer.delta');
     expect(deltas.length).toBeGreaterThan(0);
@@ -149,7 +149,7 @@ describe('the answer as the model writes it', () => {
     expect(data(untilRevised.at(-1))).toMatchObject({ round: 1, revision: true, draft: revised });
     await stream.close();
     await call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 1 },
       headers: owner,
     });
   });

@@ -185,7 +185,7 @@ const cases: BadInput[] = [
     name: 'an approval decision given twice',
     path: approvalOf,
     headers: { ...owner, ...json },
-    body: body('{"decision":"approve","decision":"reject"}'),
+    body: body('{"decision":"approve","round":0,"decision":"reject"}'),
     status: 400,
     says: /decision: appears more than once/,
   },
@@ -219,7 +219,7 @@ const cases: BadInput[] = [
     name: 'a prototype field on an approval',
     path: approvalOf,
     headers: { ...owner, ...json },
-    body: body('{"decision":"approve","prototype":{"by":"boss"}}'),
+    body: body('{"decision":"approve","round":0,"prototype":{"by":"boss"}}'),
     status: 400,
     says: /prototype/,
   },
@@ -361,7 +361,7 @@ const cases: BadInput[] = [
     name: 'an approval comment with an unpaired surrogate',
     path: approvalOf,
     headers: { ...owner, ...json },
-    body: body('{"decision":"reject","comment":"\\udfff"}'),
+    body: body('{"decision":"reject","round":0,"comment":"\\udfff"}'),
     status: 400,
     says: /comment: contains an unpaired surrogate/,
   },
@@ -434,7 +434,7 @@ const cases: BadInput[] = [
     name: 'a decision in capitals',
     path: approvalOf,
     headers: owner,
-    body: { decision: 'APPROVE' },
+    body: { decision: 'APPROVE', round: 0 },
     status: 400,
     says: /decision: must be approve or reject/,
   },
@@ -442,7 +442,7 @@ const cases: BadInput[] = [
     name: 'a null comment',
     path: approvalOf,
     headers: owner,
-    body: { decision: 'reject', comment: null },
+    body: { decision: 'reject', round: 0, comment: null },
     status: 400,
     says: /comment: must be a string/,
   },
@@ -450,7 +450,7 @@ const cases: BadInput[] = [
     name: 'a comment over 4000 characters',
     path: approvalOf,
     headers: owner,
-    body: { decision: 'reject', comment: 'c'.repeat(4001) },
+    body: { decision: 'reject', round: 0, comment: 'c'.repeat(4001) },
     status: 400,
     says: /comment: must be at most 4000/,
   },
@@ -473,7 +473,7 @@ const cases: BadInput[] = [
     name: 'an approval of a subtask child',
     path: () => `${runs}/${waitingRunId}-s1/approval`,
     headers: owner,
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 404,
   },
   {
@@ -566,7 +566,7 @@ const cases: BadInput[] = [
     name: 'a principal with a null claim',
     path: approvalOf,
     headers: { 'x-ms-client-principal': encode({ claims: [null] }), 'x-ms-client-principal-id': 'owner-1' },
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 401,
     says: /claim is not an object/,
   },
@@ -582,7 +582,7 @@ const cases: BadInput[] = [
       }),
       'x-ms-client-principal-id': 'owner-1',
     },
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 401,
     says: /more than one object id/,
   },
@@ -778,12 +778,12 @@ describe('more bad inputs get their status and change nothing', () => {
     const boss = principalHeaders('boss-1', [], 'The Boss', [
       { typ: 'preferred_username', val: 'boss@example.com' },
     ]);
-    const approved = await call<{ accepted: { by: string } }>(`${product.baseUrl}${approvalOf()}`, {
-      body: { decision: 'approve' },
+    const approved = await call<{ decision: { by: string } }>(`${product.baseUrl}${approvalOf()}`, {
+      body: { decision: 'approve', round: 0 },
       headers: boss,
     });
-    expect(approved.status).toBe(202);
-    expect(approved.body.accepted.by).toBe('boss-1');
+    expect(approved.status).toBe(200);
+    expect(approved.body.decision.by).toBe('boss-1');
     await pollUntil(
       () => call<{ status: string }>(`${product.baseUrl}${runOf()}`, { headers: owner }),
       (r) => r.status === 200 && r.body.status === 'completed',

@@ -253,7 +253,7 @@ const cases: BadInput[] = [
     name: 'approval of a bad run id',
     path: () => `${runs}/abc/approval`,
     headers: owner,
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 400,
   },
   {
@@ -270,6 +270,63 @@ const cases: BadInput[] = [
     body: { monthlyTokenLimit: 5 },
     status: 400,
   },
+  // Cross-site browser requests: every route that changes state refuses them before anything else.
+  ...(
+    [
+      ['starting a run', 'POST', () => runs, { prompt: 'hi' }],
+      ['an approval', 'POST', approvalOf, { decision: 'approve', round: 0 }],
+      [
+        'the event URL',
+        'POST',
+        () => `${runs}/${waitingRunId}/events/approval`,
+        { decision: 'approve', round: 0 },
+      ],
+      ['a cancel', 'POST', () => `${runs}/${waitingRunId}/cancel`, undefined],
+      ['a terminate', 'POST', () => `${runs}/${waitingRunId}/terminate`, undefined],
+      ['a suspend', 'POST', () => `${runs}/${waitingRunId}/suspend`, undefined],
+      ['a resume', 'POST', () => `${runs}/${waitingRunId}/resume`, undefined],
+      ['a purge', 'DELETE', () => `${runs}/${waitingRunId}/purge`, undefined],
+    ] as const
+  ).map(([what, method, path, body], i): BadInput =>
+    // Half by the Origin a browser sends, half by its Sec-Fetch-Site (the unit tests try every rule).
+    i % 2 === 0
+      ? {
+          name: `${what} from a page on another site (Origin)`,
+          method,
+          path,
+          headers: { ...owner, origin: 'https://evil.example' },
+          ...(body === undefined ? {} : { body }),
+          status: 403,
+          says: /comes from https:\/\/evil\.example/,
+        }
+      : {
+          name: `${what} that the browser marks cross-site`,
+          method,
+          path,
+          headers: { ...owner, 'sec-fetch-site': 'cross-site' },
+          ...(body === undefined ? {} : { body }),
+          status: 403,
+          says: /Sec-Fetch-Site: cross-site/,
+        },
+  ),
+  {
+    name: 'setting a quota from a page on another site',
+    method: 'PUT',
+    path: () => '/api/quota/victim',
+    headers: { ...admin, origin: 'null' },
+    body: { monthlyTokenLimit: 10 ** 9 },
+    status: 403,
+    says: /comes from null/,
+  },
+  {
+    name: 'a cancel with a body type a plain form sends, even an empty one',
+    method: 'POST',
+    path: () => `${runs}/${waitingRunId}/cancel`,
+    headers: { ...owner, 'content-type': 'text/plain' },
+    body: '',
+    status: 403,
+    says: /what an HTML form sends/,
+  },
   // Identity.
   { name: 'no principal', path: () => runs, body: { prompt: 'hi' }, status: 401 },
   { name: 'no principal on the quota', path: () => '/api/quota', status: 401 },
@@ -283,7 +340,7 @@ const cases: BadInput[] = [
     name: 'a spoofed id header alone on approval',
     path: approvalOf,
     headers: { 'x-ms-client-principal-id': 'owner-1' },
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 401,
   },
   {
@@ -295,7 +352,7 @@ const cases: BadInput[] = [
       }),
       'x-ms-client-principal-id': 'owner-1',
     },
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 401,
   },
   {
@@ -332,21 +389,38 @@ const cases: BadInput[] = [
     name: 'approval by a stranger',
     path: approvalOf,
     headers: stranger,
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     status: 404,
   },
   {
+    // Admins may read every run, so the run is no secret to them; deciding is for approvers.
     name: 'approval by an admin who is not an approver',
     path: approvalOf,
     headers: admin,
+    body: { decision: 'approve', round: 0 },
+    status: 403,
+  },
+  {
+    name: 'an approval that names no round',
+    path: approvalOf,
+    headers: owner,
     body: { decision: 'approve' },
-    status: 404,
+    status: 400,
+    says: /round: is required/,
+  },
+  {
+    name: 'an approval for a round not on offer',
+    path: approvalOf,
+    headers: owner,
+    body: { decision: 'approve', round: 3 },
+    status: 409,
+    says: /offers round 0/,
   },
   {
     name: 'an approval decision that is not one',
     path: approvalOf,
     headers: owner,
-    body: { decision: 'maybe' },
+    body: { decision: 'maybe', round: 0 },
     status: 400,
     says: /decision/,
   },
@@ -354,7 +428,7 @@ const cases: BadInput[] = [
     name: 'an approval with an unknown field',
     path: approvalOf,
     headers: owner,
-    body: { decision: 'approve', by: 'boss' },
+    body: { decision: 'approve', round: 0, by: 'boss' },
     status: 400,
     says: /by/,
   },
@@ -461,17 +535,17 @@ describe('bad inputs get their status and change nothing', () => {
 
   it('answers a second approval of a finished run with 410 and changes nothing', async () => {
     const first = await call(`${product.baseUrl}${approvalOf()}`, {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 0 },
       headers: owner,
     });
-    expect(first.status).toBe(202);
+    expect(first.status).toBe(200);
     await pollUntil(
       () => call<{ status: string }>(`${product.baseUrl}/api/agent-runs/${waitingRunId}`, { headers: owner }),
       (r) => r.status === 200 && r.body.status === 'completed',
     );
     const before = await world();
     const second = await call<Problem>(`${product.baseUrl}${approvalOf()}`, {
-      body: { decision: 'reject' },
+      body: { decision: 'reject', round: 0 },
       headers: owner,
     });
     expect(second.status).toBe(410);

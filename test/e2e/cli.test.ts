@@ -90,7 +90,12 @@ describe('agent --json', () => {
     const draftAt = all.findIndex((l) => l.type === 'event' && l.event === 'draft');
     const decision = all.findIndex((l) => l.type === 'decision');
     expect(decision).toBeGreaterThan(draftAt);
-    expect(all[decision]).toMatchObject({ decision: 'approve', round: 0, accepted: true });
+    expect(all[decision]).toMatchObject({
+      decision: 'approve',
+      round: 0,
+      draftId: expect.stringMatching(/^[0-9a-f]{16}$/) as unknown,
+      state: 'taken',
+    });
 
     const result = resultOf(ran.stdout);
     expect(result.exitCode).toBe(0);
@@ -112,12 +117,25 @@ describe('agent --json', () => {
     const shown = await agent(['show', runId]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain('Waiting for approval');
-    expect(shown.stdout).toContain(`npm run agent -- approve ${runId}`);
+    expect(shown.stdout).toContain(`npm run agent -- approve ${runId} --round 0`);
+    expect(shown.stdout).toMatch(/Draft \(round 0, draft [0-9a-f]{16}\)/);
     expect(shown.stdout).toContain(`Approval: ${product.baseUrl}/api/agent-runs/${runId}/approval`);
 
-    const rejected = await agent(['reject', runId, '--json']);
+    // A decision names the round it decides: without one nothing is sent (exit 2), and a round not on
+    // offer is refused by the API (exit 1).
+    const bare = await agent(['reject', runId]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain("required option '--round <n>' not specified");
+    const wrongRound = await agent(['reject', runId, '--round', '1']);
+    expect(wrongRound.code).toBe(1);
+    expect(wrongRound.stderr).toMatch(/HTTP 409 Not the draft on offer/);
+
+    const rejected = await agent(['reject', runId, '--round', '0', '--json']);
     expect(rejected.code).toBe(0);
-    expect(JSON.parse(rejected.stdout)).toMatchObject({ accepted: { decision: 'reject' } });
+    expect(JSON.parse(rejected.stdout)).toMatchObject({
+      state: 'taken',
+      decision: { decision: 'reject', round: 0 },
+    });
 
     const followed = await agent(['follow', runId, '--json']);
     expect(followed.code).toBe(4);
@@ -127,7 +145,7 @@ describe('agent --json', () => {
     expect(asText.stdout).toContain(`Rejected (run ${runId})`);
 
     // Deciding on a run that has ended says so, and exits 1.
-    const late = await agent(['approve', runId]);
+    const late = await agent(['approve', runId, '--round', '0']);
     expect(late.code).toBe(1);
     expect(late.stderr).toContain('HTTP 410');
   });
@@ -199,13 +217,13 @@ describe('agent --json', () => {
     const ran = await agent(['--approval', 'What is 5 + 5?']);
     expect(ran.code).toBe(10);
     const runId = /^Started run ([0-9a-f-]{36})$/m.exec(ran.stderr)?.[1] ?? '';
-    expect(ran.stderr).toContain(`Run ${runId} waits for approval.`);
+    expect(ran.stderr).toContain(`Run ${runId} waits for approval of round 0.`);
     expect(ran.stderr).toContain(`  ${product.baseUrl}/api/agent-runs/${runId}/approval`);
-    expect(ran.stderr).toContain(`npm run agent -- approve ${runId}`);
+    expect(ran.stderr).toContain(`npm run agent -- approve ${runId} --round 0`);
     expect(ran.stdout).toBe('');
     const view = await call<{ status: string }>(`${product.baseUrl}/api/agent-runs/${runId}`);
     expect(view.body.status).toBe('awaiting-approval');
-    const approved = await agent(['approve', runId, '--comment', 'fine']);
+    const approved = await agent(['approve', runId, '--round', '0', '--comment', 'fine']);
     expect(approved.code).toBe(0);
     const followed = await agent(['follow', runId]);
     expect(followed.code).toBe(0);
@@ -377,7 +395,7 @@ describe('agent on a terminal', () => {
       type('\r');
       await seen(/What should change\?/);
       type('Add a summary line\r');
-      await seen(/Revised draft \(round 1\)/);
+      await seen(/Revised draft \(round 1, draft [0-9a-f]{16}\)/);
       await seen(/Approve this draft\?/, 2);
       type('\r'); // Approve
       await seen(/Comment \(optional/);

@@ -21,7 +21,9 @@ afterAll(async () => {
 });
 
 const view = (id: string) =>
-  call<{ status: string }>(`${product.baseUrl}/api/agent-runs/${id}`, { headers: alice });
+  call<{ status: string; approval?: { draftId?: string } }>(`${product.baseUrl}/api/agent-runs/${id}`, {
+    headers: alice,
+  });
 
 async function waitingRun(): Promise<string> {
   const started = await call<{ runId: string }>(`${product.baseUrl}/api/agent-runs`, {
@@ -43,10 +45,10 @@ async function waitingRun(): Promise<string> {
 
 async function approveAndFinish(runId: string): Promise<void> {
   const approved = await call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, {
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     headers: boss,
   });
-  expect(approved.status).toBe(202);
+  expect(approved.status).toBe(200);
   await pollUntil(
     () => view(runId),
     (r) => r.body.status === 'completed',
@@ -74,19 +76,21 @@ it(`adds only their own records for ${flood} ignored approval events, and still 
     expect(await raiseAround(product.baseUrl, flooded, name, body)).toBe(202);
     raised += 1;
   }
-  // Someone who read the history knows the channel: that event is looked at, and its proof fails.
+  // Someone who read the history knows the channel and the draft id: that event is looked at, and its
+  // proof fails.
   expect(
     await raiseAround(product.baseUrl, flooded, channel, {
       decision: 'approve',
       by: 'boss-oid',
       round: 0,
+      draftId: (await view(flooded)).body.approval?.draftId,
       proof: bogusProof,
     }),
   ).toBe(202);
   raised += 1;
   // Not an approver: refused at the endpoint, nothing is raised.
   const stranger = await call(`${product.baseUrl}/api/agent-runs/${flooded}/approval`, {
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     headers: principalHeaders('mallory-oid'),
   });
   expect(stranger.status).toBe(404);

@@ -300,7 +300,7 @@ async function runCase(c: Case): Promise<void> {
     return;
   }
   const firstDraft = view.approval?.draft ?? '';
-  await call(`${url}/approval`, { body: { decision: 'reject', comment: c.comment } });
+  await call(`${url}/approval`, { body: { decision: 'reject', round: 0, comment: c.comment } });
   view = (
     await pollUntil(
       () => call<RunView>(url),

@@ -47,6 +47,7 @@ describe('GET /api/agent-runs/{id}/events', () => {
     const draft = data(untilDraft.at(-1));
     expect(draft).toMatchObject({
       round: 0,
+      draftId: expect.stringMatching(/^[0-9a-f]{16}$/) as unknown,
       revision: false,
       approvalUrl: `${product.baseUrl}/api/agent-runs/${runId}/approval`,
     });
@@ -55,10 +56,10 @@ describe('GET /api/agent-runs/{id}/events', () => {
     expect(stagesSeen.at(-1)).toBe('awaiting-approval');
 
     const decided = await call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 0, draftId: draft.draftId },
       headers: approver,
     });
-    expect(decided.status).toBe(202);
+    expect(decided.status).toBe(200);
     const rest = await stream.readUntil((f) => f.event === 'end');
     const end = rest.at(-1);
     expect(end?.event).toBe('end');

@@ -15,7 +15,7 @@ import { approvalChannelOf, raiseAround, shownHistory } from '../support/history
 
 interface RunView {
   status: string;
-  approval?: { round: number; howToApprove: { url: string } };
+  approval?: { round: number; draftId?: string; howToApprove: { url: string } };
   approvalDecision?: { decision?: string; by?: string };
 }
 
@@ -133,10 +133,10 @@ describe('what a user is handed', () => {
     answers.push(JSON.stringify((await call(`${product.baseUrl}/api/quota`, { headers: alice })).body));
     const decidedRun = await startWaiting(bob);
     const decided = await call(fill(decidedRun.sendEventPostUri), {
-      body: { decision: 'reject' },
+      body: { decision: 'reject', round: 0 },
       headers: boss,
     });
-    expect(decided.status).toBe(202);
+    expect(decided.status).toBe(200);
     answers.push(JSON.stringify(decided.body), decided.headers.get('location') ?? '');
     for (const answer of answers) expect(leaks(answer)).toBe(false);
   });
@@ -149,7 +149,7 @@ describe('what a user is handed', () => {
         const answer = await call(swapped, {
           method: methodOf(key),
           headers,
-          ...(key === 'sendEventPostUri' ? { body: { decision: 'approve' } } : {}),
+          ...(key === 'sendEventPostUri' ? { body: { decision: 'approve', round: 0 } } : {}),
         });
         expect({ key, status: answer.status }).toEqual({ key, status: 404 });
       }
@@ -171,13 +171,13 @@ describe('what a user is handed', () => {
     expect((await call(unsigned, { headers: mallory })).status).toBe(404);
     // The event URL decides by identity: a stranger with the signed URL still cannot approve.
     const event = await call(fill(waiting.sendEventPostUri), {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 0 },
       headers: mallory,
     });
     expect(event.status).toBe(404);
     // Only the approval event exists.
     const otherEvent = await call(waiting.sendEventPostUri.replace('{eventName}', 'setLimit'), {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 0 },
       headers: alice,
     });
     expect(otherEvent.status).toBe(400);
@@ -198,10 +198,10 @@ describe('approvals', () => {
     // Barrier: the product's own decision is raised after the forged ones, so once it is taken the
     // forged ones have been seen, and ignored.
     const real = await call(`${product.baseUrl}/api/agent-runs/${run.runId}/approval`, {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 0 },
       headers: boss,
     });
-    expect(real.status).toBe(202);
+    expect(real.status).toBe(200);
     const done = await waitFor(run.runId, 'completed');
     expect(done.body.approvalDecision).toMatchObject({ decision: 'approve', by: 'boss-oid' });
     // The forged events went to the public name, which the run does not wait on: never even looked at.
@@ -211,29 +211,43 @@ describe('approvals', () => {
   it("checks the proof of an event raised on the round's channel, learned from the history", async () => {
     const run = await startWaiting();
     const channel = approvalChannelOf(await shownHistory(product.baseUrl, run.runId));
-    const forged = { decision: 'approve', by: 'boss-oid', round: 0, proof: 'A'.repeat(43) };
+    // The draft id is in the history too; only the proof is missing.
+    const draftId = (await view(run.runId)).body.approval?.draftId;
+    const forged = { decision: 'approve', by: 'boss-oid', round: 0, draftId, proof: 'A'.repeat(43) };
     expect(await raiseAround(product.baseUrl, run.runId, channel, forged)).toBe(202);
     const real = await call(`${product.baseUrl}/api/agent-runs/${run.runId}/approval`, {
-      body: { decision: 'reject' },
+      body: { decision: 'reject', round: 0 },
       headers: boss,
     });
-    expect(real.status).toBe(202);
+    expect(real.status).toBe(200);
     const done = await waitFor(run.runId, 'rejected');
     expect(done.body.approvalDecision).toMatchObject({ decision: 'reject', by: 'boss-oid' });
     expect(product.logs()).toContain(`Run ${run.runId}: ignored an approval event without a valid proof`);
+  });
+
+  it("refuses an id that differs from the owner's only in case: it is another user", async () => {
+    const run = await startWaiting();
+    const shouty = principalHeaders('Alice-oid');
+    expect((await view(run.runId, shouty)).status).toBe(404);
+    const decided = await call(`${product.baseUrl}/api/agent-runs/${run.runId}/approval`, {
+      body: { decision: 'approve', round: 0 },
+      headers: shouty,
+    });
+    expect(decided.status).toBe(404);
+    expect((await view(run.runId)).body.status).toBe('awaiting-approval');
   });
 
   it('refuses a display-name impostor and accepts the approver by sign-in name', async () => {
     const run = await startWaiting();
     const approve = (headers: Record<string, string>) =>
       call(`${product.baseUrl}/api/agent-runs/${run.runId}/approval`, {
-        body: { decision: 'approve' },
+        body: { decision: 'approve', round: 0 },
         headers,
       });
     expect((await approve(impostor)).status).toBe(404);
     expect((await view(run.runId, impostor)).status).toBe(404);
     expect((await view(run.runId)).body.status).toBe('awaiting-approval');
-    expect((await approve(boss)).status).toBe(202);
+    expect((await approve(boss)).status).toBe(200);
     await waitFor(run.runId, 'completed');
   });
 });
@@ -327,6 +341,62 @@ describe('a client written for Durable', () => {
       (r) => r.status === 200 && r.body.reserved === 0,
     );
     expect(quota.body.reserved).toBe(0);
+  });
+});
+
+describe('text that reaches the console and the run', () => {
+  // As an attacker sends it on a terminate URL: a forged host line, then an escape sequence that
+  // retitles the operator's terminal (reason=x%0A[Functions.startAgentRun] ... FORGED%1B]0;OWNED%07).
+  const forged = 'x\n[Functions.startAgentRun] Started agent run FORGED\u001b]0;OWNED\u0007';
+  const withReason = (url: string, reason: string) =>
+    url.replace('reason={text}', `reason=${encodeURIComponent(reason)}`);
+  /** Raw control characters other than the newline that ends each line. */
+  const rawControl = /(?!\n)\p{Cc}/u;
+  const forgedLines = (logs: string) =>
+    logs.split('\n').filter((line) => line.startsWith('[Functions.startAgentRun] Started agent run FORGED'));
+
+  it('refuses a reason with line breaks or escape sequences, or too long, and changes nothing', async () => {
+    const run = await startWaiting(carol);
+    expect(withReason(run.terminatePostUri, forged)).toContain(
+      'reason=x%0A%5BFunctions.startAgentRun%5D%20Started%20agent%20run%20FORGED%1B%5D0%3BOWNED%07',
+    );
+    for (const reason of [forged, 'a'.repeat(501), 'quiet\u202eevil']) {
+      const refused = await call<{ errors: { field: string }[] }>(withReason(run.terminatePostUri, reason), {
+        method: 'POST',
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get('content-type')).toContain('application/problem+json');
+      expect(refused.body.errors.map((e) => e.field)).toEqual(['reason']);
+    }
+    const suspended = await call(withReason(run.suspendPostUri, forged), { method: 'POST' });
+    expect(suspended.status).toBe(400);
+    expect((await view(run.runId, carol)).body).toMatchObject({ status: 'awaiting-approval' });
+    expect(forgedLines(product.logs())).toEqual([]);
+    expect(product.logs()).not.toMatch(rawControl);
+  });
+
+  it('stores an acceptable reason exactly as given, in the run output', async () => {
+    const run = await startWaiting(carol);
+    const reason = 'Wrong question, sorry — ünïcode 👋';
+    expect((await call(withReason(run.terminatePostUri, reason), { method: 'POST' })).status).toBe(202);
+    await waitFor(run.runId, 'terminated', carol);
+    const status = await call<DurableStatus>(run.statusQueryGetUri);
+    expect(status.body.output).toBe(reason);
+  });
+
+  it("prints a raw terminate's reason escaped on the devhost console: no forged line, no escape sequence", async () => {
+    // The management API is the operators' and takes any reason, as Durable's does; the console still
+    // shows it as one escaped record.
+    const run = await startWaiting(carol);
+    const raw = `${product.baseUrl}/runtime/webhooks/durabletask/instances/${run.runId}/terminate`;
+    expect((await call(`${raw}?reason=${encodeURIComponent(forged)}`, { method: 'POST' })).status).toBe(202);
+    const logs = await pollUntil(
+      () => Promise.resolve(product.logs()),
+      (text) => text.includes(`(${run.runId}) terminated: x`),
+    );
+    expect(logs).toContain('  | [Functions.startAgentRun] Started agent run FORGED\\x1b]0;OWNED\\x07');
+    expect(forgedLines(logs)).toEqual([]);
+    expect(logs).not.toMatch(rawControl);
   });
 });
 

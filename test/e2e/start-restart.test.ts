@@ -135,9 +135,9 @@ describe('npm start across a clean stop and a kill -9', () => {
     // The stream, opened again on the restarted host with the id seen before, goes on exactly there.
     const resumed = await openSse(eventsUrl(), { 'last-event-id': String(lastSeen) });
     const approved = await call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, {
-      body: { decision: 'approve' },
+      body: { decision: 'approve', round: 0 },
     });
-    expect(approved.status).toBe(202);
+    expect(approved.status).toBe(200);
     const afterRestarts = await resumed.readUntil((f) => f.event === 'end');
     expect(afterRestarts.at(-1)?.event).toBe('end');
     const ids = [...beforeRestarts, ...afterRestarts].map((f) => Number(f.id));

@@ -271,9 +271,11 @@ describe('telemetry of approval waits', () => {
     });
     const runId = started.body.runId;
     await runUntil(runId, (v) => v.status === 'awaiting-approval');
-    expect((await decide(runId, { decision: 'reject', comment: 'Say it is a square.' })).status).toBe(202);
+    expect(
+      (await decide(runId, { decision: 'reject', round: 0, comment: 'Say it is a square.' })).status,
+    ).toBe(200);
     await runUntil(runId, (v) => v.status === 'awaiting-approval' && v.approval?.round === 1);
-    expect((await decide(runId, { decision: 'approve' })).status).toBe(202);
+    expect((await decide(runId, { decision: 'approve', round: 1 })).status).toBe(200);
     const done = await runUntil(runId, (v) => v.status === 'completed');
 
     const run = await treeOf(runId);

@@ -108,7 +108,8 @@ describe('signed webhooks', () => {
       data: {
         runId,
         status: 'awaiting-approval',
-        approval: { round: 0 },
+        // The round and draft a decision names: the receiver can pass them on to whoever decides.
+        approval: { round: 0, draftId: expect.stringMatching(/^[0-9a-f]{16}$/) as unknown },
         links: { approval: `${product.baseUrl}/api/agent-runs/${runId}/approval` },
       },
     });
@@ -119,9 +120,13 @@ describe('signed webhooks', () => {
     expect(waiting && verify({ ...waiting, body: waiting.body.replace(runId, 'someone-else') })).toBe(false);
 
     const decided = await call(`${product.baseUrl}/api/agent-runs/${runId}/approval`, {
-      body: { decision: 'approve' },
+      body: {
+        decision: 'approve',
+        round: 0,
+        draftId: (waiting?.json.data.approval as { draftId: string }).draftId,
+      },
     });
-    expect(decided.status).toBe(202);
+    expect(decided.status).toBe(200);
     const all = await pollUntil(
       () => Promise.resolve(forRun(runId)),
       (list) => list.length === 2,

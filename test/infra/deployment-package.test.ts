@@ -153,8 +153,8 @@ describe('the unpacked package under npm start -- --app DIR', () => {
       'the draft',
       async () => (await call(started.body.links.run)).body.status === 'awaiting-approval',
     );
-    const approved = await call(started.body.links.approval, { body: { decision: 'approve' } });
-    expect(approved.status).toBe(202);
+    const approved = await call(started.body.links.approval, { body: { decision: 'approve', round: 0 } });
+    expect(approved.status).toBe(200);
     const done = await until('the finished run', async () => {
       const view = (await call<{ status: string; answer: string }>(started.body.links.run)).body;
       return view.status === 'completed' ? view : undefined;

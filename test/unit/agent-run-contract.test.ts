@@ -131,9 +131,30 @@ describe('POST /api/agent-runs body', () => {
 
 describe('POST /api/agent-runs/{id}/approval body', () => {
   it('says a null comment must be a string', () => {
-    expect(errorsOf({ decision: 'approve', comment: null }, approvalBodySchema)).toEqual([
+    expect(errorsOf({ decision: 'approve', round: 0, comment: null }, approvalBodySchema)).toEqual([
       { field: 'comment', message: 'must be a string' },
     ]);
+  });
+
+  it('requires the round of the draft decided, so no decision can apply to a draft its maker did not see', () => {
+    expect(errorsOf({ decision: 'approve' }, approvalBodySchema)).toEqual([
+      {
+        field: 'round',
+        message: expect.stringMatching(/^is required: the round of the draft you decide/) as string,
+      },
+    ]);
+    expect(errorsOf({ decision: 'approve', round: -1 }, approvalBodySchema)).toEqual([
+      { field: 'round', message: expect.stringMatching(/must be 0 or more/) as string },
+    ]);
+    expect(errorsOf({ decision: 'approve', round: '0' }, approvalBodySchema)).toEqual([
+      { field: 'round', message: 'must be a whole number: the round of the draft you decide' },
+    ]);
+    expect(errorsOf({ decision: 'approve', round: 0, draftId: 'X' }, approvalBodySchema)).toEqual([
+      { field: 'draftId', message: expect.stringMatching(/16 hex digits/) as string },
+    ]);
+    expect(
+      errorsOf({ decision: 'approve', round: 2, draftId: '0123456789abcdef' }, approvalBodySchema),
+    ).toEqual([]);
   });
 });
 

@@ -8,6 +8,7 @@ describe('the approval page body', () => {
     { id: 'run-12345678', status: 'awaiting-approval', stage: 'awaiting-approval' },
     {
       round: 1,
+      draftId: '0123456789abcdef',
       draft: hostile,
       citations: [
         { url: 'https://example.com/a?x=1&y="2"', title: '<b>Source</b>' },
@@ -39,13 +40,13 @@ describe('the approval page body', () => {
     expect((html.match(/<li>/g) ?? []).length).toBe(4);
   });
 
-  it('offers the decision only while the run waits', () => {
-    expect(html).toMatch(/<form id="decide" method="post">/);
+  it('offers the decision only while the run waits, naming the round and draft it decides', () => {
+    expect(html).toMatch(/<form id="decide" method="post" data-round="1" data-draft-id="0123456789abcdef">/);
     const done = renderApproval(
       { id: 'run-12345678', status: 'completed', stage: 'done', answer: 'ok' },
       undefined,
     );
-    expect(done).toMatch(/<form id="decide" method="post" hidden>/);
+    expect(done).toMatch(/<form id="decide" method="post" data-round="" data-draft-id="" hidden>/);
   });
 
   it.each([

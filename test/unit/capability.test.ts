@@ -20,16 +20,35 @@ describe('capabilities', () => {
 });
 
 describe('approval proofs', () => {
-  const claim = { runId, round: 1, decision: 'approve' as const, by: 'boss' };
+  const claim = {
+    runId,
+    round: 1,
+    draftId: '0123456789abcdef',
+    decisionId: '5b0e3f0c-5a52-4a53-9e55-2f1a0c7d9e10',
+    decision: 'approve' as const,
+    by: 'boss',
+  };
   it('verify only the claim they were made for, with the same key', () => {
     const proof = signer.approvalProof(claim);
     expect(signer.verifyApproval(claim, proof)).toBe(true);
     expect(signer.verifyApproval({ ...claim, by: 'mallory' }, proof)).toBe(false);
     expect(signer.verifyApproval({ ...claim, round: 2 }, proof)).toBe(false);
+    expect(signer.verifyApproval({ ...claim, runId: runId.replace(/1$/, '2') }, proof)).toBe(false);
     expect(signer.verifyApproval({ ...claim, decision: 'reject' }, proof)).toBe(false);
     expect(signer.verifyApproval({ ...claim, comment: 'x' }, proof)).toBe(false);
     expect(other.verifyApproval(claim, proof)).toBe(false);
     expect(signer.verifyApproval(claim, undefined)).toBe(false);
+  });
+
+  it('are bound to the draft decided and to the one decision: neither can be swapped or dropped', () => {
+    const proof = signer.approvalProof(claim);
+    expect(signer.verifyApproval({ ...claim, draftId: 'fedcba9876543210' }, proof)).toBe(false);
+    expect(signer.verifyApproval({ ...claim, draftId: undefined }, proof)).toBe(false);
+    expect(signer.verifyApproval({ ...claim, decisionId: 'another-decision' }, proof)).toBe(false);
+    expect(signer.verifyApproval({ ...claim, decisionId: undefined }, proof)).toBe(false);
+    // A proof made without a draft id is no proof for a claim that names one.
+    const bare = signer.approvalProof({ ...claim, draftId: undefined, decisionId: undefined });
+    expect(signer.verifyApproval(claim, bare)).toBe(false);
   });
 
   it('are never valid as a capability, nor a capability as a proof', () => {

@@ -1,5 +1,5 @@
 import { HttpRequest } from '@azure/functions';
-import { canApprove, isAdmin, resolveCaller, roles, type Caller } from '../../src/lib/identity';
+import { canApprove, canView, isAdmin, resolveCaller, roles, type Caller } from '../../src/lib/identity';
 
 function request(headers: Record<string, string> = {}) {
   return new HttpRequest({ method: 'GET', url: 'http://localhost/api/quota', headers });
@@ -210,8 +210,13 @@ describe('resolveCaller', () => {
   });
 });
 
-describe('canApprove and isAdmin', () => {
-  const run = { owner: 'owner-1', approvers: ['Boss@Contoso.com', 'reviewer-7'] };
+describe('canApprove, canView and isAdmin', () => {
+  // approversOf lists the owner first, as the run view and the endpoints pass it.
+  const run = {
+    owner: 'owner-1',
+    approvers: ['owner-1', 'Boss@Contoso.com', 'reviewer-7'],
+    approvalRequired: true,
+  };
   const who = (userId: string, extra: Partial<Caller> = {}): Caller => ({
     userId,
     handles: [],
@@ -222,17 +227,31 @@ describe('canApprove and isAdmin', () => {
 
   it('lets the owner approve', () => expect(canApprove(who('owner-1'), run)).toBe(true));
   it('lets a listed approver approve by user id', () =>
-    expect(canApprove(who('REVIEWER-7'), run)).toBe(true));
+    expect(canApprove(who('reviewer-7'), run)).toBe(true));
+  it('matches user ids exactly: an id that differs only in case is another user', () => {
+    expect(canApprove(who('REVIEWER-7'), run)).toBe(false);
+    expect(canApprove(who('Owner-1'), run)).toBe(false);
+    expect(canView(who('Owner-1'), run)).toBe(false);
+  });
+  it("never matches the owner's id by a sign-in name", () =>
+    expect(canApprove(who('u-8', { handles: ['owner-1'] }), run)).toBe(false));
   it('lets a listed approver approve by a sign-in name (preferred_username, upn, email), ignoring case', () =>
     expect(canApprove(who('u-9', { handles: ['boss@contoso.com'] }), run)).toBe(true));
   it('refuses a display-name impostor: a name claim equal to an approver address grants nothing', () =>
     expect(canApprove(who('mallory', { name: 'Boss@Contoso.com' }), run)).toBe(false));
-  it('lets anyone with the Approve role approve', () =>
-    expect(canApprove(who('u-10', { roles: [roles.approve] }), run)).toBe(true));
+  it('lets anyone with the Approve role approve a run that asked for approval, and no other', () => {
+    expect(canApprove(who('u-10', { roles: [roles.approve] }), run)).toBe(true);
+    const unapproved = { owner: 'owner-1', approvers: ['owner-1'], approvalRequired: false };
+    expect(canApprove(who('u-10', { roles: [roles.approve] }), unapproved)).toBe(false);
+    expect(canView(who('u-10', { roles: [roles.approve] }), unapproved)).toBe(false);
+  });
   it('refuses a stranger', () =>
     expect(canApprove(who('mallory', { name: 'mallory@contoso.com' }), run)).toBe(false));
-  it('refuses an admin who is not an approver', () =>
-    expect(canApprove(who('admin', { roles: [roles.admin] }), run)).toBe(false));
+  it('lets an admin view every run but decide none', () => {
+    expect(canApprove(who('admin', { roles: [roles.admin] }), run)).toBe(false);
+    expect(canView(who('admin', { roles: [roles.admin] }), run)).toBe(true);
+    expect(canView(who('admin', { roles: [roles.admin] }), { ...run, approvalRequired: false })).toBe(true);
+  });
   it('knows an admin by the Admin role only', () => {
     expect(isAdmin(who('a', { roles: [roles.admin] }))).toBe(true);
     expect(isAdmin(who('a', { roles: [roles.approve, 'admin'] }))).toBe(false);

@@ -56,8 +56,9 @@ describe('approval rounds', () => {
     });
     await tools.runUntil(id, user.headers, (v) => v.status === 'awaiting-approval');
     expect(
-      (await approval(id, user.headers, { decision: 'reject', comment: 'Add a summary line.' })).status,
-    ).toBe(202);
+      (await approval(id, user.headers, { decision: 'reject', round: 0, comment: 'Add a summary line.' }))
+        .status,
+    ).toBe(200);
     const second = await tools.runUntil(
       id,
       user.headers,
@@ -90,11 +91,52 @@ describe('approval rounds', () => {
     // Still waiting on round 1, which the real decision then settles.
     const still = await tools.getRun(id, user.headers);
     expect(still.body).toMatchObject({ status: 'awaiting-approval', approval: { round: 1 } });
-    expect((await approval(id, user.headers, { decision: 'approve' })).status).toBe(202);
+    expect((await approval(id, user.headers, { decision: 'approve', round: 1 })).status).toBe(200);
     const view = await tools.finished(id, user.headers);
     expect(view.status).toBe('completed');
     expect(view.approvalDecision).toMatchObject({ decision: 'approve', rounds: 1, by: user.id });
     expect(view.answer).toBe(second.approval?.draft);
+    await expectSettled(user.id, view);
+  });
+
+  it('ignores a decision signed for another draft of the same round, and takes the one for the draft shown', async () => {
+    const user = newUser('draftbound');
+    const id = await tools.startRun(user.headers, {
+      prompt: 'What is 6 * 6?',
+      tools: [],
+      approval: { required: true },
+    });
+    const waiting = await tools.runUntil(id, user.headers, (v) => v.status === 'awaiting-approval');
+    const draftId = waiting.approval?.draftId;
+    expect(draftId).toMatch(/^[0-9a-f]{16}$/);
+    // Signed with the product's key for round 0, on round 0's channel, but for a draft the run does not
+    // offer: the proof would verify; the draft id gives it away.
+    const signer = createSigner(signingKey);
+    const claim = {
+      runId: id,
+      round: 0,
+      draftId: 'f'.repeat(16),
+      decisionId: 'forged-decision',
+      decision: 'approve' as const,
+      by: user.id,
+    };
+    const { runId: _runId, ...event } = { ...claim, proof: signer.approvalProof(claim) };
+    const raised = await call(
+      `${tools.durable}/instances/${id}/raiseEvent/${signer.approvalEventName(id, 0)}`,
+      {
+        body: event,
+      },
+    );
+    expect(raised.status).toBe(202);
+    await pollUntil(
+      () => Promise.resolve(product.logs()),
+      (logs) => logs.includes(`Run ${id}: ignored an approval event for another draft.`),
+    );
+    const still = await tools.getRun(id, user.headers);
+    expect(still.body).toMatchObject({ status: 'awaiting-approval', approval: { round: 0 } });
+    expect((await approval(id, user.headers, { decision: 'reject', round: 0, draftId })).status).toBe(200);
+    const view = await tools.finished(id, user.headers);
+    expect(view.status).toBe('rejected');
     await expectSettled(user.id, view);
   });
 
@@ -115,9 +157,10 @@ describe('approval rounds', () => {
       usageByRound.push(waiting.usage.totalTokens);
       const rejected = await approval(id, user.headers, {
         decision: 'reject',
+        round,
         comment: `Please shorten it (round ${round}).`,
       });
-      expect(rejected.status).toBe(202);
+      expect(rejected.status).toBe(200);
     }
     const view = await tools.finished(id, user.headers);
     expect(view.status).toBe('rejected');
@@ -144,9 +187,9 @@ describe('approval rounds', () => {
     // An admin lowers the limit below what a revision reserves (4,000 tokens here).
     await tools.setLimit(user.id, spent + 100);
 
-    expect((await approval(id, user.headers, { decision: 'reject', comment: 'Add detail.' })).status).toBe(
-      202,
-    );
+    expect(
+      (await approval(id, user.headers, { decision: 'reject', round: 0, comment: 'Add detail.' })).status,
+    ).toBe(200);
     const view = await tools.finished(id, user.headers);
     expect(view.status).toBe('rejected');
     expect(view.message).toBe('The quota has no room for a revision (100 tokens left).');

@@ -204,7 +204,7 @@ it('cancels a run awaiting approval', async () => {
   expect(view.usage.totalTokens).toBe(waiting.usage.totalTokens);
   // The decision that comes too late is refused.
   const late = await call(`${product.baseUrl}/api/agent-runs/${id}/approval`, {
-    body: { decision: 'approve' },
+    body: { decision: 'approve', round: 0 },
     headers: user.headers,
   });
   expect(late.status).toBe(410);
@@ -220,10 +220,10 @@ it('cancels during a revision: the revision’s reservation comes back too', asy
   const waiting = await tools.runUntil(id, user.headers, (v) => v.status === 'awaiting-approval');
   await tools.fault({ delayMs: holdMs, count: 1, deployment: offlineDeployments.strong });
   const rejected = await call(`${product.baseUrl}/api/agent-runs/${id}/approval`, {
-    body: { decision: 'reject', comment: 'Add a summary line.' },
+    body: { decision: 'reject', round: 0, comment: 'Add a summary line.' },
     headers: user.headers,
   });
-  expect(rejected.status).toBe(202);
+  expect(rejected.status).toBe(200);
   await tools.runUntil(id, user.headers, (v) => v.stage === 'revising');
   // The revision holds its own reservation while its model call is out.
   await pollUntil(

@@ -21,7 +21,7 @@ export interface RunView {
   message?: string;
   error?: string;
   subtasks?: { id: string; kind: string; ok?: boolean; state?: string; error?: string; usage?: Usage }[];
-  approval?: { round: number; draft: string };
+  approval?: { round: number; draft: string; draftId?: string };
   approvalDecision?: { decision?: string; rounds: number; by?: string; comment?: string };
 }
 
