@@ -1,6 +1,6 @@
 import Ajv2020 from 'ajv/dist/2020';
 import { z } from 'zod';
-import { intentsOf } from '../src/openai/conversation';
+import { intentsOf } from '../src/openai/intents';
 import { generateFromSchema, type FillContext } from '../src/openai/schema';
 
 // Formats (email, uuid, date-time) are checked by zod below; ajv checks the rest, patterns included.

@@ -157,6 +157,40 @@ const cases: Case[] = [
   },
   { name: 'greeting', prompt: 'Hello!', has: ['Hello'], hasNot: [honest] },
   {
+    name: 'several calculations in one sentence',
+    prompt: 'Compute 12*7, 15% of 240, and 2^10.',
+    kinds: ['tool', 'tool', 'tool'],
+    has: ['12*7 = 84', '15% of 240 = 36', '2^10 = 1024'],
+  },
+  {
+    name: 'a bill combined the way the words say',
+    prompt: '$18.50 pizza, 20% off, 8.25% tax, split 3 ways',
+    has: ['$5.34 each', '20% off → $14.80', 'plus 8.25% tax → $16.02'],
+    hasNot: [honest, 'You asked'],
+  },
+  { name: 'a percentage plus a power', prompt: 'What is 15% of 240, plus 3^4?', has: [': 117.'] },
+  {
+    name: 'a precision request',
+    prompt: 'What is 22/7 to 4 decimal places?',
+    has: ['22/7 = 3.1429'],
+    hasNot: ['3.142857'],
+  },
+  {
+    name: 'a long prompt with the main request at the end',
+    prompt: `${longContext}\n\nMain request: compare three designs for human approval (a durable external event, a polling loop, and a queue), and recommend one. Also compute 1500 * 0.07.`,
+    kinds: ['answer', 'tool'],
+    has: ['1500 * 0.07 = 105', '"Compare three designs for human approval', honest],
+    hasNot: ['Our team runs', 'batch job'],
+  },
+  {
+    name: 'a research topic joined to another ask',
+    prompt: 'Research the latest news on serverless platforms and compare them with containers.',
+    kinds: ['research', 'answer'],
+    has: ['overview of serverless platforms:', '"Compare them with containers."'],
+    hasNot: [/platforms and\b/],
+    citationsMatch: /serverless-platforms|Serverless platforms/,
+  },
+  {
     name: 'a range is not a subtraction',
     prompt: 'A migration takes 2-3 weeks. Which week should we start?',
     has: ['Which week should we start?'],
@@ -194,9 +228,16 @@ const cases: Case[] = [
   {
     name: 'revision: remove a part',
     prompt: 'What is 12 * 7 + 5? Then research the latest news on Azure Durable Functions.',
-    comment: 'Remove the part about research.',
+    comment: 'Remove the part about the research.',
     has: ['12 * 7 + 5 = 89'],
-    hasNot: ['emulated web research', 'could not carry out'],
+    hasNot: ['emulated web research', 'The official documentation', /\[\d\]/, 'could not carry out'],
+  },
+  {
+    name: 'revision: shorter drops whole sentences',
+    prompt: 'Research recent discoveries by the James Webb Space Telescope. What is 2^5?',
+    comment: 'Shorter.',
+    has: ['2^5 = 32', 'overview of discoveries by the James Webb Space Telescope'],
+    hasNot: ['Recent coverage', 'could not carry out'],
   },
   {
     name: 'revision: add a point stated by the reviewer',
@@ -233,6 +274,7 @@ const neverInAnyAnswer: Pattern[] = [
   /^\s*[-*] [^\n]*:\s*$/m, // a bullet that ends in a dangling colon
   /(^|\s)\d{3}Z\b/, // a timestamp cut at its decimal point
   'Revised as the reviewer asked',
+  /\w\[\d+\]|\]\s*\[|[.?!]\s*\[\d+\]/, // a citation marker glued to a word, in a run, or after the sentence it cites
   'undefined',
   '[object Object]',
   'NaN',

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { topicOf } from '../openai/topics';
 
 /**
  * The grounded answer a Bing-grounded agent gives: a few sentences about the question, each ending in a
@@ -76,10 +77,10 @@ export function groundedAnswer(question: string): GroundedAnswer {
   const count = 2 + (parseInt(hash.slice(4, 6), 16) % 2);
   const sentences = [
     learn || /\b(azure|microsoft)\b/i.test(question)
-      ? `The official documentation describes ${topic}: its main concepts, how to set it up, and the practices Microsoft recommends`
-      : `Reference pages give an overview of ${topic}: its background, its main facts and where to read more`,
+      ? `The official documentation describes ${topic}: the main concepts, how to set it up, and the practices Microsoft recommends`
+      : `Reference pages give an overview of ${topic}: the background, the main facts and where to read more`,
     `Recent coverage of ${topic} reports what changed over the past months`,
-    `Independent write-ups compare ${topic} with alternatives and list its known limitations and costs`,
+    `Independent write-ups compare ${topic} with alternatives and list the known limitations and costs`,
   ];
 
   let text = `Here is what current sources say about ${topic}.\n\n`;
@@ -99,30 +100,6 @@ export function groundedAnswer(question: string): GroundedAnswer {
     text += `${marker}.`;
   }
   return { text, annotations };
-}
-
-/** The subject of a research request: its first line, without "research"/"find" and filler words. */
-function topicOf(question: string): string {
-  const firstLine =
-    question
-      .split('\n')
-      .map((l) => l.trim())
-      // A generic title ("Research the request") names no subject; the line after it does.
-      .find((l) => l !== '' && !/^(research|answer) the request\.?$/i.test(l)) ?? question;
-  const topic = firstLine
-    .replace(/^(?:(?:and|then|also|next|finally|please|now)[,:]?\s+)+/i, '')
-    .replace(
-      /^(please\s+)?(research|find( out)?|search( the web)?( for)?|look up|tell me( about)?|summari[sz]e|what (is|are))\s+/i,
-      '',
-    )
-    .replace(
-      /^(the\s+)?(latest|recent|current|newest)\s+(news|information|updates|developments|changes|releases)\s+(about|on|for|in|to|of)\s+/i,
-      '',
-    )
-    .replace(/^(the\s+)?(latest|recent|newest|current)\s+(?=\w)/i, '')
-    .replace(/[.?!]+$/, '')
-    .trim();
-  return topic === '' ? 'the question' : topic.length > 120 ? `${topic.slice(0, 117).trimEnd()}...` : topic;
 }
 
 function slugOf(text: string): string {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import {
-  intentsOf,
   nameWords,
   readConversation,
   toolFits,
@@ -8,9 +7,9 @@ import {
   type ChatToolCall,
   type Conversation,
   type FunctionTool,
-  type Intent,
   type ToolPurpose,
 } from './conversation';
+import { intentsOf, type Intent } from './intents';
 import { composeAnswer } from './prose';
 import { generateFromSchema, type FillContext } from './schema';
 
@@ -66,7 +65,7 @@ function fillContext(conversation: Conversation, request: ModelRequest, answer: 
   const toolNames = [...request.tools.map((t) => t.name), ...enumStrings(request.responseFormat)];
   return {
     focus: conversation.focus,
-    intents: intentsOf(conversation.focus, toolNames),
+    intents: intentsOf(conversation.focus, toolNames, conversation.request),
     answer,
     toolNames: request.tools.map((t) => t.name),
     seed: request.seed,
@@ -100,7 +99,7 @@ function chooseToolCalls(conversation: Conversation, request: ModelRequest): Cha
   const calls: { tool: FunctionTool; intent: Intent }[] = [];
 
   // One call per part of the request that a tool serves, as a model with parallel tool calls does.
-  for (const intent of intentsOf(conversation.focus, [])) {
+  for (const intent of intentsOf(conversation.focus, [], conversation.request)) {
     const purpose: ToolPurpose | undefined = intent.expression
       ? 'arithmetic'
       : intent.time

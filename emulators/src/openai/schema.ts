@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { evaluate, formatNumber } from './arithmetic';
-import type { Intent } from './conversation';
+import type { Intent } from './intents';
+import { clipPhrase } from './topics';
+import { wordsFor } from './wordProblems';
 
 /**
  * Makes a JSON value valid against a JSON schema (the subset structured outputs and zod's
@@ -244,12 +246,20 @@ function generateString(schema: Schema, context: FillContext, place: Place): str
   let value = formatted(format, context, place) ?? stringFor(place, context);
   const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
   const max = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
-  if ([...value].length > max) value = [...value].slice(0, max).join('').trimEnd();
-  if ([...value].length > max) value = [...value].slice(0, max).join('');
+  if ([...value].length > max) value = cutToLength(value, max);
   while ([...value].length < min) value += value === '' ? 'n/a' : ' ';
   if ([...value].length < min) value = value.padEnd(min, '.');
   if (typeof schema.pattern === 'string') value = fitPattern(schema.pattern, value, context, place);
   return value;
+}
+
+/** Prose cut between words where it can be, so a bounded string never ends inside a word. */
+function cutToLength(value: string, max: number): string {
+  const chars = [...value];
+  const room = chars.slice(0, max).join('');
+  const space = room.lastIndexOf(' ');
+  if (/\s/.test(chars[max] ?? ' ') || space < max / 2) return room.trimEnd();
+  return room.slice(0, space).trimEnd();
 }
 
 function fitPattern(pattern: string, value: string, context: FillContext, place: Place): string {
@@ -332,14 +342,25 @@ function stringFor(place: Place, context: FillContext): string {
 
 function titleFor(intent: Intent): string {
   const text = intent.text.replace(/\s+/g, ' ').replace(/[.?!]+$/, '');
-  const short = text.length > 80 ? `${text.slice(0, 77).trimEnd()}...` : text;
+  const short = clipPhrase(text, 120);
+  const problem = intent.problem;
+  // A lone expression is named by it; a calculation in words keeps the words, which say what it is.
+  if (
+    problem &&
+    problem.steps.length === 0 &&
+    problem.base.explicit &&
+    !problem.precision &&
+    !problem.percent
+  ) {
+    return clipPhrase(`Compute ${wordsFor(problem)}`, 120);
+  }
   switch (intent.kind) {
     case 'tool':
-      return intent.expression ? `Compute ${intent.expression}` : short;
+      return intent.expression && !problem ? `Compute ${intent.expression}` : short;
     case 'research':
       return short.length > 0 ? short : 'Research the request';
     case 'answer':
-      return intent.expression ? `Work out ${intent.expression}` : short || 'Answer the request';
+      return short || 'Answer the request';
   }
 }
 
